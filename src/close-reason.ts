@@ -1,0 +1,19 @@
+/**
+ * Why a connection ended: the closed vocabulary of the access log's `reason` field (documented in the README).
+ */
+export const CLOSE_REASONS = [
+  'done', // both sides finished normally
+  'hello_timeout', // the ClientHello did not complete within timeouts.client_hello
+  'hello_too_large', // the ClientHello grew past max_hello_bytes
+  'hello_malformed', // the bytes looked like TLS but broke the ClientHello grammar
+  'not_tls', // the first bytes were not a TLS handshake and no default pool was set
+  'no_route', // no route matched (or no usable SNI) and no default pool was set
+  'backend_unavailable', // every backend of the pool refused or timed out
+  'client_reset', // the client reset or errored
+  'backend_reset', // the backend reset or errored
+  'idle_timeout', // no bytes either way for timeouts.idle
+  'limit', // refused by a connection limit
+  'shutdown', // the router closed it while shutting down
+] as const;
+
+export type CloseReason = (typeof CLOSE_REASONS)[number];
