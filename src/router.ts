@@ -1,6 +1,8 @@
-// CONTRACT STUB — being implemented (composition root). Keep the exported shapes.
 import type { Logger } from 'pino';
 import type { Config } from './config/types.js';
+import type { Connection } from './connection.js';
+import { Listener, type ListenerOwner } from './listener.js';
+import { Snapshot } from './snapshot.js';
 
 export interface BoundListener {
   /** As configured, e.g. '127.0.0.1:8443' or ':8443'. */
@@ -11,6 +13,8 @@ export interface BoundListener {
 
 export interface RunningRouter {
   readonly listeners: readonly BoundListener[];
+  /** Number of connections open right now (any state). */
+  readonly activeConnections: number;
   /** Swap in a new validated config: new connections use it; open ones finish on theirs. */
   reload(next: Config): Promise<void>;
   /** Stop accepting; wait up to graceMs for open connections, then close the rest (reason shutdown). */
@@ -21,7 +25,96 @@ export interface RouterOptions {
   readonly logger: Logger;
 }
 
+/**
+ * The composition root: owns the live snapshot, the listeners and the set of open connections. Only this module
+ * knows about reload and shutdown; connections only see the snapshot they were accepted with.
+ */
+class Router implements ListenerOwner, RunningRouter {
+  readonly logger: Logger;
+  private snapshot: Snapshot;
+  private listenersByLabel = new Map<string, Listener>();
+  private readonly open = new Set<Connection>();
+  private drainWaiters: Array<() => void> = [];
+
+  constructor(config: Config, logger: Logger) {
+    this.snapshot = new Snapshot(config);
+    this.logger = logger;
+  }
+
+  currentSnapshot(): Snapshot {
+    return this.snapshot;
+  }
+
+  connectionOpened(connection: Connection): void {
+    if (!connection.isClosed) this.open.add(connection);
+  }
+
+  connectionClosed(connection: Connection): void {
+    this.open.delete(connection);
+    if (this.open.size === 0 && this.drainWaiters.length > 0) {
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  get activeConnections(): number {
+    return this.open.size;
+  }
+
+  get listeners(): BoundListener[] {
+    return [...this.listenersByLabel.values()].map((listener) => ({ label: listener.address.label, ...listener.bound }));
+  }
+
+  async openListeners(config: Config): Promise<void> {
+    const opened: Listener[] = [];
+    try {
+      for (const address of config.listen) {
+        if (this.listenersByLabel.has(address.label)) continue;
+        const listener = await Listener.open(address, this);
+        opened.push(listener);
+        this.listenersByLabel.set(address.label, listener);
+      }
+    } catch (error) {
+      for (const listener of opened) {
+        this.listenersByLabel.delete(listener.address.label);
+        await listener.stopAccepting();
+      }
+      throw error;
+    }
+  }
+
+  async reload(next: Config): Promise<void> {
+    // Open the new listeners first: if one fails, the running config stays whole.
+    await this.openListeners(next);
+    const wanted = new Set(next.listen.map((address) => address.label));
+    for (const [label, listener] of this.listenersByLabel) {
+      if (wanted.has(label)) continue;
+      this.listenersByLabel.delete(label);
+      await listener.stopAccepting();
+    }
+    this.snapshot = new Snapshot(next);
+  }
+
+  async close(graceMs = 0): Promise<void> {
+    await Promise.all([...this.listenersByLabel.values()].map((listener) => listener.stopAccepting()));
+    this.listenersByLabel.clear();
+    if (this.open.size > 0 && graceMs > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        this.drainWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    for (const connection of [...this.open]) connection.close('shutdown');
+  }
+}
+
 /** Opens every listener; rejects with ListenError (naming the address) when one cannot be opened. */
-export async function startRouter(_config: Config, _options: RouterOptions): Promise<RunningRouter> {
-  throw new Error('not implemented');
+export async function startRouter(config: Config, options: RouterOptions): Promise<RunningRouter> {
+  const router = new Router(config, options.logger);
+  await router.openListeners(config);
+  return router;
 }

@@ -1,0 +1,89 @@
+/**
+ * Runs a real router in the test process on real loopback sockets, from YAML text written to a temp file (the
+ * same path an operator's config takes), and captures its JSON log lines in memory.
+ */
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { loadConfig, formatProblem } from '../../src/config/load.js';
+import type { Config } from '../../src/config/types.js';
+import { startRouter, type RunningRouter } from '../../src/router.js';
+
+export interface LogLine {
+  readonly level: string | number;
+  readonly msg?: string;
+  readonly [field: string]: unknown;
+}
+
+export interface TestRouter {
+  readonly router: RunningRouter;
+  readonly config: Config;
+  /** Port of the listener at `index` (in config order). */
+  port(index?: number): number;
+  readonly logs: LogLine[];
+  accessLines(): LogLine[];
+  /** Resolves with the first access line matching `predicate`, waiting on log events (bounded by `timeoutMs`). */
+  waitForAccessLine(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  stop(): Promise<void>;
+}
+
+export function loadYaml(yaml: string): Config {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sni-router-test-'));
+  const file = path.join(dir, 'router.yaml');
+  writeFileSync(file, yaml);
+  try {
+    const result = loadConfig({ configFile: file });
+    if (!result.ok) throw new Error(`test config invalid:\n${result.problems.map(formatProblem).join('\n')}`);
+    return result.config;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function startTestRouter(yaml: string): Promise<TestRouter> {
+  const config = loadYaml(yaml);
+  const logs: LogLine[] = [];
+  let waiters: Array<() => void> = [];
+  const stream = {
+    write(text: string): void {
+      logs.push(JSON.parse(text) as LogLine);
+      const current = waiters;
+      waiters = [];
+      for (const wake of current) wake();
+    },
+  };
+  const logger = pino({ level: 'debug', formatters: { level: (label) => ({ level: label }) } }, stream);
+  const router = await startRouter(config, { logger });
+  const accessLines = (): LogLine[] => logs.filter((line) => line.msg === 'connection closed');
+  return {
+    router,
+    config,
+    logs,
+    port(index = 0) {
+      const listener = router.listeners[index];
+      if (!listener) throw new Error(`no listener ${index}`);
+      return listener.port;
+    },
+    accessLines,
+    async waitForAccessLine(predicate, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = accessLines().find(predicate);
+        if (found) return found;
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) throw new Error(`no matching access line within ${timeoutMs} ms; have:\n${accessLines().map((l) => JSON.stringify(l)).join('\n')}`);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, remaining);
+          waiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+    },
+    async stop() {
+      await router.close(0);
+    },
+  };
+}
