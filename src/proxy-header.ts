@@ -1,4 +1,27 @@
-// CONTRACT STUB — replaced by the PROXY protocol encoder implementation. Keep the exported shapes.
+/**
+ * PROXY protocol headers towards backends: v2 binary with TLVs, or v1 text (addresses only).
+ * Wire format: HAProxy's doc/proxy-protocol.txt (§2.1 v1, §2.2 v2). Pure: no I/O, no `node:net`.
+ *
+ * The address block and the fixed 16-byte prefix come from `proxy-protocol-js` (the project's dependency);
+ * this file adds what the library lacks: text → bytes for node's address strings, one address family per
+ * header, the TLVs, and a correct length field. The library writes `len` as the size of the address block
+ * alone and appends `data` uncounted, so the TLVs it carries would be read by a receiver as payload; we
+ * overwrite the 16-bit length at PP2_OFFSET_LENGTH after `build()`.
+ */
+import {
+  Command,
+  INETProtocol,
+  IPv4Address,
+  IPv4ProxyAddress,
+  IPv6Address,
+  IPv6ProxyAddress,
+  Peer,
+  TransportProtocol,
+  UnspecProxyAddress,
+  V1BinaryProxyProtocol,
+  V2ProxyProtocol,
+} from 'proxy-protocol-js';
+
 export interface ProxyEndpoint {
   /** As node reports it: '1.2.3.4', '::1', or '::ffff:1.2.3.4' (sent as IPv4). */
   readonly address: string;
@@ -18,12 +41,362 @@ export interface ProxyHeaderInput {
   readonly ssl?: { readonly version: string; readonly clientCertVerified?: boolean; readonly hasClientCert?: boolean } | null;
 }
 
-/** Encodes a PROXY header: v2 binary with TLVs, or v1 text (which carries addresses only). */
-export function encodeProxyHeader(_version: 'v1' | 'v2', _input: ProxyHeaderInput): Buffer {
-  throw new Error('not implemented');
+// --- v2 header, proxy-protocol.txt §2.2 ----------------------------------------------------------------------
+//
+//   byte 0                         12          13           14 .. 15        16 ..
+//      +---------------------------+-----------+------------+---------------+------------------------+-------+
+//      | signature (12)            | ver | cmd | fam | prot | length uint16 | addresses              | TLVs  |
+//      | \r \n \r \n \0 \r \n QUIT \n | 0x2 | 0/1 | 1/2 | 1  | bytes after 16| 12 (INET) / 36 (INET6) | ...   |
+//      +---------------------------+-----------+------------+---------------+------------------------+-------+
+//
+//   INET  addresses: src_addr(4) dst_addr(4) src_port(2) dst_port(2)
+//   INET6 addresses: src_addr(16) dst_addr(16) src_port(2) dst_port(2)
+//   TLV:  type(1) length_hi(1) length_lo(1) value(length)
+
+export const PP2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
+export const PP2_SIGNATURE_BYTES = 12;
+export const PP2_VERSION = 0x20; // high nibble of byte 12
+export const PP2_CMD_LOCAL = 0x00;
+export const PP2_CMD_PROXY = 0x01;
+export const PP2_AF_UNSPEC = 0x00; // high nibble of byte 13
+export const PP2_AF_INET = 0x10;
+export const PP2_AF_INET6 = 0x20;
+export const PP2_TRANS_UNSPEC = 0x00; // low nibble of byte 13
+export const PP2_TRANS_STREAM = 0x01;
+
+export const PP2_OFFSET_VER_CMD = PP2_SIGNATURE_BYTES; // 12
+export const PP2_OFFSET_FAM = PP2_OFFSET_VER_CMD + 1; // 13
+export const PP2_OFFSET_LENGTH = PP2_OFFSET_FAM + 1; // 14
+export const PP2_LENGTH_BYTES = 2;
+export const PP2_HEADER_BYTES = PP2_OFFSET_LENGTH + PP2_LENGTH_BYTES; // 16
+/** The length field is a uint16: address block plus TLVs may not exceed it. */
+export const PP2_MAX_LENGTH = 0xffff;
+
+export const IPV4_ADDRESS_BYTES = 4;
+export const IPV6_ADDRESS_BYTES = 16;
+export const PORT_BYTES = 2;
+export const PORT_MAX = 0xffff;
+export const PP2_ADDR_INET_BYTES = 2 * IPV4_ADDRESS_BYTES + 2 * PORT_BYTES; // 12
+export const PP2_ADDR_INET6_BYTES = 2 * IPV6_ADDRESS_BYTES + 2 * PORT_BYTES; // 36
+
+export const PP2_TLV_TYPE_BYTES = 1;
+export const PP2_TLV_LENGTH_BYTES = 2;
+export const PP2_TLV_HEADER_BYTES = PP2_TLV_TYPE_BYTES + PP2_TLV_LENGTH_BYTES; // 3
+
+// TLV types, §2.2.1 – §2.2.7
+export const PP2_TYPE_ALPN = 0x01;
+export const PP2_TYPE_AUTHORITY = 0x02;
+export const PP2_TYPE_CRC32C = 0x03;
+export const PP2_TYPE_NOOP = 0x04;
+export const PP2_TYPE_UNIQUE_ID = 0x05;
+export const PP2_TYPE_SSL = 0x20;
+export const PP2_SUBTYPE_SSL_VERSION = 0x21;
+export const PP2_SUBTYPE_SSL_CN = 0x22;
+export const PP2_SUBTYPE_SSL_CIPHER = 0x23;
+export const PP2_SUBTYPE_SSL_SIG_ALG = 0x24;
+export const PP2_SUBTYPE_SSL_KEY_ALG = 0x25;
+export const PP2_TYPE_NETNS = 0x30;
+
+// pp2_tlv_ssl value: client(1) verify(uint32) sub_tlv[], §2.2.6
+export const PP2_CLIENT_SSL = 0x01;
+export const PP2_CLIENT_CERT_CONN = 0x02;
+export const PP2_CLIENT_CERT_SESS = 0x04;
+export const PP2_SSL_CLIENT_BYTES = 1;
+export const PP2_SSL_VERIFY_BYTES = 4;
+/** `verify` is zero only when the client presented a certificate and it verified; non-zero otherwise. */
+export const PP2_SSL_VERIFY_OK = 0;
+export const PP2_SSL_VERIFY_NOT_OK = 1;
+
+/** §2.2.5: "an opaque byte sequence of up to 128 bytes". */
+export const PP2_UNIQUE_ID_MAX_BYTES = 128;
+/** HAProxy's PP2_AUTHORITY_MAX: it rejects the whole header when an authority TLV is longer. */
+export const PP2_AUTHORITY_MAX_BYTES = 255;
+
+// --- v1 header, proxy-protocol.txt §2.1: "PROXY TCP4 src dst sport dport\r\n", at most 107 bytes ------------
+export const PP1_MAX_BYTES = 107;
+
+// --- Addresses ------------------------------------------------------------------------------------------------
+
+/** An address as bytes: 4 for IPv4, 16 for IPv6. */
+type AddressBytes = number[];
+
+const IPV4_OCTET_MAX = 255;
+const IPV6_GROUPS = 8;
+const IPV6_GROUP_MAX_DIGITS = 4;
+const GROUP_BYTES = 2;
+const IPV4_MAPPED_PREFIX_ZERO_BYTES = 10; // ::ffff:a.b.c.d is 10 zero bytes, 0xff 0xff, then the IPv4 address
+const IPV4_MAPPED_MARKER = 0xff;
+const CHAR_0 = 0x30;
+const CHAR_9 = 0x39;
+const CHAR_LOWER_A = 0x61;
+const CHAR_LOWER_F = 0x66;
+const CHAR_UPPER_A = 0x41;
+const CHAR_UPPER_F = 0x46;
+const CHAR_DOT = 0x2e;
+const CHAR_COLON = 0x3a;
+const END_OF_TEXT = -1;
+const NOT_HEX = -1;
+const HEX_LETTER_OFFSET = 10;
+const DECIMAL_RADIX = 10;
+const HEX_RADIX = 16;
+const IPV4_OCTET_MAX_DIGITS = 3;
+const BITS_PER_BYTE = 8;
+const BYTE_MASK = 0xff;
+
+function hexDigit(code: number): number {
+  if (code >= CHAR_0 && code <= CHAR_9) return code - CHAR_0;
+  if (code >= CHAR_LOWER_A && code <= CHAR_LOWER_F) return code - CHAR_LOWER_A + HEX_LETTER_OFFSET;
+  if (code >= CHAR_UPPER_A && code <= CHAR_UPPER_F) return code - CHAR_UPPER_A + HEX_LETTER_OFFSET;
+  return NOT_HEX;
 }
+
+/** Dotted quad in text[start, end) → 4 bytes, or null. Exactly four decimal parts of 1–3 digits, each ≤ 255. */
+function parseIPv4(text: string, start = 0, end = text.length): AddressBytes | null {
+  const bytes: AddressBytes = [];
+  let value = 0;
+  let digits = 0;
+  for (let i = start; i <= end; i++) {
+    const code = i < end ? text.charCodeAt(i) : CHAR_DOT;
+    if (code === CHAR_DOT) {
+      if (digits === 0 || value > IPV4_OCTET_MAX || bytes.length === IPV4_ADDRESS_BYTES) return null;
+      bytes.push(value);
+      value = 0;
+      digits = 0;
+    } else if (code >= CHAR_0 && code <= CHAR_9 && digits < IPV4_OCTET_MAX_DIGITS) {
+      value = value * DECIMAL_RADIX + (code - CHAR_0);
+      digits++;
+    } else {
+      return null;
+    }
+  }
+  return bytes.length === IPV4_ADDRESS_BYTES ? bytes : null;
+}
+
+/**
+ * RFC 4291 §2.2 text → 16 bytes, or null: hex groups, at most one '::', an optional trailing dotted quad, and
+ * a '%zone' that is dropped. One pass over the characters, no intermediate strings (it runs per connection).
+ */
+function parseIPv6(text: string): AddressBytes | null {
+  const zoneAt = text.indexOf('%');
+  const end = zoneAt === -1 ? text.length : zoneAt;
+  const groups: number[] = [];
+  let gapAt = -1; // index in `groups` where '::' stands
+  let i = 0;
+  if (text.charCodeAt(0) === CHAR_COLON) {
+    if (text.charCodeAt(1) !== CHAR_COLON) return null;
+    gapAt = 0;
+    i = 2;
+  }
+  while (i < end) {
+    let value = 0;
+    let j = i;
+    for (; j < end; j++) {
+      const digit = hexDigit(text.charCodeAt(j));
+      if (digit === NOT_HEX) break;
+      if (j - i === IPV6_GROUP_MAX_DIGITS) return null;
+      value = value * HEX_RADIX + digit;
+    }
+    if (j < end && text.charCodeAt(j) === CHAR_DOT) {
+      const quad = parseIPv4(text, i, end); // the last 32 bits, written as a.b.c.d
+      if (quad === null) return null;
+      for (let k = 0; k < IPV4_ADDRESS_BYTES; k += GROUP_BYTES) groups.push(((quad[k] ?? 0) << BITS_PER_BYTE) | (quad[k + 1] ?? 0));
+      break;
+    }
+    if (j === i || groups.length === IPV6_GROUPS) return null;
+    groups.push(value);
+    if (j === end) break;
+    if (text.charCodeAt(j) !== CHAR_COLON || j + 1 === end) return null;
+    j++;
+    if (text.charCodeAt(j) === CHAR_COLON) {
+      if (gapAt !== -1) return null;
+      gapAt = groups.length;
+      j++;
+    }
+    i = j;
+  }
+  if (gapAt === -1 ? groups.length !== IPV6_GROUPS : groups.length >= IPV6_GROUPS) return null;
+
+  const bytes: AddressBytes = new Array<number>(IPV6_ADDRESS_BYTES).fill(0);
+  const tailShift = gapAt === -1 ? 0 : IPV6_GROUPS - groups.length;
+  for (let g = 0; g < groups.length; g++) {
+    const slot = gapAt !== -1 && g >= gapAt ? g + tailShift : g;
+    const group = groups[g] ?? 0;
+    bytes[GROUP_BYTES * slot] = group >> BITS_PER_BYTE;
+    bytes[GROUP_BYTES * slot + 1] = group & BYTE_MASK;
+  }
+  return bytes;
+}
+
+function isIPv4Mapped(bytes: AddressBytes): boolean {
+  for (let i = 0; i < IPV4_MAPPED_PREFIX_ZERO_BYTES; i++) if (bytes[i] !== 0) return false;
+  return bytes[IPV4_MAPPED_PREFIX_ZERO_BYTES] === IPV4_MAPPED_MARKER && bytes[IPV4_MAPPED_PREFIX_ZERO_BYTES + 1] === IPV4_MAPPED_MARKER;
+}
+
+/** Node's address text → 4 bytes (IPv4, or IPv4-mapped IPv6 folded) or 16 bytes. Throws: node reports no others. */
+function addressBytes(text: string): AddressBytes {
+  const bytes = text.includes(':') ? parseIPv6(text) : parseIPv4(text);
+  if (bytes === null) throw new TypeError(`PROXY header: not an IP address: '${text}'`);
+  return bytes.length === IPV6_ADDRESS_BYTES && isIPv4Mapped(bytes) ? bytes.slice(IPV6_ADDRESS_BYTES - IPV4_ADDRESS_BYTES) : bytes;
+}
+
+/** 4 bytes → ::ffff:a.b.c.d (16 bytes), for a header whose other address is genuinely IPv6. */
+function mapToIPv6(bytes: AddressBytes): AddressBytes {
+  if (bytes.length === IPV6_ADDRESS_BYTES) return bytes;
+  const mapped = new Array<number>(IPV4_MAPPED_PREFIX_ZERO_BYTES).fill(0);
+  mapped.push(IPV4_MAPPED_MARKER, IPV4_MAPPED_MARKER, ...bytes);
+  return mapped;
+}
+
+/** RFC 5952 text: lowercase, longest run (≥ 2) of zero groups as '::', IPv4-mapped as ::ffff:a.b.c.d. */
+function formatIPv6(bytes: AddressBytes): string {
+  if (isIPv4Mapped(bytes)) return `::ffff:${bytes.slice(IPV6_ADDRESS_BYTES - IPV4_ADDRESS_BYTES).join('.')}`;
+  const groups: number[] = [];
+  for (let i = 0; i < IPV6_ADDRESS_BYTES; i += GROUP_BYTES) groups.push(((bytes[i] ?? 0) << BITS_PER_BYTE) | (bytes[i + 1] ?? 0));
+  let bestAt = -1;
+  let bestLength = 1; // a single zero group is not compressed
+  for (let i = 0; i < IPV6_GROUPS; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let end = i;
+    while (end < IPV6_GROUPS && groups[end] === 0) end++;
+    if (end - i > bestLength) {
+      bestAt = i;
+      bestLength = end - i;
+    }
+    i = end;
+  }
+  const hex = (list: number[]): string => list.map((group) => group.toString(HEX_RADIX)).join(':');
+  if (bestAt === -1) return hex(groups);
+  return `${hex(groups.slice(0, bestAt))}::${hex(groups.slice(bestAt + bestLength))}`;
+}
+
+function checkPort(port: number): number {
+  if (!Number.isInteger(port) || port < 0 || port > PORT_MAX) throw new RangeError(`PROXY header: bad port ${port}`);
+  return port;
+}
+
+/** Both addresses in one family: IPv4 when both are IPv4 (or mapped), else IPv6 with IPv4 mapped. */
+interface AddressPair {
+  readonly isIPv4: boolean;
+  readonly source: AddressBytes;
+  readonly destination: AddressBytes;
+}
+
+function addressPair(input: ProxyHeaderInput): AddressPair {
+  const source = addressBytes(input.source.address);
+  const destination = addressBytes(input.destination.address);
+  if (source.length === IPV4_ADDRESS_BYTES && destination.length === IPV4_ADDRESS_BYTES) {
+    return { isIPv4: true, source, destination };
+  }
+  return { isIPv4: false, source: mapToIPv6(source), destination: mapToIPv6(destination) };
+}
+
+// --- TLVs -----------------------------------------------------------------------------------------------------
+
+/** Text TLVs are written one byte per character (latin1): the ClientHello reader decodes names as latin1, so a
+ * name goes back out byte-for-byte as the client sent it. */
+const TLV_TEXT_ENCODING = 'latin1';
+
+function writeTlvHeader(out: Buffer, at: number, type: number, valueBytes: number): number {
+  out[at] = type;
+  out.writeUInt16BE(valueBytes, at + PP2_TLV_TYPE_BYTES);
+  return at + PP2_TLV_HEADER_BYTES;
+}
+
+function writeTextTlv(out: Buffer, at: number, type: number, value: string): number {
+  const valueAt = writeTlvHeader(out, at, type, value.length);
+  return valueAt + out.write(value, valueAt, TLV_TEXT_ENCODING);
+}
+
+function nonEmpty(value: string | null | undefined): value is string {
+  return value !== undefined && value !== null && value !== '';
+}
+
+/**
+ * TLVs in ascending type order (the order HAProxy itself sends): ALPN, AUTHORITY, UNIQUE_ID, SSL.
+ * An authority longer than PP2_AUTHORITY_MAX_BYTES (never a valid host name, but a client may send one) is left
+ * out rather than sent, because HAProxy would refuse the whole connection for it.
+ */
+function encodeTlvs(input: ProxyHeaderInput): Buffer | null {
+  const alpn = nonEmpty(input.alpn) ? input.alpn : null;
+  const authority = nonEmpty(input.authority) && input.authority.length <= PP2_AUTHORITY_MAX_BYTES ? input.authority : null;
+  const uniqueId = nonEmpty(input.uniqueId) ? input.uniqueId : null;
+  const ssl = input.ssl ?? null;
+  if (uniqueId !== null && uniqueId.length > PP2_UNIQUE_ID_MAX_BYTES) {
+    throw new RangeError(`PROXY header: unique id is ${uniqueId.length} bytes, at most ${PP2_UNIQUE_ID_MAX_BYTES}`);
+  }
+
+  const sslValueBytes =
+    ssl === null ? 0 : PP2_SSL_CLIENT_BYTES + PP2_SSL_VERIFY_BYTES + PP2_TLV_HEADER_BYTES + ssl.version.length;
+  const totalBytes =
+    (alpn === null ? 0 : PP2_TLV_HEADER_BYTES + alpn.length) +
+    (authority === null ? 0 : PP2_TLV_HEADER_BYTES + authority.length) +
+    (uniqueId === null ? 0 : PP2_TLV_HEADER_BYTES + uniqueId.length) +
+    (ssl === null ? 0 : PP2_TLV_HEADER_BYTES + sslValueBytes);
+  if (totalBytes === 0) return null;
+  if (totalBytes + PP2_ADDR_INET6_BYTES > PP2_MAX_LENGTH) {
+    throw new RangeError(`PROXY header: ${totalBytes} bytes of TLVs do not fit the 16-bit length field`);
+  }
+
+  const out = Buffer.allocUnsafe(totalBytes);
+  let at = 0;
+  if (alpn !== null) at = writeTextTlv(out, at, PP2_TYPE_ALPN, alpn);
+  if (authority !== null) at = writeTextTlv(out, at, PP2_TYPE_AUTHORITY, authority);
+  if (uniqueId !== null) at = writeTextTlv(out, at, PP2_TYPE_UNIQUE_ID, uniqueId);
+  if (ssl !== null) {
+    const hasCert = ssl.hasClientCert === true || ssl.clientCertVerified === true;
+    at = writeTlvHeader(out, at, PP2_TYPE_SSL, sslValueBytes);
+    out[at] = PP2_CLIENT_SSL | (hasCert ? PP2_CLIENT_CERT_CONN | PP2_CLIENT_CERT_SESS : 0);
+    at += PP2_SSL_CLIENT_BYTES;
+    out.writeUInt32BE(ssl.clientCertVerified === true ? PP2_SSL_VERIFY_OK : PP2_SSL_VERIFY_NOT_OK, at);
+    at += PP2_SSL_VERIFY_BYTES;
+    at = writeTextTlv(out, at, PP2_SUBTYPE_SSL_VERSION, ssl.version);
+  }
+  return out;
+}
+
+// --- Headers --------------------------------------------------------------------------------------------------
+
+function encodeV1(pair: AddressPair, input: ProxyHeaderInput): Buffer {
+  const format = pair.isIPv4 ? (bytes: AddressBytes): string => bytes.join('.') : formatIPv6;
+  const header = new V1BinaryProxyProtocol(
+    pair.isIPv4 ? INETProtocol.TCP4 : INETProtocol.TCP6,
+    new Peer(format(pair.source), checkPort(input.source.port)),
+    new Peer(format(pair.destination), checkPort(input.destination.port)),
+  ).build();
+  return Buffer.from(header.buffer, header.byteOffset, header.byteLength);
+}
+
+function encodeV2(pair: AddressPair, input: ProxyHeaderInput): Buffer {
+  const sourcePort = checkPort(input.source.port);
+  const destinationPort = checkPort(input.destination.port);
+  const addresses = pair.isIPv4
+    ? new IPv4ProxyAddress(IPv4Address.createFrom(pair.source), sourcePort, IPv4Address.createFrom(pair.destination), destinationPort)
+    : new IPv6ProxyAddress(IPv6Address.createFrom(pair.source), sourcePort, IPv6Address.createFrom(pair.destination), destinationPort);
+  const tlvs = encodeTlvs(input);
+  const built = new V2ProxyProtocol(Command.PROXY, TransportProtocol.STREAM, addresses, tlvs ?? undefined).build();
+  const header = Buffer.from(built.buffer, built.byteOffset, built.byteLength);
+  // The library counted the address block only; the length field covers everything after byte 16.
+  header.writeUInt16BE(header.length - PP2_HEADER_BYTES, PP2_OFFSET_LENGTH);
+  return header;
+}
+
+/** Encodes a PROXY header: v2 binary with TLVs, or v1 text (which carries addresses only). */
+export function encodeProxyHeader(version: 'v1' | 'v2', input: ProxyHeaderInput): Buffer {
+  const pair = addressPair(input);
+  return version === 'v1' ? encodeV1(pair, input) : encodeV2(pair, input);
+}
+
+/** Built once: signature, ver|cmd = 0x20, fam|prot = UNSPEC, length 0 (§2.2: the receiver keeps the real
+ * endpoints and skips the block). */
+const V2_LOCAL_HEADER = (() => {
+  const built = new V2ProxyProtocol(Command.LOCAL, TransportProtocol.UNSPEC, new UnspecProxyAddress()).build();
+  return Buffer.from(built);
+})();
 
 /** A v2 LOCAL header (no addresses): for health checks towards backends that require PROXY. */
 export function encodeProxyV2Local(): Buffer {
-  throw new Error('not implemented');
+  return Buffer.from(V2_LOCAL_HEADER);
 }
