@@ -50,8 +50,12 @@ export class Connection {
   private backend: TaggedSocket | null = null;
   private readonly host: ConnectionHost;
   private readonly startedAt = performance.now();
+  /** Captured at accept: node reports undefined for these once a socket has closed. */
   private readonly clientAddress: string;
   private readonly clientPort: number;
+  private readonly rawClientAddress: string;
+  private readonly localAddress: string;
+  private readonly localPort: number;
 
   private reader: ClientHelloReader | null;
   private peeked: Buffer[] = [];
@@ -69,14 +73,18 @@ export class Connection {
   private bytesIn = 0;
   private bytesOut = 0;
   private closedSockets = 0;
+  private clientEnded = false;
   private detail: string | null = null;
 
   constructor(client: net.Socket, host: ConnectionHost) {
     this.client = client as TaggedSocket;
     this.client[kConnection] = this;
     this.host = host;
-    this.clientAddress = displayAddress(client.remoteAddress ?? '');
+    this.rawClientAddress = client.remoteAddress ?? '';
+    this.clientAddress = displayAddress(this.rawClientAddress);
     this.clientPort = client.remotePort ?? 0;
+    this.localAddress = client.localAddress ?? '';
+    this.localPort = client.localPort ?? 0;
     client.on('error', clientOnError);
     client.on('data', clientOnData);
     client.on('end', clientOnEnd);
@@ -85,6 +93,11 @@ export class Connection {
     client.on('timeout', clientOnTimeout);
     const config = host.snapshot.config;
     this.reader = new ClientHelloReader({ maxHelloBytes: config.maxHelloBytes });
+    if (this.rawClientAddress === '') {
+      // The client was gone before we saw it (reset right after accept): nothing to route, nothing to report to.
+      this.close('client_reset', 'closed before accept completed');
+      return;
+    }
     this.helloTimer = setTimeout(helloTimedOut, config.timeouts.clientHelloMs, this);
   }
 
@@ -212,8 +225,8 @@ export class Connection {
     if (pool.config.proxyProtocol !== 'none') {
       backend.write(
         encodeProxyHeader(pool.config.proxyProtocol, {
-          source: { address: this.client.remoteAddress ?? '', port: this.clientPort },
-          destination: { address: this.client.localAddress ?? '', port: this.client.localPort ?? 0 },
+          source: { address: this.rawClientAddress, port: this.clientPort },
+          destination: { address: this.localAddress, port: this.localPort },
           authority: this.sni === null ? null : normalizeServerName(this.sni),
           uniqueId: this.id,
         }),
@@ -221,6 +234,7 @@ export class Connection {
     }
     let writable = true;
     for (const chunk of this.peeked) writable = backend.write(chunk);
+    if (this.clientEnded) backend.end();
     backend.uncork();
     this.peeked = [];
     this.state = SPLICING;
@@ -249,7 +263,9 @@ export class Connection {
   /** @internal Half-close: a FIN from the client is passed on, the other direction stays open. */
   onClientEnd(): void {
     if (this.state === SPLICING) this.backend!.end();
-    else this.close('client_reset', 'client closed before the exchange began');
+    // A client may send its hello, its request and its FIN in one go: remember the FIN for when the backend is up.
+    else if (this.state === CONNECTING) this.clientEnded = true;
+    else this.close('client_reset', 'client closed before its ClientHello was complete');
   }
 
   /** @internal */

@@ -51,11 +51,14 @@ export class Listener {
     return { address: info.address, port: info.port };
   }
 
-  /** Stops accepting; open connections are not touched. */
-  stopAccepting(): Promise<void> {
+  /**
+   * Stops accepting; open connections are not touched. The listening socket closes at once; server.close's own
+   * callback would wait for every open connection, which is the router's business (drain), not ours.
+   */
+  stopAccepting(): void {
     this.closing = true;
     if (this.backoffTimer) clearTimeout(this.backoffTimer);
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    this.server.close();
   }
 
   private accept(socket: net.Socket): void {

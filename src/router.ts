@@ -78,7 +78,7 @@ class Router implements ListenerOwner, RunningRouter {
     } catch (error) {
       for (const listener of opened) {
         this.listenersByLabel.delete(listener.address.label);
-        await listener.stopAccepting();
+        listener.stopAccepting();
       }
       throw error;
     }
@@ -91,13 +91,13 @@ class Router implements ListenerOwner, RunningRouter {
     for (const [label, listener] of this.listenersByLabel) {
       if (wanted.has(label)) continue;
       this.listenersByLabel.delete(label);
-      await listener.stopAccepting();
+      listener.stopAccepting();
     }
     this.snapshot = new Snapshot(next);
   }
 
   async close(graceMs = 0): Promise<void> {
-    await Promise.all([...this.listenersByLabel.values()].map((listener) => listener.stopAccepting()));
+    for (const listener of this.listenersByLabel.values()) listener.stopAccepting();
     this.listenersByLabel.clear();
     if (this.open.size > 0 && graceMs > 0) {
       await new Promise<void>((resolve) => {

@@ -25,7 +25,7 @@ describe('IPv6 and dual-stack', () => {
     router = await startTestRouter(`
 listen: ["[::1]:0", ":${dualPort}"]
 routes:
-  six.test: [${backend.label}]
+  six.test: ["${backend.label}"]
 `);
   });
 

@@ -117,7 +117,8 @@ export async function startCaptureBackend(
         chunks.push(chunk);
         notify();
       });
-      socket.on('end', () => ended());
+      // Like most servers: when the peer has finished, finish too.
+      socket.on('end', () => socket.end());
     } else {
       socket.on('data', (chunk: Buffer) => {
         chunks.push(chunk);

@@ -72,5 +72,7 @@ export function collect(socket: net.Socket): Promise<{ data: Buffer; hadError: b
   let hadError = false;
   socket.on('data', (chunk: Buffer) => chunks.push(chunk));
   socket.on('error', () => (hadError = true));
+  // Sockets here allow half-open; once the peer has finished, finish ours too so that 'close' comes.
+  socket.on('end', () => socket.end());
   return new Promise((resolve) => socket.on('close', () => resolve({ data: Buffer.concat(chunks), hadError })));
 }
