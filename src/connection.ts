@@ -152,7 +152,10 @@ export class Connection {
         this.close('hello_too_large', `hello larger than ${this.host.snapshot.config.maxHelloBytes} bytes`);
         return;
       case 'malformed':
-        this.host.logger.debug({ id: this.id, hex: Buffer.concat(this.peeked).toString('hex') }, 'malformed hello bytes');
+        // At debug, the bytes as hex, ready to paste into fixtures/ so a bad hello seen in the field becomes a test.
+        if (this.host.logger.isLevelEnabled('debug')) {
+          this.host.logger.debug({ id: this.id, reason: result.reason, hex: Buffer.concat(this.peeked).toString('hex') }, 'malformed hello bytes');
+        }
         this.close('hello_malformed', result.reason);
         return;
     }
