@@ -23,10 +23,13 @@ const PP2_TYPE_AUTHORITY = 0x02;
 
 /** An HTTPS server that expects a PROXY v2 header first and reports what it says in every response. */
 async function startDemoBackend(name: string): Promise<number> {
+  // What each connection's PROXY header said, by the router-side address (the TLS socket shares it).
+  const headers = new Map<string, string>();
+  const peerKey = (socket: net.Socket): string => `${socket.remoteAddress}:${socket.remotePort}`;
   const tlsServer = https.createServer(
     { cert: readFileSync(path.join(CERT_DIR, `${name}.pem`)), key: readFileSync(path.join(CERT_DIR, `${name}.key`)) },
     (request, response) => {
-      const proxied = (request.socket as net.Socket & { proxied?: string }).proxied ?? 'no PROXY header';
+      const proxied = headers.get(peerKey(request.socket)) ?? 'no PROXY header';
       response.writeHead(200, { 'content-type': 'text/plain' });
       response.end(`hello from backend ${name}; ${proxied}\n`);
     },
@@ -49,11 +52,14 @@ async function startDemoBackend(name: string): Promise<number> {
         }
         const header = buffered.subarray(0, length);
         rest = buffered.subarray(length);
-        (socket as net.Socket & { proxied?: string }).proxied = describeHeader(header);
+        const key = peerKey(socket);
+        headers.set(key, describeHeader(header));
+        socket.once('close', () => headers.delete(key));
       }
+      // Node's TLS wrap reads bytes already buffered on the socket first, so the hello we read past the header
+      // is handed back with unshift; the TLS layer then owns the socket (no resume here, it would steal reads).
       socket.unshift(rest);
       tlsServer.emit('connection', socket);
-      socket.resume();
     };
     socket.on('data', onData);
   });
