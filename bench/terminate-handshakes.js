@@ -1,0 +1,216 @@
+#!/usr/bin/env node
+/**
+ * Full TLS handshakes per second through terminate mode.
+ *
+ *   npx tsc -p tsconfig.build.json && node bench/terminate-handshakes.js [--seconds 5] [--concurrency 32] [--resume]
+ *
+ * Starts the router as an operator would (`node dist/cli.js --listen … --route … --terminate … --cert … --key …`)
+ * in front of a plaintext TCP backend, then runs `concurrency` node:tls client loops against it: connect, finish
+ * the handshake (certificate verified against the test CA), send one line, read the backend's answer through the
+ * router, close, repeat. Counts completed round trips for `seconds` after a one-second warm-up, prints one line,
+ * and stops the router by its PID. Clients, backend and router share this machine: on a small box the clients'
+ * own handshake work is a large part of the load, so treat the figure as a floor.
+ * `--resume` reuses TLS session tickets (resumed handshakes) instead of full ones. `--clients N` runs the client
+ * loops in N processes (default 1). The router's own CPU time over the window (from /proc) is printed too, and
+ * handshakes per router CPU-second: what one core of router would sustain if the clients were elsewhere.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = path.join(ROOT, 'dist/cli.js');
+const CERTS = path.join(ROOT, 'fixtures/certs');
+const CA = readFileSync(path.join(CERTS, 'ca.pem'));
+const NAME = 'router.test';
+const WARMUP_MS = 1_000;
+const READY_TIMEOUT_MS = 10_000;
+
+function option(name, fallback) {
+  const index = process.argv.indexOf(`--${name}`);
+  if (index === -1) return fallback;
+  const value = process.argv[index + 1];
+  return value === undefined || value.startsWith('--') ? true : value;
+}
+
+const seconds = Number(option('seconds', 5));
+const concurrency = Number(option('concurrency', 32));
+const resume = option('resume', false) === true;
+const clients = Number(option('clients', 1));
+// e.g. --router-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof" (then: node bench/profile-summary.js FILE)
+const routerNodeArgs = String(option('router-node-args', '')).split(' ').filter((arg) => arg !== '' && arg !== 'true');
+const clientPort = Number(option('client-port', 0)); // internal: this process is one of the client processes
+if (!(seconds > 0 && seconds <= 120) || !(concurrency > 0 && concurrency <= 1024)) {
+  console.error('usage: node bench/terminate-handshakes.js [--seconds 1..120] [--concurrency 1..1024] [--resume]');
+  process.exit(1);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port) {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    const accepted = await new Promise((resolve) => {
+      const socket = net.connect({ port, host: '127.0.0.1' });
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+    if (accepted) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`router did not listen on ${port} within ${READY_TIMEOUT_MS} ms`);
+}
+
+let counting = false;
+let done = 0;
+let failed = 0;
+let running = true;
+let session;
+
+function oneRoundTrip(port) {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ port, host: '127.0.0.1', servername: NAME, ca: CA, ALPNProtocols: ['http/1.1'], ...(resume && session ? { session } : {}) });
+    if (resume) socket.once('session', (ticket) => (session = ticket));
+    const finish = (ok) => {
+      socket.destroy();
+      if (counting) ok ? done++ : failed++;
+      resolve();
+    };
+    socket.once('secureConnect', () => socket.write('ping\n'));
+    socket.once('data', () => finish(true));
+    socket.once('error', () => finish(false));
+    socket.setTimeout(5_000, () => finish(false));
+  });
+}
+
+/** Runs the client loops against `port`: warm-up, then counts for `seconds`. */
+async function runClients(port, onCountingStart = () => {}) {
+  const loops = Array.from({ length: concurrency }, async () => {
+    while (running) await oneRoundTrip(port);
+  });
+  await new Promise((resolve) => setTimeout(resolve, WARMUP_MS));
+  const startUsage = process.cpuUsage();
+  onCountingStart();
+  counting = true;
+  const started = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1_000));
+  counting = false;
+  const elapsedS = (performance.now() - started) / 1_000;
+  const usage = process.cpuUsage(startUsage);
+  running = false;
+  await Promise.all(loops);
+  return { done, failed, elapsedS, cpuS: (usage.user + usage.system) / 1e6 };
+}
+
+if (clientPort > 0) {
+  console.log(JSON.stringify(await runClients(clientPort)));
+  process.exit(0);
+}
+
+/** utime + stime of a process in seconds (Linux /proc; clock ticks are 100 per second there). */
+function cpuSecondsOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+// A plaintext backend: answers each line with "ok\n" and closes when the client does.
+const backend = net.createServer({ allowHalfOpen: true }, (socket) => {
+  socket.on('error', () => {});
+  socket.on('data', () => socket.write('ok\n'));
+  socket.on('end', () => socket.end());
+});
+backend.listen(0, '127.0.0.1');
+await once(backend, 'listening');
+const backendPort = backend.address().port;
+
+const port = await freePort();
+const router = spawn(
+  process.execPath,
+  [
+    ...routerNodeArgs,
+    CLI,
+    '--listen', `127.0.0.1:${port}`,
+    '--route', `${NAME}=127.0.0.1:${backendPort}`,
+    '--terminate', NAME,
+    '--cert', path.join(CERTS, 'router.test.pem'),
+    '--key', path.join(CERTS, 'router.test.key'),
+    '--log-level', 'warn',
+  ],
+  { stdio: ['ignore', 'ignore', 'pipe'] },
+);
+let routerStderr = '';
+router.stderr.on('data', (chunk) => (routerStderr += chunk));
+const stopRouter = () => {
+  if (router.exitCode === null && router.pid !== undefined) process.kill(router.pid, 'SIGTERM');
+};
+process.on('exit', stopRouter);
+
+try {
+  await waitForPort(port);
+} catch (error) {
+  console.error(`${error.message}\n${routerStderr}`);
+  stopRouter();
+  process.exit(1);
+}
+
+let routerCpuBefore = Number.NaN;
+const sampleRouterCpu = () => (routerCpuBefore = cpuSecondsOf(router.pid));
+let totals;
+if (clients === 1) {
+  totals = await runClients(port, sampleRouterCpu);
+} else {
+  setTimeout(sampleRouterCpu, WARMUP_MS); // the client processes start counting after their warm-up too
+  const children = Array.from({ length: clients }, () => {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), ...process.argv.slice(2), '--client-port', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    return once(child, 'close').then(() => JSON.parse(out));
+  });
+  const results = await Promise.all(children);
+  totals = results.reduce((sum, r) => ({ done: sum.done + r.done, failed: sum.failed + r.failed, elapsedS: Math.max(sum.elapsedS, r.elapsedS), cpuS: sum.cpuS + r.cpuS }), { done: 0, failed: 0, elapsedS: 0, cpuS: 0 });
+}
+const routerCpuS = cpuSecondsOf(router.pid) - routerCpuBefore;
+stopRouter();
+backend.close();
+const { done: doneTotal, failed: failedTotal, elapsedS } = totals;
+const rate = doneTotal / elapsedS;
+const result = {
+  bench: 'terminate-handshakes',
+  handshakes_per_s: Math.round(rate),
+  handshakes: doneTotal,
+  failed: failedTotal,
+  seconds: Number(elapsedS.toFixed(2)),
+  concurrency,
+  resumed: resume,
+  clients,
+  client_cpu_s: Number(totals.cpuS.toFixed(2)),
+  router_cpu_s: Number(routerCpuS.toFixed(2)),
+  handshakes_per_router_cpu_s: Math.round(doneTotal / routerCpuS),
+  cpus: os.cpus().length,
+  node: process.version,
+};
+console.log(
+  `${result.handshakes_per_s} handshakes/s (${resume ? 'resumed' : 'full'}, ${concurrency} concurrent x ${clients} client process(es), ` +
+    `${result.seconds} s, ${failedTotal} failed); router CPU ${result.router_cpu_s} s → ${result.handshakes_per_router_cpu_s} per router CPU-second`,
+);
+console.log(JSON.stringify(result));
+process.exit(failedTotal > 0 && doneTotal === 0 ? 1 : 0);
