@@ -9,8 +9,9 @@ export type DialCallback = (error: SniRouterError | null, socket: net.Socket | n
  * socket (error listener already attached by the caller's next step is not assumed — a no-op guard stays on), or
  * with a typed error after the attempt's socket has been destroyed.
  */
-export function dial(backend: BackendAddress, timeoutMs: number, callback: DialCallback): net.Socket {
-  const socket = net.connect({ host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true });
+export function dial(backend: BackendAddress, timeoutMs: number, callback: DialCallback, connectHost = backend.host): net.Socket {
+  // `connectHost` is the address a host-name backend resolved to at start-up or reload (src/resolve.ts).
+  const socket = net.connect({ host: connectHost, port: backend.port, allowHalfOpen: true, noDelay: true });
   let settled = false;
   const settle = (error: SniRouterError | null): void => {
     if (settled) return;

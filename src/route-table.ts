@@ -29,6 +29,33 @@ export interface RouteMatch {
   readonly route: RouteConfig | null;
   readonly pool: PoolConfig;
   readonly how: MatchKind;
+  /** The offered ALPN protocol that picked an `alpn` pool of the route, or null for the route's own pool. */
+  readonly alpn: string | null;
+  /** The route's `fallback` pool: used when every backend of `pool` is down or fails. */
+  readonly fallback: PoolConfig | null;
+  /** @internal The route's ALPN alternatives, in file order; empty for most routes. */
+  readonly byAlpn: readonly RouteMatch[];
+}
+
+/**
+ * A route's match and one more per `alpn` pool, built at compile time so that a lookup allocates nothing. The
+ * first ALPN pool (in file order) whose protocol the client offers wins; otherwise the route's own pool.
+ */
+function compileMatch(route: RouteConfig, how: MatchKind): RouteMatch {
+  const fallback = route.fallback ?? null;
+  const byAlpn = (route.alpn ?? []).map((entry): RouteMatch =>
+    Object.freeze({ route, pool: entry.pool, how, alpn: entry.protocol, fallback, byAlpn: [] }),
+  );
+  return Object.freeze({ route, pool: route.pool, how, alpn: null, fallback, byAlpn: Object.freeze(byAlpn) });
+}
+
+/** The match for the client's offered protocols: an ALPN alternative when one applies, else `match` itself. */
+function pickByAlpn(match: RouteMatch | null, offered: readonly string[]): RouteMatch | null {
+  if (match === null || match.byAlpn.length === 0 || offered.length === 0) return match;
+  for (const alternative of match.byAlpn) {
+    if (alternative.alpn !== null && offered.includes(alternative.alpn)) return alternative;
+  }
+  return match;
 }
 
 /**
@@ -134,7 +161,7 @@ export class RouteTable {
     const wildcards = new Map<string, RouteMatch>();
     const regexes: RegexEntry[] = [];
     for (const route of routes) {
-      const match: RouteMatch = Object.freeze({ route, pool: route.pool, how: route.kind });
+      const match = compileMatch(route, route.kind);
       switch (route.kind) {
         case 'exact':
           if (!exact.has(route.pattern)) exact.set(route.pattern, match);
@@ -148,16 +175,21 @@ export class RouteTable {
       }
     }
     const defaultMatch: RouteMatch | null =
-      defaultPool === null ? null : Object.freeze({ route: null, pool: defaultPool, how: 'default' });
+      defaultPool === null ? null : Object.freeze({ route: null, pool: defaultPool, how: 'default', alpn: null, fallback: null, byAlpn: [] });
     return new RouteTable(exact, wildcards, regexes, defaultMatch);
   }
 
   /**
    * `serverName` is the raw SNI from the hello (or null). It is normalized (case, one trailing dot) and checked
    * to be a host name; an invalid one is never matched against routes and goes to the default pool.
-   * Returns null when nothing matched and there is no default pool.
+   * Returns null when nothing matched and there is no default pool. `alpn` is the list the client offered: a
+   * route with `alpn` pools sends a client offering one of those protocols to that pool.
    */
-  lookup(serverName: string | null): RouteMatch | null {
+  lookup(serverName: string | null, alpn: readonly string[] = []): RouteMatch | null {
+    return pickByAlpn(this.#lookupName(serverName), alpn);
+  }
+
+  #lookupName(serverName: string | null): RouteMatch | null {
     if (serverName === null) return this.#default;
     const name = normalizeServerName(serverName);
     if (name === null) return this.#default;

@@ -275,3 +275,41 @@ describe('RouteTable speed', () => {
     for (const ns of Object.values(results)) expect(ns).toBeLessThan(5_000);
   });
 });
+
+describe('RouteTable: ALPN pools', () => {
+  const app = route('app.example.com', '10.0.0.1:443');
+  const withAlpn: RouteConfig = {
+    ...app,
+    alpn: [
+      { protocol: 'acme-tls/1', pool: pool('127.0.0.1:9400') },
+      { protocol: 'h2', pool: pool('10.0.0.2:443') },
+    ],
+    fallback: pool('10.0.9.9:443'),
+  };
+  const wildcard: RouteConfig = { ...route('*.example.com', '10.0.1.1:443'), alpn: [{ protocol: 'acme-tls/1', pool: pool('127.0.0.1:9401') }] };
+  const table = RouteTable.compile([withAlpn, wildcard], DEFAULT_POOL);
+  const backendOf = (match: RouteMatch | null): string | undefined => match?.pool.backends[0]?.label;
+
+  it.each<[string, readonly string[], string, string | null]>([
+    ['app.example.com', ['acme-tls/1'], '127.0.0.1:9400', 'acme-tls/1'],
+    ['app.example.com', ['h2', 'http/1.1'], '10.0.0.2:443', 'h2'],
+    ['app.example.com', ['http/1.1'], '10.0.0.1:443', null],
+    ['app.example.com', [], '10.0.0.1:443', null],
+    // The first ALPN pool in file order that the client offers wins, whatever the client's order.
+    ['app.example.com', ['h2', 'acme-tls/1'], '127.0.0.1:9400', 'acme-tls/1'],
+    ['x.example.com', ['acme-tls/1'], '127.0.0.1:9401', 'acme-tls/1'],
+    ['x.example.com', ['h2'], '10.0.1.1:443', null],
+    ['other.test', ['acme-tls/1'], '127.0.0.1:9999', null],
+  ])('%s offering %j → %s', (name, offered, backend, alpn) => {
+    const match = table.lookup(name, offered);
+    expect(backendOf(match)).toBe(backend);
+    expect(match?.alpn ?? null).toBe(alpn);
+  });
+
+  it('carries the route name and its fallback pool on ALPN matches too', () => {
+    const match = table.lookup('APP.example.com.', ['acme-tls/1']);
+    expect(chosen(match)).toBe('exact app.example.com');
+    expect(match?.fallback?.backends[0]?.label).toBe('10.0.9.9:443');
+    expect(table.lookup('app.example.com')).toBe(table.lookup('app.example.com', ['nothing']));
+  });
+});
