@@ -1,33 +1,28 @@
 #!/usr/bin/env node
 /**
- * The command line (SPEC "Command line"): flags → CliInput → `check` or run. No routing logic lives here.
+ * The command line (SPEC "Command line"): flags → CliInput → run, `check` or `explain`. No routing logic here.
  *
- *   sni-router [options]           run the router until SIGINT/SIGTERM; SIGHUP reloads from the same inputs
- *   sni-router check -c FILE       print the resolved routing table and exit 0, or every problem and exit 1
+ *   sni-router [options]                 run the router until SIGINT/SIGTERM (src/supervisor.ts, or with
+ *                                        --workers N the cluster in src/workers.ts); SIGHUP, a change of the
+ *                                        config file and POST /reload on the admin listener reload it
+ *   sni-router [options] --print-config  print the YAML file equivalent to the flags, and exit
+ *   sni-router check -c FILE             print the resolved routing table and exit 0, or every problem and exit 1
+ *   sni-router explain -c FILE NAME      which route NAME takes, and why (src/explain.ts)
  *
  * Exit codes: 0 clean shutdown (or a valid `check`), 1 bad config or arguments (commander uses 1 for its own
  * argument errors too), 2 a listener could not be opened. A second SIGINT/SIGTERM during shutdown exits at once
  * with 128 + the signal's number, as a shell reports a process killed by it.
  */
-import { constants } from 'node:os';
 import { Command } from 'commander';
-import pino from 'pino';
 import { describeConfig } from './config/describe.js';
-import { type CliInput, type ConfigProblem, formatProblem, loadConfig } from './config/load.js';
-import { ListenError, SniRouterError } from './errors.js';
-import { createLogger, type Logger } from './log.js';
-import { type RunningRouter, startRouter } from './router.js';
-
-const EXIT_OK = 0;
-const EXIT_BAD_CONFIG = 1;
-const EXIT_LISTEN_FAILED = 2;
-/** If the log cannot be flushed (stdout gone), exit anyway after this long. */
-const FLUSH_TIMEOUT_MS = 2_000;
-/**
- * The logger buffers up to 4 KiB before writing (src/log.ts), so on a quiet router an access line could wait
- * indefinitely for others to push it out. Flushing this often bounds that wait and costs nothing when busy.
- */
-const LOG_FLUSH_INTERVAL_MS = 1_000;
+import { deepFreeze } from './config/freeze.js';
+import { type CliInput, COMMAND_LINE, type ConfigProblem, type ConfigResult, formatProblem, loadConfig } from './config/load.js';
+import { describeAdminBindProblem, parseWorkers } from './config/operations.js';
+import { configToYaml } from './config-yaml.js';
+import { explainRoute, formatExplanation } from './explain.js';
+import { createLogger } from './log.js';
+import { EXIT_BAD_CONFIG, EXIT_OK, runSingle } from './supervisor.js';
+import { isWorkerProcess, runPrimary, runWorker } from './workers.js';
 
 /** What commander hands us; the repeatable flags default to []. */
 interface CliOptions {
@@ -41,6 +36,10 @@ interface CliOptions {
   key?: string;
   logLevel?: string;
   admin?: string;
+  workers?: string;
+  /** commander's `--no-watch`: false when given. */
+  watch?: boolean;
+  printConfig?: boolean;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -61,7 +60,10 @@ function addRouterOptions(command: Command): Command {
     .option('--cert <file>', 'certificate for terminated names (PEM)')
     .option('--key <file>', 'private key for terminated names (PEM)')
     .option('--log-level <level>', 'pino level: fatal, error, warn, info, debug, trace, silent (default: info)')
-    .option('--admin <addr>', 'admin HTTP listener (metrics, health); default off, loopback only advised');
+    .option('--admin <addr>', 'admin HTTP listener (metrics, health, reload); default off; loopback only')
+    .option('--workers <n>', "processes sharing the listeners: a number, or 'auto' for one per core (default 1)")
+    .option('--no-watch', 'do not reload when the config file changes on disk (SIGHUP and POST /reload still do)')
+    .option('--print-config', 'print the YAML config equivalent to the other flags, and exit');
 }
 
 function toCliInput(options: CliOptions): CliInput {
@@ -92,6 +94,7 @@ function mergeOptions(outer: CliOptions, inner: CliOptions): CliOptions {
     key: inner.key ?? outer.key,
     logLevel: inner.logLevel ?? outer.logLevel,
     admin: inner.admin ?? outer.admin,
+    workers: inner.workers ?? outer.workers,
   };
 }
 
@@ -99,8 +102,30 @@ function printProblems(problems: readonly ConfigProblem[]): void {
   process.stderr.write(problems.map((problem) => `${formatProblem(problem)}\n`).join(''));
 }
 
-function check(input: CliInput): number {
+/**
+ * loadConfig plus what only flags give: `--workers`, and the loopback rule for `--admin` (the file's `admin`
+ * is checked where it is read, with its line). Run again on every reload, so flags keep applying.
+ */
+function loadWithFlags(input: CliInput, options: Pick<CliOptions, 'workers'>): ConfigResult {
   const result = loadConfig(input);
+  const problems: ConfigProblem[] = result.ok ? [] : [...result.problems];
+  const report = (message: string): void => {
+    problems.push({ file: COMMAND_LINE, line: 0, col: 0, message });
+  };
+  const workers = options.workers === undefined ? undefined : parseWorkers(options.workers);
+  if (workers && !workers.ok) report(`--workers ${workers.reason}`);
+  if (result.ok && input.admin !== undefined && result.config.admin !== null) {
+    const { label, host } = result.config.admin;
+    const problem = describeAdminBindProblem(label, host, result.config.admin.allowNonLoopback ?? false);
+    if (problem !== null) report(`--admin: ${problem}`);
+  }
+  if (!result.ok || problems.length > 0) return { ok: false, problems };
+  if (workers?.ok) return { ok: true, config: deepFreeze({ ...result.config, workers: workers.workers }) };
+  return result;
+}
+
+function check(input: CliInput, options: CliOptions): number {
+  const result = loadWithFlags(input, options);
   if (!result.ok) {
     printProblems(result.problems);
     return EXIT_BAD_CONFIG;
@@ -110,127 +135,38 @@ function check(input: CliInput): number {
   return EXIT_OK;
 }
 
-/** Starts the router and supervises it; resolves once it runs (the process then lives on its listeners). */
-async function run(input: CliInput): Promise<void> {
-  const loaded = loadConfig(input);
+function explain(input: CliInput, options: CliOptions & { alpn: string[]; sni: boolean }, name: string): number {
+  const result = loadWithFlags(input, options);
+  if (!result.ok) {
+    printProblems(result.problems);
+    return EXIT_BAD_CONFIG;
+  }
+  const explanation = explainRoute(result.config, options.sni ? name : null, options.alpn);
+  process.stdout.write(`${formatExplanation(explanation)}\n`);
+  return EXIT_OK;
+}
+
+/** Starts the router (one process, or a cluster primary); resolves once it runs. */
+async function run(input: CliInput, options: CliOptions): Promise<void> {
+  const load = (): ConfigResult => loadWithFlags(input, options);
+  const loaded = load();
   if (!loaded.ok) {
     printProblems(loaded.problems);
     process.exitCode = EXIT_BAD_CONFIG;
     return;
   }
-  const logger = createLogger({ level: loaded.config.logLevel });
-  let router: RunningRouter;
-  try {
-    router = await startRouter(loaded.config, { logger });
-  } catch (error) {
-    // ListenError: 'cannot listen on 127.0.0.1:8443: listen EADDRINUSE: …'. Others (a certificate that does not
-    // load) are configuration problems too; anything else is a bug, so show its stack.
-    const detail =
-      error instanceof SniRouterError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
-    process.stderr.write(`sni-router: ${detail}\n`);
-    exitAfterFlush(logger, error instanceof ListenError ? EXIT_LISTEN_FAILED : EXIT_BAD_CONFIG);
+  const config = loaded.config;
+  if (options.printConfig) {
+    process.stdout.write(configToYaml(config));
     return;
   }
-  // Signal handlers first: whoever reads the lines below may signal us at once.
-  supervise(router, logger, input);
-  setInterval(() => logger.flush(), LOG_FLUSH_INTERVAL_MS).unref();
-  logListening(router, logger, new Set());
-  logger.info({ config: loaded.config.sourceFile, routes: loaded.config.routes.length }, 'sni-router started');
-  logger.flush(); // lifecycle lines go out at once, not with the next periodic flush
-}
-
-/** One 'listening' line per listener not in `known`, with the port it got (the one to use when :0 was asked for). */
-function logListening(router: RunningRouter, logger: Logger, known: ReadonlySet<string>): void {
-  for (const listener of router.listeners) {
-    if (known.has(listener.label)) continue;
-    logger.info({ listener: listener.label, address: listener.address, port: listener.port }, 'listening');
+  const runOptions = { watch: options.watch ?? true };
+  const workers = config.workers ?? 1;
+  if (workers > 1) {
+    await runPrimary(load, config, workers, runOptions);
+    return;
   }
-}
-
-/**
- * SIGINT/SIGTERM: close the router (no new connections; open ones end with reason shutdown), flush the log, exit
- * 0; a second one exits at once. SIGHUP: reload from the same inputs (the file is re-read; the flags stay); on
- * problems log them and keep the running config. Reloads never overlap: a SIGHUP during one queues one more.
- */
-function supervise(router: RunningRouter, logger: Logger, input: CliInput): void {
-  let isStopping = false;
-  let isReloading = false;
-  let isReloadQueued = false;
-
-  const stop = (signal: NodeJS.Signals): void => {
-    if (isStopping) {
-      logger.warn({ signal }, 'second signal; exiting at once');
-      flushSync(logger);
-      process.exit(128 + (constants.signals[signal] ?? 0));
-    }
-    isStopping = true;
-    logger.info({ signal }, 'shutting down');
-    logger.flush();
-    router.close().then(
-      () => exitAfterFlush(logger, EXIT_OK),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        exitAfterFlush(logger, EXIT_BAD_CONFIG);
-      },
-    );
-  };
-
-  const reloadOnce = async (): Promise<void> => {
-    const result = loadConfig(input);
-    if (!result.ok) {
-      logger.error({ problems: result.problems.map(formatProblem) }, 'reload rejected; keeping the running config');
-      logger.flush();
-      return;
-    }
-    try {
-      const before = new Set(router.listeners.map((listener) => listener.label));
-      await router.reload(result.config);
-      logListening(router, logger, before);
-      logger.level = result.config.logLevel;
-      logger.info({ config: result.config.sourceFile }, 'config reloaded');
-    } catch (error) {
-      logger.error({ err: error }, 'reload failed; keeping the running config');
-    }
-    logger.flush();
-  };
-
-  const reload = (): void => {
-    if (isStopping) return;
-    if (isReloading) {
-      isReloadQueued = true;
-      return;
-    }
-    isReloading = true;
-    void reloadOnce().finally(() => {
-      isReloading = false;
-      if (isReloadQueued) {
-        isReloadQueued = false;
-        reload();
-      }
-    });
-  };
-
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  process.on('SIGHUP', reload);
-}
-
-/** The logger writes asynchronously; let it drain before the process ends. */
-function exitAfterFlush(logger: Logger, code: number): void {
-  const timer = setTimeout(() => process.exit(code), FLUSH_TIMEOUT_MS);
-  logger.flush(() => {
-    clearTimeout(timer);
-    process.exit(code);
-  });
-}
-
-function flushSync(logger: Logger): void {
-  const stream = (logger as unknown as Record<symbol, { flushSync?: () => void } | undefined>)[pino.symbols.streamSym];
-  try {
-    stream?.flushSync?.();
-  } catch {
-    // Exiting at once anyway; a log line lost here is the price of the second signal.
-  }
+  await runSingle(load, config, createLogger({ level: config.logLevel }), runOptions);
 }
 
 function buildProgram(): Command {
@@ -239,16 +175,29 @@ function buildProgram(): Command {
     .enablePositionalOptions()
     .showHelpAfterError('(run sni-router --help for usage)');
   addRouterOptions(program).action(async (options: CliOptions) => {
-    await run(toCliInput(options));
+    await run(toCliInput(options), options);
   });
   addRouterOptions(
     program
       .command('check')
       .description('validate the config, print the resolved routing table and exit 0; else list every problem and exit 1'),
   ).action((options: CliOptions) => {
-    process.exitCode = check(toCliInput(mergeOptions(program.opts<CliOptions>(), options)));
+    const merged = mergeOptions(program.opts<CliOptions>(), options);
+    process.exitCode = check(toCliInput(merged), merged);
+  });
+  addRouterOptions(
+    program
+      .command('explain')
+      .description('print which route a server name takes and why (exact, which wildcard, which regex, default, closed)')
+      .argument('<name>', "the server name (SNI) a client would send; with --no-sni, ignored (give '')")
+      .option('--alpn <protocol>', 'repeatable; an ALPN protocol the client offers', collect, [])
+      .option('--no-sni', 'explain a ClientHello without a server name'),
+  ).action((name: string, options: CliOptions & { alpn: string[]; sni: boolean }) => {
+    const merged = { ...mergeOptions(program.opts<CliOptions>(), options), alpn: options.alpn, sni: options.sni };
+    process.exitCode = explain(toCliInput(merged), merged, name);
   });
   return program;
 }
 
-await buildProgram().parseAsync(process.argv);
+if (isWorkerProcess()) runWorker();
+else await buildProgram().parseAsync(process.argv);

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
-import type { Config } from './config/types.js';
+import type { Config, PoolConfig } from './config/types.js';
 import type { Connection } from './connection.js';
+import type { ConnectionMetrics } from './connection-metrics.js';
 import { Listener, type ListenerOwner } from './listener.js';
 import { Snapshot } from './snapshot.js';
 
@@ -15,6 +16,12 @@ export interface RunningRouter {
   readonly listeners: readonly BoundListener[];
   /** Number of connections open right now (any state). */
   readonly activeConnections: number;
+  /** The config new connections start on. */
+  readonly config: Config;
+  /** Health of every backend of the current config (for sni_router_backend_up). */
+  backendStates(): Array<{ backend: string; isUp: boolean }>;
+  /** close() was called: no longer accepting, draining. */
+  readonly isClosing: boolean;
   /** Swap in a new validated config: new connections use it; open ones finish on theirs. */
   reload(next: Config): Promise<void>;
   /** Stop accepting; wait up to graceMs for open connections, then close the rest (reason shutdown). */
@@ -23,6 +30,8 @@ export interface RunningRouter {
 
 export interface RouterOptions {
   readonly logger: Logger;
+  /** Counts accepts, hellos, connects and closes (src/metrics.ts); absent = metrics off. */
+  readonly metrics?: ConnectionMetrics;
 }
 
 /**
@@ -31,14 +40,36 @@ export interface RouterOptions {
  */
 class Router implements ListenerOwner, RunningRouter {
   readonly logger: Logger;
+  readonly metrics: ConnectionMetrics | undefined;
+  isClosing = false;
   private snapshot: Snapshot;
   private listenersByLabel = new Map<string, Listener>();
   private readonly open = new Set<Connection>();
   private drainWaiters: Array<() => void> = [];
 
-  constructor(config: Config, logger: Logger) {
-    this.snapshot = new Snapshot(config);
+  constructor(config: Config, logger: Logger, metrics?: ConnectionMetrics) {
+    this.metrics = metrics;
+    this.snapshot = new Snapshot(config, logger);
     this.logger = logger;
+  }
+
+  get config(): Config {
+    return this.snapshot.config;
+  }
+
+  backendStates(): Array<{ backend: string; isUp: boolean }> {
+    const { config, shared } = this.snapshot;
+    const labels = new Set<string>();
+    const add = (pool: PoolConfig | null | undefined): void => {
+      for (const backend of pool?.backends ?? []) labels.add(backend.label);
+    };
+    for (const route of config.routes) {
+      add(route.pool);
+      add(route.fallback);
+      for (const entry of route.alpn ?? []) add(entry.pool);
+    }
+    add(config.defaultPool);
+    return [...labels].map((backend) => ({ backend, isUp: shared.health.isUp(backend) }));
   }
 
   currentSnapshot(): Snapshot {
@@ -93,12 +124,14 @@ class Router implements ListenerOwner, RunningRouter {
       this.listenersByLabel.delete(label);
       listener.stopAccepting();
     }
-    this.snapshot = new Snapshot(next);
+    this.snapshot = new Snapshot(next, this.logger, this.snapshot);
   }
 
   async close(graceMs = 0): Promise<void> {
+    this.isClosing = true;
     for (const listener of this.listenersByLabel.values()) listener.stopAccepting();
     this.listenersByLabel.clear();
+    this.snapshot.dispose();
     if (this.open.size > 0 && graceMs > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs);
@@ -114,7 +147,7 @@ class Router implements ListenerOwner, RunningRouter {
 
 /** Opens every listener; rejects with ListenError (naming the address) when one cannot be opened. */
 export async function startRouter(config: Config, options: RouterOptions): Promise<RunningRouter> {
-  const router = new Router(config, options.logger);
+  const router = new Router(config, options.logger, options.metrics);
   await router.openListeners(config);
   return router;
 }

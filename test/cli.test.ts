@@ -156,6 +156,7 @@ describe('argument errors exit 1', () => {
     ['an option without its value', ['check', '-c'], /option '-c, --config <file>' argument missing/],
     ['an unknown subcommand', ['chek'], /too many arguments/],
     ['nothing to do', [], /<command line>: nothing to listen on/],
+    ['a bad --workers', ['-l', '127.0.0.1:0', '-d', '127.0.0.1:1', '--workers', 'many'], /<command line>: --workers must be 'auto' or a whole number from 1 to 64, not 'many'/],
   ])('%s', async (_what, args, message) => {
     const result = await cli(...args);
     expect(result.code).toBe(1);
@@ -172,7 +173,8 @@ describe('argument errors exit 1', () => {
     const result = await cli('--help');
     expect(result.code).toBe(0);
     const flags = [...result.stdout.matchAll(/^ {2}(-\w, )?(--[\w-]+)/gm)].map((m) => m[2]);
-    expect(flags).toEqual(['--config', '--listen', '--route', '--default', '--proxy-protocol', '--terminate', '--cert', '--key', '--log-level', '--admin', '--help']);
+    // SPEC's flags, then the operations ones (issue 7: --no-watch, --print-config; issue 5: --workers).
+    expect(flags).toEqual(['--config', '--listen', '--route', '--default', '--proxy-protocol', '--terminate', '--cert', '--key', '--log-level', '--admin', '--workers', '--no-watch', '--print-config', '--help']);
   });
 });
 
