@@ -13,6 +13,7 @@ export const CLOSE_REASONS = [
   'backend_reset', // the backend reset or errored
   'idle_timeout', // no bytes either way for timeouts.idle
   'limit', // refused by a connection limit
+  'proxy_rejected', // inbound PROXY header required but the peer is untrusted, or the header is missing or malformed
   'shutdown', // the router closed it while shutting down
 ] as const;
 

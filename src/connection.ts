@@ -10,13 +10,33 @@ import type { Pool } from './pool.js';
 import type { Snapshot } from './snapshot.js';
 import type { RouteMatch } from './route-table.js';
 import { displayAddress } from './address.js';
+import { ProxyHeaderReader } from './proxy-reader.js';
+import { isAddressInAny } from './cidr.js';
+import type { AcceptProxySettings } from './config/types.js';
+import type tls from 'node:tls';
+import {
+  acceptTls,
+  type BackendTlsProfile,
+  connectBackendTls,
+  type NegotiatedTls,
+  negotiatedOf,
+  refusalOf,
+  type TerminateProfile,
+} from './terminate.js';
+import { type ConnectionMetrics, NO_METRICS } from './connection-metrics.js';
 
 /** What a connection needs from the listener that accepted it. */
 export interface ConnectionHost {
   readonly snapshot: Snapshot;
   readonly listenerLabel: string;
   readonly logger: Logger;
+  /** Where accept, hello, connect and close are counted; absent = NO_METRICS (metrics off). */
+  readonly metrics?: ConnectionMetrics;
   connectionClosed(connection: Connection): void;
+  /** The listener reads a PROXY header first, from these peers only (`accept_proxy_protocol`); absent = no. */
+  readonly acceptProxy?: AcceptProxySettings | null;
+  /** Called once when the connection leaves its hello phase (routed or closed): frees its hello-limit slot. */
+  readonly helloFinished?: () => void;
 }
 
 export type ConnectionMode = 'passthrough' | 'terminate';
@@ -24,7 +44,12 @@ export type ConnectionMode = 'passthrough' | 'terminate';
 /**
  * The per-connection state machine. States move forward only:
  *
+ *   READING_PROXY  listeners with accept_proxy_protocol only: reading the PROXY header of a trusted peer (under
+ *               timeouts.client_hello too); its client address replaces the peer's for logs, balancing and the
+ *               header we send on; the bytes after it go to PEEKING
  *   PEEKING     reading the ClientHello under timeouts.client_hello; bytes are kept to forward later
+ *   HANDSHAKING terminate routes only: the peeked bytes handed to a server-side TLS session on the client socket;
+ *               waiting for the handshake to finish, under a fresh timeouts.client_hello (src/terminate.ts)
  *   CONNECTING  route chosen, client paused, dialing the pool's backends in turn under timeouts.connect
  *   SPLICING    header and peeked bytes sent; both directions copied with backpressure until both ends close
  *   CLOSED      close(reason) ran: both sockets destroyed, timers cleared, access line written
@@ -33,7 +58,9 @@ const PEEKING = 0;
 const CONNECTING = 1;
 const SPLICING = 2;
 const CLOSED = 3;
-type State = typeof PEEKING | typeof CONNECTING | typeof SPLICING | typeof CLOSED;
+const HANDSHAKING = 4;
+const READING_PROXY = 5;
+type State = typeof READING_PROXY | typeof PEEKING | typeof HANDSHAKING | typeof CONNECTING | typeof SPLICING | typeof CLOSED;
 
 // Socket handlers are module-level functions that find their connection through a symbol, so that accepting a
 // connection allocates no closures (the ws library's habit).
@@ -46,16 +73,27 @@ const MAX_LOGGED_SNI_CHARS = 255;
 export class Connection {
   readonly id = nextConnectionId();
   private state: State = PEEKING;
-  private readonly client: TaggedSocket;
+  /** The client's stream: the accepted socket, or in terminate mode (from HANDSHAKING on) the TLSSocket over it. */
+  private client: TaggedSocket;
+  /** Terminate mode: the accepted socket under `client`; the TLS layer alone reads it. */
+  private rawClient: net.Socket | null = null;
+  private terminate: TerminateProfile | null = null;
+  private tlsInfo: NegotiatedTls | null = null;
+  /** Re-encryption writes the PROXY header before the backend's TLS handshake, so startSplice must not again. */
+  private isHeaderSent = false;
   private backend: TaggedSocket | null = null;
   private readonly host: ConnectionHost;
   private readonly startedAt = performance.now();
-  /** Captured at accept: node reports undefined for these once a socket has closed. */
-  private readonly clientAddress: string;
-  private readonly clientPort: number;
-  private readonly rawClientAddress: string;
-  private readonly localAddress: string;
-  private readonly localPort: number;
+  /** Captured at accept (node reports undefined for these once a socket has closed); a PROXY header replaces them. */
+  private clientAddress: string;
+  private clientPort: number;
+  private rawClientAddress: string;
+  private localAddress: string;
+  private localPort: number;
+  private proxyReader: ProxyHeaderReader | null = null;
+  /** The order backends of `pool` are dialed in (src/pool.ts dialOrder); `attempt` indexes it. */
+  private dialOrder: readonly number[] = [];
+  private isOnFallback = false;
 
   private reader: ClientHelloReader | null;
   private peeked: Buffer[] = [];
@@ -75,11 +113,16 @@ export class Connection {
   private closedSockets = 0;
   private clientEnded = false;
   private detail: string | null = null;
+  private readonly metrics: ConnectionMetrics;
+  /** When the route was chosen: the start of the backend connect time. */
+  private routedAt = 0;
 
   constructor(client: net.Socket, host: ConnectionHost) {
     this.client = client as TaggedSocket;
     this.client[kConnection] = this;
     this.host = host;
+    this.metrics = host.metrics ?? NO_METRICS;
+    this.metrics.accepted(host.listenerLabel);
     this.rawClientAddress = client.remoteAddress ?? '';
     this.clientAddress = displayAddress(this.rawClientAddress);
     this.clientPort = client.remotePort ?? 0;
@@ -99,18 +142,31 @@ export class Connection {
       return;
     }
     this.helloTimer = setTimeout(helloTimedOut, config.timeouts.clientHelloMs, this);
+    const acceptProxy = host.acceptProxy;
+    if (acceptProxy) {
+      // Never trust a header from a peer outside the trusted networks: close before reading a byte.
+      if (!isAddressInAny(this.rawClientAddress, acceptProxy.trusted)) {
+        this.close('proxy_rejected', `peer ${this.clientAddress} is not in accept_proxy_protocol.trusted`);
+        return;
+      }
+      this.state = READING_PROXY;
+      this.proxyReader = new ProxyHeaderReader();
+    }
   }
 
   /** Ends the connection. Safe to call any number of times: only the first call acts and logs. */
   close(reason: CloseReason, detail?: string): void {
     if (this.state === CLOSED) return;
     this.state = CLOSED;
+    this.host.helloFinished?.();
+    this.proxyReader = null;
     if (detail !== undefined) this.detail = detail;
     if (this.helloTimer) clearTimeout(this.helloTimer);
     this.helloTimer = null;
     this.reader = null;
     this.peeked = [];
     this.client.destroy();
+    this.rawClient?.destroy();
     this.backend?.destroy();
     this.dialing?.destroy();
     if (this.pool && this.backendIndex >= 0 && this.backend) this.pool.release(this.backendIndex);
@@ -126,10 +182,19 @@ export class Connection {
 
   /** @internal */
   onClientData(chunk: Buffer): void {
+    if (this.state === READING_PROXY) {
+      this.onProxyData(chunk);
+      return;
+    }
     this.bytesIn += chunk.length;
     if (this.state === SPLICING) {
       // Backpressure: stop reading the client until the backend's buffer drains.
       if (!this.backend!.write(chunk)) this.client.pause();
+      return;
+    }
+    if (this.mode === 'terminate') {
+      // Plaintext before SPLICING (a request right behind the client's Finished): kept, and sent with the header.
+      if (this.state !== CLOSED) this.peeked.push(chunk);
       return;
     }
     if (this.state !== PEEKING || !this.reader) return;
@@ -141,17 +206,21 @@ export class Connection {
       case 'hello':
         this.sni = result.hello.sni;
         this.alpn = result.hello.alpn;
+        this.metrics.hello(this.sni === null ? 'no_sni' : 'sni_found', result.hello.byteLength);
         this.route(this.sni);
         return;
       case 'not_tls':
         // Not a TLS handshake at all: SPEC sends it to the default pool when one is set.
+        this.metrics.hello('not_tls', 0);
         if (this.host.snapshot.config.defaultPool) this.route(null);
         else this.close('not_tls');
         return;
       case 'too_large':
+        this.metrics.hello('too_large', this.bytesIn);
         this.close('hello_too_large', `hello larger than ${this.host.snapshot.config.maxHelloBytes} bytes`);
         return;
       case 'malformed':
+        this.metrics.hello('malformed', this.bytesIn);
         // At debug, the bytes as hex, ready to paste into fixtures/ so a bad hello seen in the field becomes a test.
         if (this.host.logger.isLevelEnabled('debug')) {
           this.host.logger.debug({ id: this.id, reason: result.reason, hex: Buffer.concat(this.peeked).toString('hex') }, 'malformed hello bytes');
@@ -164,7 +233,36 @@ export class Connection {
   /** @internal */
   onHelloTimeout(): void {
     this.helloTimer = null;
-    if (this.state === PEEKING) this.close('hello_timeout', `no complete ClientHello within ${this.host.snapshot.config.timeouts.clientHelloMs} ms`);
+    if (this.state === PEEKING) {
+      this.metrics.hello('timeout', this.bytesIn);
+      this.close('hello_timeout', `no complete ClientHello within ${this.host.snapshot.config.timeouts.clientHelloMs} ms`);
+    } else if (this.state === HANDSHAKING) this.close('hello_timeout', `TLS handshake not done within ${this.host.snapshot.config.timeouts.clientHelloMs} ms`);
+    else if (this.state === READING_PROXY) this.close('hello_timeout', `no complete PROXY header within ${this.host.snapshot.config.timeouts.clientHelloMs} ms`);
+  }
+
+  // ---- READING_PROXY ---------------------------------------------------------------------------------------
+
+  /** Bytes of a trusted peer before its PROXY header is complete; what follows the header goes to PEEKING. */
+  private onProxyData(chunk: Buffer): void {
+    const result = this.proxyReader!.push(chunk);
+    if (result.kind === 'need_more') return;
+    this.proxyReader = null;
+    if (result.kind === 'malformed') {
+      const what = result.reason === 'not_proxy' ? 'no PROXY header from a trusted peer' : 'malformed PROXY header';
+      this.close('proxy_rejected', `${what}: ${result.reason}`);
+      return;
+    }
+    const { source, destination } = result.header;
+    // LOCAL (or v1 UNKNOWN): the peer speaks for itself, so the connection's own addresses stand.
+    if (source !== null && destination !== null) {
+      this.rawClientAddress = source.address;
+      this.clientAddress = displayAddress(source.address);
+      this.clientPort = source.port;
+      this.localAddress = destination.address;
+      this.localPort = destination.port;
+    }
+    this.state = PEEKING;
+    if (result.rest.length > 0) this.onClientData(result.rest);
   }
 
   // ---- CONNECTING ------------------------------------------------------------------------------------------
@@ -174,15 +272,117 @@ export class Connection {
     this.helloTimer = null;
     this.reader = null;
     this.client.pause();
-    const match = this.host.snapshot.table.lookup(serverName);
+    this.host.helloFinished?.();
+    const match = this.host.snapshot.table.lookup(serverName, this.alpn);
     if (!match) {
       this.close('no_route');
       return;
     }
     this.match = match;
     this.state = CONNECTING;
+    this.routedAt = performance.now();
     this.pool = this.host.snapshot.pool(match.pool);
-    this.tryBackend(this.pool.firstChoice(this.clientAddress), 0);
+    const profile = match.route?.terminate ? this.host.snapshot.terminateProfile(match.route) : null;
+    if (profile) {
+      this.startHandshake(profile);
+      return;
+    }
+    this.startDialing();
+  }
+
+  // ---- HANDSHAKING (terminate routes) ---------------------------------------------------------------------
+
+  private startHandshake(profile: TerminateProfile): void {
+    this.state = HANDSHAKING;
+    this.mode = 'terminate';
+    this.terminate = profile;
+    const raw = this.client;
+    // From here the TLS layer reads the raw socket; a 'data' handler or a resume() there would steal its bytes.
+    raw.removeListener('data', clientOnData);
+    raw.removeListener('end', clientOnEnd);
+    raw.removeListener('close', clientOnClose);
+    raw.removeListener('drain', clientOnDrain);
+    raw.removeListener('timeout', clientOnTimeout);
+    this.rawClient = raw;
+    profile.context.useLogger(this.host.logger); // certificate reloads log through the router's logger
+    const secure = acceptTls(raw, this.peeked, profile) as tls.TLSSocket & TaggedSocket;
+    this.peeked = [];
+    this.bytesIn = 0; // in terminate mode the counters count plaintext
+    secure[kConnection] = this;
+    this.client = secure;
+    secure.on('error', clientOnTlsError);
+    secure.on('close', clientOnClose);
+    secure.once('secure', clientOnSecure);
+    // Flowing while the handshake runs, so that a client leaving mid-handshake is seen ('end' needs a reader);
+    // there is no plaintext before 'secure', and onClientData keeps any that comes before SPLICING.
+    secure.on('data', clientOnData);
+    secure.on('end', clientOnEnd);
+    this.helloTimer = setTimeout(helloTimedOut, this.host.snapshot.config.timeouts.clientHelloMs, this);
+  }
+
+  /** @internal The client's handshake is done: check its certificate (mTLS), then dial as passthrough does. */
+  onSecure(): void {
+    if (this.state !== HANDSHAKING) return;
+    const secure = this.client as tls.TLSSocket & TaggedSocket;
+    const profile = this.terminate!;
+    this.tlsInfo = negotiatedOf(secure, profile);
+    const refusal = refusalOf(secure, profile, this.tlsInfo);
+    if (refusal !== null) {
+      this.close('client_reset', refusal);
+      return;
+    }
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    this.helloTimer = null;
+    // Plaintext waits in the TLS socket until the backend is up.
+    secure.pause();
+    secure.on('drain', clientOnDrain);
+    secure.on('timeout', clientOnTimeout);
+    this.state = CONNECTING;
+    this.startDialing();
+  }
+
+  /** @internal */
+  onTlsError(error: NodeJS.ErrnoException): void {
+    const what = this.state === HANDSHAKING ? 'TLS handshake failed' : 'TLS error';
+    this.close('client_reset', `${what}: ${error.code ?? error.message}`);
+  }
+
+  // ---- CONNECTING ------------------------------------------------------------------------------------------
+
+  /**
+   * Dials the pool's available backends in balancer order. A pool with every backend down goes to the route's
+   * fallback pool when it has one; otherwise its down backends are tried anyway (one may be back).
+   */
+  private startDialing(): void {
+    const pool = this.pool!;
+    let order = pool.dialOrder(this.clientAddress);
+    if (order.length === 0) {
+      if (this.switchToFallback('every backend of the pool is down')) return;
+      order = pool.lastResortOrder();
+    }
+    this.dialOrder = order;
+    this.tryBackend(order[0] ?? 0, 0);
+  }
+
+  /** Moves to the route's fallback pool (once); false when there is none or it is already in use. */
+  private switchToFallback(why: string): boolean {
+    const fallback = this.match?.fallback;
+    if (!fallback || this.isOnFallback) return false;
+    this.isOnFallback = true;
+    this.host.logger.debug({ id: this.id, route: this.match?.route?.name ?? null, why }, 'using the fallback pool');
+    this.pool = this.host.snapshot.pool(fallback);
+    this.startDialing();
+    return true;
+  }
+
+  /** A dial attempt failed: mark the backend down (passive health), then the next backend, the fallback, or close. */
+  private onBackendFailed(index: number, attempt: number, message: string): void {
+    const label = this.pool!.backendAt(index).label;
+    this.host.logger.debug({ id: this.id, backend: label, err: message }, 'backend attempt failed');
+    this.pool!.health.reportDialFailure(label, message);
+    const next = this.dialOrder[attempt + 1];
+    if (next !== undefined) this.tryBackend(next, attempt + 1);
+    else if (!this.switchToFallback(`every backend failed; last: ${message}`)) this.close('backend_unavailable', message);
   }
 
   private tryBackend(index: number, attempt: number): void {
@@ -196,17 +396,48 @@ export class Connection {
         return;
       }
       if (error || !socket) {
-        this.host.logger.debug({ id: this.id, backend: backend.label, err: error?.message }, 'backend attempt failed');
-        if (attempt + 1 < pool.size) {
-          this.tryBackend((index + 1) % pool.size, attempt + 1);
-        } else {
-          this.close('backend_unavailable', error?.message ?? 'no backend');
-        }
+        this.onBackendFailed(index, attempt, error?.message ?? 'no backend');
+        return;
+      }
+      pool.health.reportDialSuccess(backend.label);
+      const backendTls = this.terminate?.backendTls;
+      if (backendTls) {
+        this.secureBackend(socket, backendTls, index, attempt);
         return;
       }
       this.backendIndex = index % pool.size;
       pool.acquire(this.backendIndex);
+      this.metrics.backendConnected(this.match!.route?.name ?? 'default', performance.now() - this.routedAt);
       this.startSplice(socket);
+    }, this.host.snapshot.addressFor(backend));
+  }
+
+  /**
+   * Re-encryption (terminate.backend_tls): the PROXY header goes in clear on the TCP connection, then TLS runs over
+   * it; a failed or unverified backend handshake counts as a failed attempt, so the next backend is tried.
+   */
+  private secureBackend(socket: net.Socket, profile: BackendTlsProfile, index: number, attempt: number): void {
+    const pool = this.pool!;
+    const header = this.proxyHeader();
+    if (header) socket.write(header);
+    this.isHeaderSent = true;
+    this.dialing = socket;
+    const servername = this.sni === null ? null : normalizeServerName(this.sni);
+    const connectMs = this.host.snapshot.config.timeouts.connectMs;
+    connectBackendTls(socket, profile, servername, this.tlsInfo?.alpn ?? null, connectMs, (error, secured) => {
+      this.dialing = null;
+      if (this.state === CLOSED) {
+        secured?.destroy();
+        return;
+      }
+      if (error || !secured) {
+        this.onBackendFailed(index, attempt, error?.message ?? 'no backend');
+        return;
+      }
+      this.backendIndex = index % pool.size;
+      pool.acquire(this.backendIndex);
+      this.metrics.backendConnected(this.match!.route?.name ?? 'default', performance.now() - this.routedAt);
+      this.startSplice(secured);
     });
   }
 
@@ -225,16 +456,8 @@ export class Connection {
     const pool = this.pool!;
     // Header and hello leave in one segment where the kernel allows: cork, write all, uncork.
     backend.cork();
-    if (pool.config.proxyProtocol !== 'none') {
-      backend.write(
-        encodeProxyHeader(pool.config.proxyProtocol, {
-          source: { address: this.rawClientAddress, port: this.clientPort },
-          destination: { address: this.localAddress, port: this.localPort },
-          authority: this.sni === null ? null : normalizeServerName(this.sni),
-          uniqueId: this.id,
-        }),
-      );
-    }
+    const header = this.isHeaderSent ? null : this.proxyHeader();
+    if (header) backend.write(header);
     let writable = true;
     for (const chunk of this.peeked) writable = backend.write(chunk);
     if (this.clientEnded) backend.end();
@@ -245,6 +468,23 @@ export class Connection {
     // The client socket sees every byte either way, so its inactivity timer is the connection's idle timer.
     if (idleMs > 0) this.client.setTimeout(idleMs);
     if (writable) this.client.resume();
+  }
+
+  /** The PROXY header for the chosen pool, or null; in terminate mode with the negotiated ALPN and TLS version. */
+  private proxyHeader(): Buffer | null {
+    const pool = this.pool!;
+    if (pool.config.proxyProtocol === 'none') return null;
+    const tlsInfo = this.tlsInfo;
+    return encodeProxyHeader(pool.config.proxyProtocol, {
+      source: { address: this.rawClientAddress, port: this.clientPort },
+      destination: { address: this.localAddress, port: this.localPort },
+      authority: this.sni === null ? null : normalizeServerName(this.sni),
+      uniqueId: this.id,
+      alpn: tlsInfo?.alpn ?? null,
+      ssl: tlsInfo
+        ? { version: tlsInfo.version, hasClientCert: tlsInfo.hasClientCert, clientCertVerified: tlsInfo.clientCertVerified }
+        : null,
+    });
   }
 
   /** @internal */
@@ -268,6 +508,7 @@ export class Connection {
     if (this.state === SPLICING) this.backend!.end();
     // A client may send its hello, its request and its FIN in one go: remember the FIN for when the backend is up.
     else if (this.state === CONNECTING) this.clientEnded = true;
+    else if (this.state === HANDSHAKING) this.close('client_reset', 'client left during the TLS handshake');
     else this.close('client_reset', 'client closed before its ClientHello was complete');
   }
 
@@ -278,6 +519,7 @@ export class Connection {
 
   /** @internal A socket is fully closed; once both are, without error, the connection is done. */
   onSocketClose(): void {
+    if (this.state === HANDSHAKING) this.close('client_reset', 'client left during the TLS handshake');
     if (this.state !== SPLICING) return;
     this.closedSockets++;
     if (this.closedSockets === 2) this.close('done');
@@ -302,8 +544,18 @@ export class Connection {
       duration_ms: Math.round((performance.now() - this.startedAt) * 1000) / 1000,
       reason,
     };
+    if (this.tlsInfo !== null) {
+      line.tls_version = this.tlsInfo.version;
+      line.cipher = this.tlsInfo.cipher;
+      line.alpn_negotiated = this.tlsInfo.alpn;
+    }
     if (this.detail !== null) line.detail = this.detail;
+    // Which of the route's pools served it, when not its main one: `alpn acme-tls/1`, or `fallback`.
+    if (this.isOnFallback) line.pool = 'fallback';
+    else if (match?.alpn) line.pool = `alpn ${match.alpn}`;
     this.host.logger.info(line, 'connection closed');
+    const { listener, route, duration_ms: durationMs } = line as { listener: string; route: string | null; duration_ms: number };
+    this.metrics.closed({ listener, route, reason, bytesIn: this.bytesIn, bytesOut: this.bytesOut, durationMs });
   }
 }
 
@@ -321,6 +573,12 @@ function clientOnClose(this: TaggedSocket): void {
 }
 function clientOnError(this: TaggedSocket, error: NodeJS.ErrnoException): void {
   this[kConnection].close('client_reset', error.code ?? error.message);
+}
+function clientOnSecure(this: TaggedSocket): void {
+  this[kConnection].onSecure();
+}
+function clientOnTlsError(this: TaggedSocket, error: NodeJS.ErrnoException): void {
+  this[kConnection].onTlsError(error);
 }
 function clientOnTimeout(this: TaggedSocket): void {
   this[kConnection].close('idle_timeout');

@@ -3,7 +3,13 @@ import type { Logger } from 'pino';
 import type { ListenAddress } from './config/types.js';
 import { ListenError } from './errors.js';
 import { Connection, type ConnectionHost } from './connection.js';
+import type { ConnectionMetrics } from './connection-metrics.js';
 import type { Snapshot } from './snapshot.js';
+import { displayAddress } from './address.js';
+import { isAddressInAny } from './cidr.js';
+import { ListenerCounts, RefusalLog, type LimitName } from './limits.js';
+
+function ignoreError(): void {}
 
 /** While out of file descriptors, the log says so at most once per this window (sniproxy backs off 2 s too). */
 const ACCEPT_BACKOFF_MS = 2_000;
@@ -14,6 +20,8 @@ export interface ListenerOwner {
   readonly logger: Logger;
   connectionOpened(connection: Connection): void;
   connectionClosed(connection: Connection): void;
+  /** Handed to every connection; absent = metrics off. */
+  readonly metrics?: ConnectionMetrics;
 }
 
 /** One net.Server for one configured address. */
@@ -23,10 +31,13 @@ export class Listener {
   private readonly owner: ListenerOwner;
   private backoffTimer: NodeJS.Timeout | null = null;
   private closing = false;
+  private readonly counts = new ListenerCounts();
+  private readonly refusals: RefusalLog;
 
   private constructor(address: ListenAddress, owner: ListenerOwner) {
     this.address = address;
     this.owner = owner;
+    this.refusals = new RefusalLog(owner.logger, address.label);
     // allowHalfOpen: a client's FIN must not close our side; it is forwarded to the backend instead.
     this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
     this.server.on('error', (error) => this.onServerError(error));
@@ -62,20 +73,58 @@ export class Listener {
   }
 
   private accept(socket: net.Socket): void {
+    const snapshot = this.owner.currentSnapshot();
+    // Limits are judged here, once per connection (src/limits.ts); the listen entry is read from the snapshot so
+    // that a reload changing a listener's limits or trusted networks applies to the next connection.
+    const settings = snapshot.config.listen.find((entry) => entry.label === this.address.label) ?? this.address;
+    const peer = displayAddress(socket.remoteAddress ?? '');
+    const maxPerClient = settings.maxConnectionsPerClient ?? null;
+    const refusedBy = this.counts.admit(peer, settings.maxConnections ?? null, maxPerClient);
+    if (refusedBy !== null) {
+      this.refuse(socket, refusedBy, peer);
+      return;
+    }
+    let connection: Connection | null = null;
+    // A trusted PROXY sender carries many clients: it is held to the total hello cap, not the per-client one.
+    const isProxySender = settings.acceptProxy ? isAddressInAny(peer, settings.acceptProxy.trusted) : false;
+    const evict = (): void => connection?.close('limit', 'oldest unfinished hello closed to make room');
+    const slot = snapshot.shared.helloGate.enter(isProxySender ? null : peer, evict);
+    if (slot === null) {
+      this.counts.release(peer, maxPerClient !== null);
+      this.refuse(socket, 'max_hello_connections_per_client', peer);
+      return;
+    }
     const host: ConnectionHost = {
-      snapshot: this.owner.currentSnapshot(),
+      snapshot,
       listenerLabel: this.address.label,
       logger: this.owner.logger,
-      connectionClosed: (connection) => this.owner.connectionClosed(connection),
+      connectionClosed: (closed) => {
+        slot.leave();
+        this.counts.release(peer, maxPerClient !== null);
+        this.owner.connectionClosed(closed);
+      },
+      metrics: this.owner.metrics,
+      acceptProxy: settings.acceptProxy ?? null,
+      helloFinished: () => slot.leave(),
     };
-    this.owner.connectionOpened(new Connection(socket, host));
+    connection = new Connection(socket, host);
+    this.owner.connectionOpened(connection);
+  }
+
+  /** Refused at accept: no Connection, no access line; one rate-limited log line per listener instead. */
+  private refuse(socket: net.Socket, limit: LimitName, peer: string): void {
+    socket.on('error', ignoreError);
+    socket.destroy();
+    this.refusals.refused(limit, peer);
   }
 
   private onServerError(error: NodeJS.ErrnoException): void {
     if (this.closing) return;
     if (error.code === 'EMFILE' || error.code === 'ENFILE') {
-      // Out of descriptors. libuv already sheds the pending connections (its reserve-fd trick) so accept does
-      // not spin; what must not happen is one log line per refused client. Say it once per back-off window.
+      // Out of descriptors. Node has no way to pause a listening socket short of closing it (which would give up
+      // the port), but libuv already sheds the pending connections (its reserve-fd trick: close a spare fd,
+      // accept and close what waits, reopen the spare) so accept does not spin; what must not happen is one log
+      // line per refused client. Say it once per back-off window.
       if (this.backoffTimer) return;
       this.owner.logger.error({ listener: this.address.label, err: error.code }, 'out of file descriptors; refusing new connections');
       this.backoffTimer = setTimeout(() => (this.backoffTimer = null), ACCEPT_BACKOFF_MS);

@@ -105,6 +105,8 @@ describe('hostile input among good clients', () => {
 listen: ["127.0.0.1:0"]
 proxy_protocol: none
 timeouts: { client_hello: 2s }
+# Every client here is 127.0.0.1: lift the per-client hello cap so that this test is about malformed input alone.
+limits: { max_hello_connections_per_client: 5000 }
 routes:
   alpha.test: [${alpha.label}]
 `);

@@ -12,25 +12,33 @@
  */
 import { orderByPrecedence } from '../route-table.js';
 import { formatDuration } from './durations.js';
-import type { Config, ListenAddress, PoolConfig, RouteConfig, SourcePosition } from './types.js';
+import type { Config, ListenAddress, PoolConfig, RouteConfig, SourcePosition, TerminateSettings } from './types.js';
+import { DEFAULT_TERMINATE_ALPN, DEFAULT_TLS_MIN_VERSION } from './types.js';
 
 export function describeConfig(config: Config): string {
   const clientHelloMs = formatDuration(config.timeouts.clientHelloMs);
   const connectMs = formatDuration(config.timeouts.connectMs);
   const idleMs = formatDuration(config.timeouts.idleMs);
   const settings: [string, string][] = [
-    ...config.listen.map((l, i): [string, string] => [i === 0 ? 'listen' : '', describeListen(l)]),
+    ...config.listen.map((l, i): [string, string] => [i === 0 ? 'listen' : '', describeListen(l) + describeListenLimits(l)]),
     ['proxy_protocol', `${config.proxyProtocol} (pools that do not set their own)`],
     ['timeouts', `client_hello ${clientHelloMs}, connect ${connectMs}, idle ${idleMs}`],
     ['max_hello_bytes', String(config.maxHelloBytes)],
     ['log_level', config.logLevel],
-    ['admin', config.admin?.label ?? 'off'],
+    ['admin', config.admin === null ? 'off' : `${config.admin.label}${config.admin.allowNonLoopback ? ' (non-loopback allowed)' : ''}`],
   ];
+  // Shown only when set, so that the table of a config without them reads as it always did.
+  if (config.shutdownGraceMs !== undefined) settings.push(['shutdown_grace', formatDuration(config.shutdownGraceMs)]);
+  if (config.workers !== undefined) settings.push(['workers', String(config.workers)]);
+  if (config.limits?.isGiven) {
+    const { maxHelloConnections, maxHelloConnectionsPerClient } = config.limits;
+    settings.push(['limits', `max_hello_connections ${maxHelloConnections}, max_hello_connections_per_client ${maxHelloConnectionsPerClient}`]);
+  }
   const keyWidth = Math.max(...settings.map(([key]) => key.length));
   const lines = settings.map(([key, value]) => `${key.padEnd(keyWidth)}  ${value}`);
 
   const header = ['#', 'kind', 'name', 'backends', 'proxy', 'balance', 'from', 'terminate'];
-  const rows = orderByPrecedence(config.routes).map((route, index) => routeRow(String(index + 1), route));
+  const rows = orderByPrecedence(config.routes).flatMap((route, index) => [routeRow(String(index + 1), route), ...subPoolRows(String(index + 1), route)]);
   rows.push(
     config.defaultPool === null
       ? ['-', 'default', '(anything else)', 'none: such connections are closed', '-', '-', '-', '-']
@@ -49,13 +57,63 @@ function describeListen(listen: ListenAddress): string {
 
 function routeRow(number: string, route: RouteConfig): string[] {
   const row = poolRow(number, route.kind, route.name, route.pool, route.source);
-  row[7] = route.terminate === null ? '-' : `cert ${route.terminate.certFile}, key ${route.terminate.keyFile}`;
+  row[7] = route.terminate === null ? '-' : describeTerminate(route.terminate);
   return row;
 }
 
+/** `cert F, key F, min TLSv1.2, alpn h2,http/1.1[, client_ca F][, backend_tls servername N, verify on, ca F]`. */
+function describeTerminate(terminate: TerminateSettings): string {
+  const alpn = terminate.alpn ?? DEFAULT_TERMINATE_ALPN;
+  const parts = [
+    `cert ${terminate.certFile}`,
+    `key ${terminate.keyFile}`,
+    `min ${terminate.minVersion ?? DEFAULT_TLS_MIN_VERSION}`,
+    `alpn ${alpn.length > 0 ? alpn.join(',') : 'none'}`,
+  ];
+  if (terminate.clientCaFile) parts.push(`client_ca ${terminate.clientCaFile}`);
+  const backendTls = terminate.backendTls;
+  if (backendTls) {
+    const ca = backendTls.caFile ? `, ca ${backendTls.caFile}` : '';
+    parts.push(`backend_tls servername ${backendTls.servername ?? '(the client SNI)'}, verify ${backendTls.verify ? 'on' : 'off'}${ca}`);
+  }
+  return parts.join(', ');
+}
+
 function poolRow(number: string, kind: string, name: string, pool: PoolConfig, source: SourcePosition | null): string[] {
-  const backends = pool.backends.map((b) => b.label).join(', ');
-  return [number, kind, name, backends, pool.proxyProtocol, pool.balance, describeSource(source), '-'];
+  const backends = pool.backends.map((b) => (b.weight === undefined || b.weight === 1 ? b.label : `${b.label} (weight ${b.weight})`)).join(', ');
+  return [number, kind, name, backends, pool.proxyProtocol, pool.balance + describeHealth(pool), describeSource(source), '-'];
+}
+
+/**
+ * A route's other pools, right under it: `1a alpn <name> + acme-tls/1` (tried first, in file order, when the
+ * client offers that protocol) and `1+ fallback <name>` (when every backend of the chosen pool is down).
+ */
+function subPoolRows(number: string, route: RouteConfig): string[][] {
+  const rows = (route.alpn ?? []).map((entry, i) =>
+    poolRow(`${number}${String.fromCharCode(0x61 + (i % 26))}`, 'alpn', `${route.name} + ${entry.protocol}`, entry.pool, route.source),
+  );
+  if (route.fallback) rows.push(poolRow(`${number}+`, 'fallback', route.name, route.fallback, route.source));
+  return rows;
+}
+
+/** `; health every 5s, timeout 2s, rise 2, fall 3[, tls sni N]` for pools with active checks. */
+function describeHealth(pool: PoolConfig): string {
+  const health = pool.health;
+  if (!health) return '';
+  const tls = health.tls ? `, tls${health.tlsServerName === null ? '' : ` sni ${health.tlsServerName}`}` : '';
+  const timing = `every ${formatDuration(health.intervalMs)}, timeout ${formatDuration(health.timeoutMs)}`;
+  return `; health ${timing}, rise ${health.rise}, fall ${health.fall}${tls}`;
+}
+
+/** `; accept PROXY from 10.0.0.0/8; max_connections 1000, per client 10` for listen entries in long form. */
+function describeListenLimits(listen: ListenAddress): string {
+  let text = '';
+  if (listen.acceptProxy) text += `; accept PROXY from ${listen.acceptProxy.trusted.map((cidr) => cidr.label).join(', ')}`;
+  const caps: string[] = [];
+  if (listen.maxConnections != null) caps.push(`max_connections ${listen.maxConnections}`);
+  if (listen.maxConnectionsPerClient != null) caps.push(`max_connections_per_client ${listen.maxConnectionsPerClient}`);
+  if (caps.length > 0) text += `; ${caps.join(', ')}`;
+  return text;
 }
 
 function describeSource(source: SourcePosition | null): string {

@@ -3,10 +3,12 @@
  * (flags.ts), then the last checks and the freeze (load.ts). Only load.ts turns a Draft into a Config.
  */
 import {
+  type AdminAddress,
   type BalanceAlgorithm,
   DEFAULT_MAX_HELLO_BYTES,
   DEFAULT_TIMEOUTS,
   type HostPort,
+  type Limits,
   type ListenAddress,
   type PoolConfig,
   type ProxyProtocolMode,
@@ -38,8 +40,13 @@ export interface Draft {
   /** The file's top level is not a mapping or has unknown keys (a misspelt 'listen'?): skip "nothing to …". */
   isTopLevelUnclear: boolean;
   logLevel: string;
-  admin: HostPort | null;
+  admin: AdminAddress | null;
   sourceFile: string | null;
+  /** `shutdown_grace` and `workers` when the file gives them; absent = the defaults (src/config/operations.ts). */
+  shutdownGraceMs?: number;
+  workers?: number;
+  /** Top-level `limits` when the file gives it (issue 6); absent = DEFAULT_LIMITS. */
+  limits?: Limits & { isGiven: boolean };
 }
 
 export function emptyDraft(proxyProtocol: ProxyProtocolMode, sourceFile: string | null): Draft {

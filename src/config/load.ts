@@ -115,5 +115,8 @@ function toConfig(draft: Draft): Config {
     logLevel: draft.logLevel,
     admin: draft.admin,
     sourceFile: draft.sourceFile,
+    ...(draft.shutdownGraceMs !== undefined ? { shutdownGraceMs: draft.shutdownGraceMs } : {}),
+    ...(draft.workers !== undefined ? { workers: draft.workers } : {}),
+    ...(draft.limits ? { limits: draft.limits } : {}),
   };
 }

@@ -30,20 +30,96 @@ export interface ListenAddress extends HostPort {
    * `[::]:8443` means IPv6 only, so that it can sit beside `0.0.0.0:8443` as SPEC's example does.
    */
   readonly ipv6Only: boolean;
+  /** Long form `accept_proxy_protocol: { trusted: [CIDRs] }`: read a PROXY v1/v2 header from these peers only. */
+  readonly acceptProxy?: AcceptProxySettings | null;
+  /** Long form `max_connections`: open connections on this listener; null or absent = no cap. */
+  readonly maxConnections?: number | null;
+  /** Long form `max_connections_per_client`: open connections per peer address on this listener. */
+  readonly maxConnectionsPerClient?: number | null;
 }
 
-export type BackendAddress = HostPort;
+/** An IPv4 or IPv6 network, `10.0.0.0/8` or `::1/128`, as written and parsed. */
+export interface Cidr {
+  readonly label: string;
+  readonly family: 4 | 6;
+  /** Network address as 4 or 16 bytes. */
+  readonly bytes: readonly number[];
+  readonly prefixLength: number;
+}
 
+export interface AcceptProxySettings {
+  readonly trusted: readonly Cidr[];
+}
+
+/** A backend; `weight` (long form `{ address, weight }`) defaults to 1. */
+export interface BackendAddress extends HostPort {
+  readonly weight?: number;
+}
+
+/** Active health checks of a pool's backends (`health:` on a pool). */
+export interface HealthSettings {
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  /** Consecutive successes that bring a down backend up, failures that bring an up one down. */
+  readonly rise: number;
+  readonly fall: number;
+  /** Complete a TLS handshake as well as the TCP connect. */
+  readonly tls: boolean;
+  /** SNI for the TLS check: the value given, else the route's name when it is an exact name, else none. */
+  readonly tlsServerName: string | null;
+}
+
+/** Top-level `limits:`: caps on connections still sending their ClientHello (on by default). */
+export interface Limits {
+  readonly maxHelloConnections: number;
+  readonly maxHelloConnectionsPerClient: number;
+}
+
+export type TlsMinVersion = 'TLSv1.2' | 'TLSv1.3';
+
+/** `terminate.backend_tls`: re-encrypt towards the backend. */
+export interface BackendTlsSettings {
+  /** CA bundle (PEM) that the backend's certificate must chain to; null = the runtime's public roots. */
+  readonly caFile: string | null;
+  /** SNI sent to the backend (and the name its certificate must carry); null = the client's SNI. */
+  readonly servername: string | null;
+  /** Verify the backend's certificate (default true). */
+  readonly verify: boolean;
+}
+
+/**
+ * `terminate:` on a route. Only cert and key are required; the optional fields are left out when not given
+ * (src/terminate.ts applies the defaults below), so `--terminate` from the command line gives `{ certFile, keyFile }`.
+ */
 export interface TerminateSettings {
   /** Absolute paths (relative ones were resolved against the config file's folder). */
   readonly certFile: string;
   readonly keyFile: string;
+  /** Lowest TLS version accepted from clients; default DEFAULT_TLS_MIN_VERSION. */
+  readonly minVersion?: TlsMinVersion;
+  /** ALPN protocols offered to clients in order of preference; default DEFAULT_TERMINATE_ALPN; [] = no ALPN. */
+  readonly alpn?: readonly string[];
+  /** CA bundle (PEM) for client certificates: when set, a client must present a certificate it signed (mTLS). */
+  readonly clientCaFile?: string | null;
+  readonly backendTls?: BackendTlsSettings | null;
 }
+
+export const TLS_MIN_VERSIONS: readonly TlsMinVersion[] = ['TLSv1.2', 'TLSv1.3'];
+export const DEFAULT_TLS_MIN_VERSION: TlsMinVersion = 'TLSv1.2';
+export const DEFAULT_TERMINATE_ALPN: readonly string[] = Object.freeze(['h2', 'http/1.1']);
 
 export interface PoolConfig {
   readonly backends: readonly BackendAddress[];
   readonly proxyProtocol: ProxyProtocolMode;
   readonly balance: BalanceAlgorithm;
+  /** Active checks; null or absent = passive health only. */
+  readonly health?: HealthSettings | null;
+}
+
+/** A route's pool for clients that offer this ALPN protocol (route `alpn: { "acme-tls/1": [backends] }`). */
+export interface AlpnPool {
+  readonly protocol: string;
+  readonly pool: PoolConfig;
 }
 
 export interface RouteConfig {
@@ -58,6 +134,10 @@ export interface RouteConfig {
   readonly pool: PoolConfig;
   readonly terminate: TerminateSettings | null;
   readonly source: SourcePosition | null;
+  /** Pools by offered ALPN protocol, tried in file order before `pool`; absent = none. */
+  readonly alpn?: readonly AlpnPool[];
+  /** Used when every backend of the chosen pool is down or fails; null or absent = close (backend_unavailable). */
+  readonly fallback?: PoolConfig | null;
 }
 
 export interface Timeouts {
@@ -78,9 +158,15 @@ export interface Config {
   /** Pool for unmatched or missing SNI; null closes such connections (reason no_route). */
   readonly defaultPool: PoolConfig | null;
   readonly logLevel: string;
-  readonly admin: HostPort | null;
+  readonly admin: AdminAddress | null;
+  /** SIGTERM/SIGINT: how long open connections may take to finish before they are closed (reason shutdown). */
+  readonly shutdownGraceMs?: number;
+  /** Processes sharing the listeners (node:cluster); 1 = no cluster. `auto` was resolved to the core count. */
+  readonly workers?: number;
   /** Absolute path of the YAML file, or null in quick mode (flags only). */
   readonly sourceFile: string | null;
+  /** Hello-phase caps; absent = DEFAULT_LIMITS. `isGiven` is false when the file did not set `limits`. */
+  readonly limits?: Limits & { readonly isGiven?: boolean };
 }
 
 export const DEFAULT_TIMEOUTS: Timeouts = Object.freeze({
@@ -90,5 +176,22 @@ export const DEFAULT_TIMEOUTS: Timeouts = Object.freeze({
 });
 
 export const DEFAULT_MAX_HELLO_BYTES = 64 * 1024;
+
+/** The admin listener. A non-loopback address is refused unless `allowNonLoopback` (long form) says so. */
+export interface AdminAddress extends HostPort {
+  readonly allowNonLoopback?: boolean;
+}
+
+export const DEFAULT_SHUTDOWN_GRACE_MS = 30_000;
+/** `workers: auto` and larger numbers are capped here: past it the processes only fight over the same cores. */
+export const MAX_WORKERS = 64;
 /** Hard ceiling for `max_hello_bytes`, rejected at config time (Envoy does the same): a hello is never this big. */
 export const MAX_MAX_HELLO_BYTES = 1024 * 1024;
+
+/** Hello-phase limits are on unless raised: one address may not hold more than this many unfinished hellos. */
+export const DEFAULT_LIMITS: Limits = Object.freeze({
+  maxHelloConnections: 10_000,
+  maxHelloConnectionsPerClient: 256,
+});
+
+export const DEFAULT_HEALTH = Object.freeze({ intervalMs: 5_000, timeoutMs: 2_000, rise: 2, fall: 3 });
