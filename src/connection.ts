@@ -11,8 +11,6 @@ import type { Snapshot } from './snapshot.js';
 import type { RouteMatch } from './route-table.js';
 import { displayAddress } from './address.js';
 import { ProxyHeaderReader } from './proxy-reader.js';
-import { isAddressInAny } from './cidr.js';
-import type { AcceptProxySettings } from './config/types.js';
 import type tls from 'node:tls';
 import {
   acceptTls,
@@ -33,8 +31,11 @@ export interface ConnectionHost {
   /** Where accept, hello, connect and close are counted; absent = NO_METRICS (metrics off). */
   readonly metrics?: ConnectionMetrics;
   connectionClosed(connection: Connection): void;
-  /** The listener reads a PROXY header first, from these peers only (`accept_proxy_protocol`); absent = no. */
-  readonly acceptProxy?: AcceptProxySettings | null;
+  /**
+   * The listener reads a PROXY header first (`accept_proxy_protocol`): whether this peer is in its trusted
+   * networks, judged once at accept by the listener. Absent = the listener takes no PROXY header.
+   */
+  readonly inboundProxy?: 'trusted' | 'untrusted' | null;
   /** Called once when the connection leaves its hello phase (routed or closed): frees its hello-limit slot. */
   readonly helloFinished?: () => void;
 }
@@ -142,10 +143,9 @@ export class Connection {
       return;
     }
     this.helloTimer = setTimeout(helloTimedOut, config.timeouts.clientHelloMs, this);
-    const acceptProxy = host.acceptProxy;
-    if (acceptProxy) {
+    if (host.inboundProxy) {
       // Never trust a header from a peer outside the trusted networks: close before reading a byte.
-      if (!isAddressInAny(this.rawClientAddress, acceptProxy.trusted)) {
+      if (host.inboundProxy === 'untrusted') {
         this.close('proxy_rejected', `peer ${this.clientAddress} is not in accept_proxy_protocol.trusted`);
         return;
       }
@@ -401,15 +401,18 @@ export class Connection {
       }
       pool.health.reportDialSuccess(backend.label);
       const backendTls = this.terminate?.backendTls;
-      if (backendTls) {
-        this.secureBackend(socket, backendTls, index, attempt);
-        return;
-      }
-      this.backendIndex = index % pool.size;
-      pool.acquire(this.backendIndex);
-      this.metrics.backendConnected(this.match!.route?.name ?? 'default', performance.now() - this.routedAt);
-      this.startSplice(socket);
+      if (backendTls) this.secureBackend(socket, backendTls, index, attempt);
+      else this.onBackendReady(socket, index);
     }, this.host.snapshot.addressFor(backend));
+  }
+
+  /** The backend at `index` is connected (and, with backend_tls, its TLS is up): count it and start splicing. */
+  private onBackendReady(socket: net.Socket, index: number): void {
+    const pool = this.pool!;
+    this.backendIndex = index % pool.size;
+    pool.acquire(this.backendIndex);
+    this.metrics.backendConnected(this.match!.route?.name ?? 'default', performance.now() - this.routedAt);
+    this.startSplice(socket);
   }
 
   /**
@@ -417,7 +420,6 @@ export class Connection {
    * it; a failed or unverified backend handshake counts as a failed attempt, so the next backend is tried.
    */
   private secureBackend(socket: net.Socket, profile: BackendTlsProfile, index: number, attempt: number): void {
-    const pool = this.pool!;
     const header = this.proxyHeader();
     if (header) socket.write(header);
     this.isHeaderSent = true;
@@ -434,10 +436,7 @@ export class Connection {
         this.onBackendFailed(index, attempt, error?.message ?? 'no backend');
         return;
       }
-      this.backendIndex = index % pool.size;
-      pool.acquire(this.backendIndex);
-      this.metrics.backendConnected(this.match!.route?.name ?? 'default', performance.now() - this.routedAt);
-      this.startSplice(secured);
+      this.onBackendReady(secured, index);
     });
   }
 
@@ -453,7 +452,6 @@ export class Connection {
     backend.on('close', backendOnClose);
     backend.on('drain', backendOnDrain);
 
-    const pool = this.pool!;
     // Header and hello leave in one segment where the kernel allows: cork, write all, uncork.
     backend.cork();
     const header = this.isHeaderSent ? null : this.proxyHeader();

@@ -86,7 +86,8 @@ export class Listener {
     }
     let connection: Connection | null = null;
     // A trusted PROXY sender carries many clients: it is held to the total hello cap, not the per-client one.
-    const isProxySender = settings.acceptProxy ? isAddressInAny(peer, settings.acceptProxy.trusted) : false;
+    const inboundProxy = settings.acceptProxy ? (isAddressInAny(peer, settings.acceptProxy.trusted) ? 'trusted' : 'untrusted') : null;
+    const isProxySender = inboundProxy === 'trusted';
     const evict = (): void => connection?.close('limit', 'oldest unfinished hello closed to make room');
     const slot = snapshot.shared.helloGate.enter(isProxySender ? null : peer, evict);
     if (slot === null) {
@@ -104,7 +105,7 @@ export class Listener {
         this.owner.connectionClosed(closed);
       },
       metrics: this.owner.metrics,
-      acceptProxy: settings.acceptProxy ?? null,
+      inboundProxy,
       helloFinished: () => slot.leave(),
     };
     connection = new Connection(socket, host);

@@ -39,7 +39,6 @@ export class RouterMetrics implements ConnectionMetrics {
   readonly #helloBytes: Histogram;
   readonly #connectSeconds: Histogram<'route'>;
   readonly #durationSeconds: Histogram<'route'>;
-  readonly #backendUp: Gauge<'backend'>;
   #backendStates: (() => Iterable<BackendState>) | null = null;
 
   constructor(registry: Registry = new Registry(), options: { processMetrics?: boolean } = {}) {
@@ -114,7 +113,6 @@ export class RouterMetrics implements ConnectionMetrics {
         for (const state of this.#backendStates()) backendUp.set({ backend: state.backend }, state.isUp ? 1 : 0);
       },
     });
-    this.#backendUp = backendUp;
     // Every outcome and reason exists from the start at 0, so rate() works before the first event.
     for (const outcome of HELLO_OUTCOMES) this.#hello.inc({ outcome }, 0);
     for (const reason of CLOSE_REASONS) this.#closed.inc({ route: NO_ROUTE_LABEL, reason }, 0);

@@ -134,7 +134,6 @@ const CHAR_UPPER_A = 0x41;
 const CHAR_UPPER_F = 0x46;
 const CHAR_DOT = 0x2e;
 const CHAR_COLON = 0x3a;
-const END_OF_TEXT = -1;
 const NOT_HEX = -1;
 const HEX_LETTER_OFFSET = 10;
 const DECIMAL_RADIX = 10;

@@ -7,7 +7,6 @@ import {
   type BalanceAlgorithm,
   DEFAULT_MAX_HELLO_BYTES,
   DEFAULT_TIMEOUTS,
-  type HostPort,
   type Limits,
   type ListenAddress,
   type PoolConfig,
