@@ -5,38 +5,18 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Cidr } from './config/types.js';
+import { IPV4_ADDRESS_BYTES, IPV6_ADDRESS_BYTES, isIPv4Mapped, parseIPv4, parseIPv6 } from './ip-address.js';
 
 export type CidrResult = { readonly ok: true; readonly value: Cidr } | { readonly ok: false; readonly reason: string };
 
-const IPV4_BYTES = 4;
-const IPV6_BYTES = 16;
 const BITS_PER_BYTE = 8;
-const IPV6_GROUPS = 8;
-const HEX = 16;
-const V4_MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 
-/** Address text → 4 or 16 bytes; null when it is not an IP address. */
+/** Address text → 4 or 16 bytes; null when it is not an IP address (node's own rules decide which text is). */
 export function addressBytes(text: string): number[] | null {
-  if (isIPv4(text)) return text.split('.').map(Number);
+  if (isIPv4(text)) return parseIPv4(text);
   const zone = text.indexOf('%');
   const address = zone === -1 ? text : text.slice(0, zone);
-  if (!isIPv6(address)) return null;
-  let head = address;
-  let tailV4: number[] = [];
-  const lastColon = address.lastIndexOf(':');
-  if (address.includes('.', lastColon)) {
-    tailV4 = address.slice(lastColon + 1).split('.').map(Number);
-    head = `${address.slice(0, lastColon + 1)}0:0`;
-  }
-  const halves = head.split('::');
-  const groups = (part: string | undefined): number[] => (part ? part.split(':').map((g) => Number.parseInt(g, HEX)) : []);
-  const left = groups(halves[0]);
-  const right = groups(halves[1]);
-  const all = halves.length === 2 ? [...left, ...new Array<number>(IPV6_GROUPS - left.length - right.length).fill(0), ...right] : left;
-  const bytes: number[] = [];
-  for (const group of all) bytes.push(group >> BITS_PER_BYTE, group & 0xff);
-  if (tailV4.length === IPV4_BYTES) bytes.splice(IPV6_BYTES - IPV4_BYTES, IPV4_BYTES, ...tailV4);
-  return bytes;
+  return isIPv6(address) ? parseIPv6(address) : null;
 }
 
 /** '10.0.0.0/8', '::1/128', '127.0.0.1' (a /32), '[::1]/128' is not accepted (no brackets in CIDRs). */
@@ -55,7 +35,7 @@ export function parseCidr(raw: string): CidrResult {
     }
     prefixLength = Number(prefixText);
   }
-  const family = bytes.length === IPV4_BYTES ? 4 : 6;
+  const family = bytes.length === IPV4_ADDRESS_BYTES ? 4 : 6;
   return { ok: true, value: { label: slash === -1 ? `${text}/${maxPrefix}` : text, family, bytes: maskBytes(bytes, prefixLength), prefixLength } };
 }
 
@@ -70,9 +50,7 @@ function maskBytes(bytes: readonly number[], prefixLength: number): number[] {
 export function isAddressInAny(address: string, networks: readonly Cidr[]): boolean {
   let bytes = addressBytes(address);
   if (bytes === null) return false;
-  if (bytes.length === IPV6_BYTES && V4_MAPPED_PREFIX.every((byte, index) => bytes![index] === byte)) {
-    bytes = bytes.slice(V4_MAPPED_PREFIX.length);
-  }
+  if (bytes.length === IPV6_ADDRESS_BYTES && isIPv4Mapped(bytes)) bytes = bytes.slice(IPV6_ADDRESS_BYTES - IPV4_ADDRESS_BYTES);
   for (const network of networks) {
     if (network.bytes.length !== bytes.length) continue;
     const masked = maskBytes(bytes, network.prefixLength);

@@ -19,6 +19,7 @@
  *       TLVs: type(1) length(2) value — walked to check that they fill the block exactly, otherwise ignored.
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { formatIPv6, parseIPv6 } from './ip-address.js';
 import {
   IPV4_ADDRESS_BYTES,
   IPV6_ADDRESS_BYTES,
@@ -100,9 +101,6 @@ const MAX_PORT = 0xffff;
 const PORT_TEXT = /^(?:0|[1-9]\d{0,4})$/;
 const HIGH_NIBBLE = 0xf0;
 const LOW_NIBBLE = 0x0f;
-const BITS_PER_BYTE = 8;
-const IPV6_GROUP_BYTES = 2;
-const HEX = 16;
 
 const MODE_UNDECIDED = 0;
 const MODE_V1 = 1;
@@ -266,57 +264,9 @@ function formatIPv4(bytes: Buffer): string {
   return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
 }
 
-/** RFC 5952 text, as node prints peers: lower case, longest run of ≥ 2 zero groups as '::', ::ffff:a.b.c.d kept dotted. */
-export function formatIPv6(bytes: Uint8Array): string {
-  const groups: number[] = [];
-  for (let i = 0; i < IPV6_ADDRESS_BYTES; i += IPV6_GROUP_BYTES) groups.push((bytes[i]! << BITS_PER_BYTE) | bytes[i + 1]!);
-  const isV4Mapped = groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff;
-  if (isV4Mapped) return `::ffff:${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < groups.length; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < groups.length && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  const hex = (list: number[]): string => list.map((g) => g.toString(HEX)).join(':');
-  if (bestStart === -1) return hex(groups);
-  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLength))}`;
-}
-
+/** RFC 5952 text, as node prints peers: a v1 header may spell an IPv6 address any valid way. */
 function canonicalIPv6(text: string): string {
-  const bytes = ipv6Bytes(text);
+  const bytes = parseIPv6(text);
   return bytes === null ? text.toLowerCase() : formatIPv6(bytes);
 }
 
-/** Text that isIPv6 accepted → 16 bytes. */
-function ipv6Bytes(text: string): Uint8Array | null {
-  let head = text;
-  const tail: number[] = [];
-  const lastColon = text.lastIndexOf(':');
-  if (text.includes('.', lastColon)) {
-    tail.push(...text.slice(lastColon + 1).split('.').map(Number));
-    head = `${text.slice(0, lastColon + 1)}0:0`;
-  }
-  const halves = head.split('::');
-  const parse = (part: string | undefined): number[] => (part ? part.split(':').map((g) => Number.parseInt(g, HEX)) : []);
-  const left = parse(halves[0]);
-  const right = parse(halves[1]);
-  const groups = halves.length === 2 ? [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right] : left;
-  if (groups.length !== 8) return null;
-  const bytes = new Uint8Array(IPV6_ADDRESS_BYTES);
-  groups.forEach((group, index) => {
-    bytes[index * 2] = group >> BITS_PER_BYTE;
-    bytes[index * 2 + 1] = group & 0xff;
-  });
-  if (tail.length === IPV4_ADDRESS_BYTES) bytes.set(tail, IPV6_ADDRESS_BYTES - IPV4_ADDRESS_BYTES);
-  return bytes;
-}
