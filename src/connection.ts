@@ -528,18 +528,21 @@ export class Connection {
   private writeAccessLine(reason: CloseReason): void {
     const sni = this.sni !== null && this.sni.length > MAX_LOGGED_SNI_CHARS ? `${this.sni.slice(0, MAX_LOGGED_SNI_CHARS)}…` : this.sni;
     const match = this.match;
+    const listener = this.host.listenerLabel;
+    const route = match ? (match.route ? match.route.name : 'default') : null;
+    const durationMs = Math.round((performance.now() - this.startedAt) * 1000) / 1000;
     const line: Record<string, unknown> = {
       id: this.id,
       client: `${this.clientAddress}:${this.clientPort}`,
-      listener: this.host.listenerLabel,
+      listener,
       sni,
       alpn: this.alpn.length > 0 ? this.alpn.join(',') : null,
-      route: match ? (match.route ? match.route.name : 'default') : null,
+      route,
       backend: this.backend ? this.backendLabel : null,
       mode: this.mode,
       bytes_in: this.bytesIn,
       bytes_out: this.bytesOut,
-      duration_ms: Math.round((performance.now() - this.startedAt) * 1000) / 1000,
+      duration_ms: durationMs,
       reason,
     };
     if (this.tlsInfo !== null) {
@@ -552,7 +555,6 @@ export class Connection {
     if (this.isOnFallback) line.pool = 'fallback';
     else if (match?.alpn) line.pool = `alpn ${match.alpn}`;
     this.host.logger.info(line, 'connection closed');
-    const { listener, route, duration_ms: durationMs } = line as { listener: string; route: string | null; duration_ms: number };
     this.metrics.closed({ listener, route, reason, bytesIn: this.bytesIn, bytesOut: this.bytesOut, durationMs });
   }
 }
