@@ -136,8 +136,6 @@ type ReaderState = typeof STATE_RECORD_HEADER | typeof STATE_HANDSHAKE_HEADER | 
 
 const BITS_PER_BYTE = 8;
 const UNKNOWN_LENGTH = -1;
-/** Copies up to this many bytes with a loop instead of a subarray view (a tuning choice, not a wire value). */
-const SMALL_COPY_BYTES = 32;
 
 /*
  * Framing, RFC 8446 §5.1 and §4: a client may cut the handshake message into records anywhere (even inside the
@@ -175,8 +173,8 @@ export class ClientHelloReader {
   /** ClientHello body length from the handshake header; UNKNOWN_LENGTH until its last byte is in. */
   #bodyLength = UNKNOWN_LENGTH;
   #bodyLengthPartial = 0;
-  /** The body, allocated once its length is known, only when it does not arrive contiguous in one chunk. */
-  #body: Buffer | null = null;
+  /** Views of the body's bytes in the pushed chunks (not copies), while it arrives in pieces. */
+  #bodyParts: Uint8Array[] = [];
   #bodyFilled = 0;
 
   constructor(options: ClientHelloReaderOptions) {
@@ -186,7 +184,10 @@ export class ClientHelloReader {
     this.#maxHelloBytes = options.maxHelloBytes;
   }
 
-  /** Feeds the next bytes of the stream. Bytes after the end of a complete hello are ignored (not consumed). */
+  /**
+   * Feeds the next bytes of the stream. Bytes after the end of a complete hello are ignored (not consumed). Until
+   * the answer is final the reader keeps views of the pushed chunks, so their memory must not be reused meanwhile.
+   */
   push(chunk: Uint8Array): HelloResult {
     if (this.#result !== NEED_MORE) return this.#result;
     const chunkLength = chunk.length;
@@ -208,17 +209,12 @@ export class ClientHelloReader {
           return this.#finish(parseClientHelloBody(asBuffer(chunk), pos, pos + bodyRemaining, this.#recordBytesDeclared));
         }
         const count = Math.min(this.#recordRemaining, bodyRemaining, chunkLength - pos);
-        const body = (this.#body ??= Buffer.allocUnsafe(this.#bodyLength));
-        if (count <= SMALL_COPY_BYTES) {
-          // Dribbled input: a plain loop beats allocating a subarray view for a few bytes.
-          for (let i = 0; i < count; i += 1) body[this.#bodyFilled + i] = chunk[pos + i]!;
-        } else {
-          body.set(chunk.subarray(pos, pos + count), this.#bodyFilled);
-        }
+        this.#keepBodyPart(chunk.subarray(pos, pos + count));
         pos += count;
         this.#bodyFilled += count;
         this.#recordRemaining -= count;
         if (this.#bodyFilled === this.#bodyLength) {
+          const body = this.#joinBody();
           return this.#finish(parseClientHelloBody(body, 0, this.#bodyLength, this.#recordBytesDeclared));
         }
         if (this.#recordRemaining === 0) this.#state = STATE_RECORD_HEADER;
@@ -229,8 +225,30 @@ export class ClientHelloReader {
 
   #finish(result: HelloResult): HelloResult {
     this.#result = result;
-    this.#body = null;
+    this.#bodyParts = [];
     return result;
+  }
+
+  /**
+   * Keeps a view of body bytes, never a copy: the caller holds the chunks anyway (to forward them), so the hello is
+   * held once. A view that continues the previous one in the same memory (a dribbled hello the caller coalesces into
+   * one slab, src/hello-buffer.ts) widens it instead of adding a view per byte.
+   */
+  #keepBodyPart(part: Uint8Array): void {
+    const parts = this.#bodyParts;
+    const last = parts[parts.length - 1];
+    if (last !== undefined && last.buffer === part.buffer && last.byteOffset + last.byteLength === part.byteOffset) {
+      parts[parts.length - 1] = new Uint8Array(last.buffer, last.byteOffset, last.byteLength + part.byteLength);
+    } else {
+      parts.push(part);
+    }
+  }
+
+  /** The body in one buffer, for the walk: in place when it lies in one view, else one copy that lives for the walk. */
+  #joinBody(): Buffer {
+    const parts = this.#bodyParts;
+    if (parts.length === 1) return asBuffer(parts[0]!);
+    return Buffer.concat(parts, this.#bodyLength);
   }
 
   /** One byte of a record header (RFC 8446 §5.1); judges each field as soon as its bytes are in. */

@@ -7,6 +7,10 @@
  * does not load it unless metrics are on.
  */
 import type { CloseReason } from './close-reason.js';
+import type { LimitName } from './limits.js';
+
+/** Where the router found itself out of file descriptors: a listener's probe, or a backend dial. */
+export type DescriptorShortage = 'accept' | 'dial';
 
 /** The ClientHello's fate, the vocabulary of `sni_router_client_hello_total{outcome}` (Envoy's tls_inspector stats). */
 export type HelloOutcome = 'sni_found' | 'no_sni' | 'not_tls' | 'malformed' | 'too_large' | 'timeout';
@@ -28,6 +32,10 @@ export interface ConnectionMetrics {
   /** A backend accepted the connection `connectMs` after the route was chosen (retries included). */
   backendConnected(route: string, connectMs: number): void;
   closed(connection: ClosedConnection): void;
+  /** A connection refused at accept or evicted from the hello phase by `limit`. */
+  limited(limit: LimitName): void;
+  /** The router was out of file descriptors (EMFILE/ENFILE) at `where`. */
+  outOfDescriptors(where: DescriptorShortage): void;
 }
 
 export const NO_METRICS: ConnectionMetrics = Object.freeze({
@@ -35,4 +43,6 @@ export const NO_METRICS: ConnectionMetrics = Object.freeze({
   hello(): void {},
   backendConnected(): void {},
   closed(): void {},
+  limited(): void {},
+  outOfDescriptors(): void {},
 });

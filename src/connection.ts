@@ -1,6 +1,7 @@
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import { ClientHelloReader } from './client-hello.js';
+import { HelloBytes } from './hello-buffer.js';
 import type { CloseReason } from './close-reason.js';
 import { nextConnectionId } from './conn-id.js';
 import { dial } from './dial.js';
@@ -10,6 +11,7 @@ import type { Pool } from './pool.js';
 import type { Snapshot } from './snapshot.js';
 import type { RouteMatch } from './route-table.js';
 import { displayAddress } from './address.js';
+import { isOutOfDescriptors } from './descriptors.js';
 import { ProxyHeaderReader } from './proxy-reader.js';
 import type tls from 'node:tls';
 import {
@@ -36,8 +38,15 @@ export interface ConnectionHost {
    * networks, judged once at accept by the listener. Absent = the listener takes no PROXY header.
    */
   readonly inboundProxy?: 'trusted' | 'untrusted' | null;
-  /** Called once when the connection leaves its hello phase (routed or closed): frees its hello-limit slot. */
+  /**
+   * Called when the connection leaves its hello phase (routed, handshake done, or closed; more than once is fine):
+   * frees its hello-limit slot. For terminate routes the TLS handshake is part of the hello phase.
+   */
   readonly helloFinished?: () => void;
+  /** The bytes the pending hello now holds, charged to limits.max_hello_bytes_total (may evict this connection). */
+  readonly helloHolds?: (bytes: number) => void;
+  /** A backend dial failed for want of a file descriptor: our shortage, not the backend's fault. */
+  readonly outOfDescriptors?: (code: string) => void;
 }
 
 export type ConnectionMode = 'passthrough' | 'terminate';
@@ -97,6 +106,9 @@ export class Connection {
   private isOnFallback = false;
 
   private reader: ClientHelloReader | null;
+  /** The hello's bytes as received, kept once (the reader holds views into them) until the route is chosen. */
+  private helloBytes = new HelloBytes();
+  /** Bytes to send the backend once it is up: the hello (from helloBytes), and client bytes that came after it. */
   private peeked: Buffer[] = [];
   private helloTimer: NodeJS.Timeout | null = null;
 
@@ -165,6 +177,7 @@ export class Connection {
     this.helloTimer = null;
     this.reader = null;
     this.peeked = [];
+    this.helloBytes.clear();
     this.client.destroy();
     this.rawClient?.destroy();
     this.backend?.destroy();
@@ -198,8 +211,12 @@ export class Connection {
       return;
     }
     if (this.state !== PEEKING || !this.reader) return;
-    this.peeked.push(chunk);
-    const result = this.reader.push(chunk);
+    const stored = this.helloBytes.append(chunk);
+    // Charged before it is read: over limits.max_hello_bytes_total the oldest pending hellos close, maybe this one.
+    this.host.helloHolds?.(this.helloBytes.heldBytes);
+    if (this.state !== PEEKING) return;
+    const result = this.reader.push(stored);
+    if (result.kind !== 'need_more') this.peeked = this.helloBytes.take();
     switch (result.kind) {
       case 'need_more':
         return;
@@ -272,7 +289,7 @@ export class Connection {
     this.helloTimer = null;
     this.reader = null;
     this.client.pause();
-    this.host.helloFinished?.();
+    this.host.helloHolds?.(0); // the hello's bytes now wait for a backend (or the TLS layer), not for more bytes
     const match = this.host.snapshot.table.lookup(serverName, this.alpn);
     if (!match) {
       this.close('no_route');
@@ -284,9 +301,11 @@ export class Connection {
     this.pool = this.host.snapshot.pool(match.pool);
     const profile = match.route?.terminate ? this.host.snapshot.terminateProfile(match.route) : null;
     if (profile) {
+      // The handshake stays in the hello phase: a stalled handshake holds a slot just as a stalled hello does.
       this.startHandshake(profile);
       return;
     }
+    this.host.helloFinished?.();
     this.startDialing();
   }
 
@@ -333,6 +352,7 @@ export class Connection {
     }
     if (this.helloTimer) clearTimeout(this.helloTimer);
     this.helloTimer = null;
+    this.host.helloFinished?.();
     // Plaintext waits in the TLS socket until the backend is up.
     secure.pause();
     secure.on('drain', clientOnDrain);
@@ -396,6 +416,13 @@ export class Connection {
         return;
       }
       if (error || !socket) {
+        const code = errorCodeOf(error?.cause);
+        if (isOutOfDescriptors(code)) {
+          // Our shortage, not the backend's: it stays up, and the other backends would fail the same way.
+          this.host.outOfDescriptors?.(code!);
+          this.close('backend_unavailable', `out of file descriptors (${code}) dialing ${backend.label}`);
+          return;
+        }
         this.onBackendFailed(index, attempt, error?.message ?? 'no backend');
         return;
       }
@@ -485,6 +512,19 @@ export class Connection {
     });
   }
 
+  /**
+   * @internal The backend's socket failed. A reset before it sent a single byte, after it accepted, is the backend
+   * refusing the connection (a crashed worker behind a live accept queue, an overloaded server): passive health
+   * counts it like a refused connect, so the balancer stops sending it every other client.
+   */
+  onBackendError(error: NodeJS.ErrnoException): void {
+    const code = error.code ?? error.message;
+    if (this.state === SPLICING && this.bytesOut === 0 && (code === 'ECONNRESET' || code === 'EPIPE') && this.backendLabel !== null) {
+      this.pool?.health.reportDialFailure(this.backendLabel, `reset before its first byte (${code})`);
+    }
+    this.close('backend_reset', code);
+  }
+
   /** @internal */
   onBackendData(chunk: Buffer): void {
     this.bytesOut += chunk.length;
@@ -533,7 +573,8 @@ export class Connection {
     const durationMs = Math.round((performance.now() - this.startedAt) * 1000) / 1000;
     const line: Record<string, unknown> = {
       id: this.id,
-      client: `${this.clientAddress}:${this.clientPort}`,
+      // A client gone before accept completed has no address left to show: null, not ":0".
+      client: this.clientAddress === '' ? null : `${this.clientAddress}:${this.clientPort}`,
       listener,
       sni,
       alpn: this.alpn.length > 0 ? this.alpn.join(',') : null,
@@ -596,7 +637,10 @@ function backendOnClose(this: TaggedSocket): void {
   this[kConnection].onSocketClose();
 }
 function backendOnError(this: TaggedSocket, error: NodeJS.ErrnoException): void {
-  this[kConnection].close('backend_reset', error.code ?? error.message);
+  this[kConnection].onBackendError(error);
+}
+function errorCodeOf(cause: unknown): string | undefined {
+  return cause instanceof Error ? (cause as NodeJS.ErrnoException).code : undefined;
 }
 function helloTimedOut(connection: Connection): void {
   connection.onHelloTimeout();

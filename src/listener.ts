@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { open as openFile, close as closeFile } from 'node:fs';
 import type { Logger } from 'pino';
 import type { ListenAddress } from './config/types.js';
 import { ListenError } from './errors.js';
@@ -6,13 +7,27 @@ import { Connection, type ConnectionHost } from './connection.js';
 import type { ConnectionMetrics } from './connection-metrics.js';
 import type { Snapshot } from './snapshot.js';
 import { displayAddress } from './address.js';
+import { isOutOfDescriptors } from './descriptors.js';
 import { isAddressInAny } from './cidr.js';
-import { ListenerCounts, RefusalLog, type LimitName } from './limits.js';
+import { ListenerCounts, RefusalLog, type EvictingLimit, type LimitName } from './limits.js';
 
 function ignoreError(): void {}
 
 /** While out of file descriptors, the log says so at most once per this window (sniproxy backs off 2 s too). */
 const ACCEPT_BACKOFF_MS = 2_000;
+/**
+ * How often a listener checks that a descriptor can still be opened. libuv sheds connections silently when accept
+ * fails with EMFILE (its reserve-descriptor trick: the server never sees an error), so the only way to notice is to
+ * try: one open and close of /dev/null per second, a cost too small to measure.
+ */
+const DESCRIPTOR_PROBE_MS = 1_000;
+const DESCRIPTOR_PROBE_PATH = '/dev/null';
+
+const EVICTION_DETAIL: Record<EvictingLimit, string> = {
+  max_hello_connections: 'oldest unfinished hello closed to make room (limits.max_hello_connections)',
+  max_hello_bytes_total: 'oldest unfinished hello closed to make room (limits.max_hello_bytes_total)',
+};
+
 
 export interface ListenerOwner {
   /** The snapshot new connections start on (read at accept time, so a reload takes effect at once). */
@@ -30,6 +45,9 @@ export class Listener {
   private readonly server: net.Server;
   private readonly owner: ListenerOwner;
   private backoffTimer: NodeJS.Timeout | null = null;
+  private probeTimer: NodeJS.Timeout | null = null;
+  /** Times the probe found no descriptor since the last log line. */
+  private shortagesSinceLine = 0;
   private closing = false;
   private readonly counts = new ListenerCounts();
   private readonly refusals: RefusalLog;
@@ -41,6 +59,7 @@ export class Listener {
     // allowHalfOpen: a client's FIN must not close our side; it is forwarded to the backend instead.
     this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
     this.server.on('error', (error) => this.onServerError(error));
+    this.scheduleProbe();
   }
 
   static async open(address: ListenAddress, owner: ListenerOwner): Promise<Listener> {
@@ -69,6 +88,8 @@ export class Listener {
   stopAccepting(): void {
     this.closing = true;
     if (this.backoffTimer) clearTimeout(this.backoffTimer);
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.refusals.flush();
     this.server.close();
   }
 
@@ -78,6 +99,15 @@ export class Listener {
     // that a reload changing a listener's limits or trusted networks applies to the next connection.
     const settings = snapshot.config.listen.find((entry) => entry.label === this.address.label) ?? this.address;
     const peer = displayAddress(socket.remoteAddress ?? '');
+    // A trusted PROXY sender carries many clients: it is held to the total hello cap, not the per-client ones.
+    const inboundProxy = settings.acceptProxy ? (isAddressInAny(peer, settings.acceptProxy.trusted) ? 'trusted' : 'untrusted') : null;
+    const isProxySender = inboundProxy === 'trusted';
+    const { shared } = snapshot;
+    const maxRate = shared.helloGate.limits.maxConnectionRatePerClient;
+    if (maxRate !== null && !isProxySender && peer !== '' && !shared.connectionRate.admit(peer, maxRate)) {
+      this.refuse(socket, 'max_connection_rate_per_client', peer);
+      return;
+    }
     const maxPerClient = settings.maxConnectionsPerClient ?? null;
     const refusedBy = this.counts.admit(peer, settings.maxConnections ?? null, maxPerClient);
     if (refusedBy !== null) {
@@ -85,11 +115,11 @@ export class Listener {
       return;
     }
     let connection: Connection | null = null;
-    // A trusted PROXY sender carries many clients: it is held to the total hello cap, not the per-client one.
-    const inboundProxy = settings.acceptProxy ? (isAddressInAny(peer, settings.acceptProxy.trusted) ? 'trusted' : 'untrusted') : null;
-    const isProxySender = inboundProxy === 'trusted';
-    const evict = (): void => connection?.close('limit', 'oldest unfinished hello closed to make room');
-    const slot = snapshot.shared.helloGate.enter(isProxySender ? null : peer, evict);
+    const evict = (limit: EvictingLimit): void => {
+      this.owner.metrics?.limited(limit);
+      connection?.close('limit', EVICTION_DETAIL[limit]);
+    };
+    const slot = shared.helloGate.enter(isProxySender ? null : peer, evict);
     if (slot === null) {
       this.counts.release(peer, maxPerClient !== null);
       this.refuse(socket, 'max_hello_connections_per_client', peer);
@@ -107,6 +137,8 @@ export class Listener {
       metrics: this.owner.metrics,
       inboundProxy,
       helloFinished: () => slot.leave(),
+      helloHolds: (bytes) => slot.hold(bytes),
+      outOfDescriptors: (code) => this.onOutOfDescriptors('dial', code),
     };
     connection = new Connection(socket, host);
     this.owner.connectionOpened(connection);
@@ -116,20 +148,51 @@ export class Listener {
   private refuse(socket: net.Socket, limit: LimitName, peer: string): void {
     socket.on('error', ignoreError);
     socket.destroy();
+    this.owner.metrics?.limited(limit);
     this.refusals.refused(limit, peer);
+  }
+
+  private scheduleProbe(): void {
+    this.probeTimer = setTimeout(() => this.probeDescriptors(), DESCRIPTOR_PROBE_MS);
+    this.probeTimer.unref();
+  }
+
+  /** Opens and closes one descriptor: failing with EMFILE means accept is failing too (and libuv shedding). */
+  private probeDescriptors(): void {
+    this.probeTimer = null;
+    if (this.closing) return;
+    openFile(DESCRIPTOR_PROBE_PATH, 'r', (error, fd) => {
+      if (error) {
+        if (isOutOfDescriptors(error.code)) this.onOutOfDescriptors('accept', error.code ?? 'EMFILE');
+      } else {
+        closeFile(fd, ignoreError);
+      }
+      if (!this.closing) this.scheduleProbe();
+    });
+  }
+
+  /** Counts a shortage and logs it at most once per back-off window, with how many were seen since the last line. */
+  private onOutOfDescriptors(where: 'accept' | 'dial', code: string): void {
+    this.owner.metrics?.outOfDescriptors(where);
+    this.shortagesSinceLine++;
+    if (this.backoffTimer) return;
+    this.owner.logger.error(
+      { listener: this.address.label, err: code, where, seen_since_last_line: this.shortagesSinceLine },
+      'out of file descriptors; refusing new connections',
+    );
+    this.shortagesSinceLine = 0;
+    this.backoffTimer = setTimeout(() => (this.backoffTimer = null), ACCEPT_BACKOFF_MS);
+    this.backoffTimer.unref();
   }
 
   private onServerError(error: NodeJS.ErrnoException): void {
     if (this.closing) return;
-    if (error.code === 'EMFILE' || error.code === 'ENFILE') {
+    if (isOutOfDescriptors(error.code)) {
       // Out of descriptors. Node has no way to pause a listening socket short of closing it (which would give up
       // the port), but libuv already sheds the pending connections (its reserve-fd trick: close a spare fd,
-      // accept and close what waits, reopen the spare) so accept does not spin; what must not happen is one log
-      // line per refused client. Say it once per back-off window.
-      if (this.backoffTimer) return;
-      this.owner.logger.error({ listener: this.address.label, err: error.code }, 'out of file descriptors; refusing new connections');
-      this.backoffTimer = setTimeout(() => (this.backoffTimer = null), ACCEPT_BACKOFF_MS);
-      this.backoffTimer.unref();
+      // accept and close what waits, reopen the spare) so accept does not spin, and mostly without telling us
+      // (hence the probe); what must not happen is one log line per refused client.
+      this.onOutOfDescriptors('accept', error.code ?? 'EMFILE');
       return;
     }
     this.owner.logger.error({ listener: this.address.label, err: error.message }, 'listener error');

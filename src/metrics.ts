@@ -16,7 +16,8 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { CLOSE_REASONS } from './close-reason.js';
-import type { ClosedConnection, ConnectionMetrics, HelloOutcome } from './connection-metrics.js';
+import type { ClosedConnection, ConnectionMetrics, DescriptorShortage, HelloOutcome } from './connection-metrics.js';
+import { LIMIT_NAMES, type LimitName } from './limits.js';
 
 export const METRIC_PREFIX = 'sni_router_';
 /** The route label of a connection closed before (or without) a route: no SNI match and no default, bad hello. */
@@ -39,6 +40,8 @@ export class RouterMetrics implements ConnectionMetrics {
   readonly #helloBytes: Histogram;
   readonly #connectSeconds: Histogram<'route'>;
   readonly #durationSeconds: Histogram<'route'>;
+  readonly #limited: Counter<'limit'>;
+  readonly #outOfDescriptors: Counter<'where'>;
   #backendStates: (() => Iterable<BackendState>) | null = null;
 
   constructor(registry: Registry = new Registry(), options: { processMetrics?: boolean } = {}) {
@@ -116,6 +119,19 @@ export class RouterMetrics implements ConnectionMetrics {
     // Every outcome and reason exists from the start at 0, so rate() works before the first event.
     for (const outcome of HELLO_OUTCOMES) this.#hello.inc({ outcome }, 0);
     for (const reason of CLOSE_REASONS) this.#closed.inc({ route: NO_ROUTE_LABEL, reason }, 0);
+    this.#limited = new Counter({
+      name: `${METRIC_PREFIX}limited_connections_total`,
+      help: 'Connections refused at accept or evicted from the hello phase, by limit',
+      labelNames: ['limit'],
+      registers,
+    });
+    for (const limit of LIMIT_NAMES) this.#limited.inc({ limit }, 0);
+    this.#outOfDescriptors = new Counter({
+      name: `${METRIC_PREFIX}out_of_descriptors_total`,
+      help: 'Times the router was out of file descriptors: a listener probe (at most once a second) or a backend dial',
+      labelNames: ['where'],
+      registers,
+    });
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
   }
 
@@ -140,6 +156,14 @@ export class RouterMetrics implements ConnectionMetrics {
     if (connection.bytesIn > 0) this.#bytesIn.inc({ route }, connection.bytesIn);
     if (connection.bytesOut > 0) this.#bytesOut.inc({ route }, connection.bytesOut);
     this.#durationSeconds.observe({ route }, connection.durationMs / 1000);
+  }
+
+  limited(limit: LimitName): void {
+    this.#limited.inc({ limit });
+  }
+
+  outOfDescriptors(where: DescriptorShortage): void {
+    this.#outOfDescriptors.inc({ where });
   }
 
   /** Where `sni_router_backend_up` reads the backends' health at each scrape (the router's health registry). */

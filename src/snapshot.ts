@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { compileTerminate, type TerminateProfile } from './terminate.js';
 import { DEFAULT_LIMITS } from './config/types.js';
 import { HealthRegistry } from './health.js';
-import { HelloGate } from './limits.js';
+import { ConnectionRate, HelloGate } from './limits.js';
 import { Resolver } from './resolve.js';
 
 /**
@@ -16,6 +16,8 @@ export interface SharedState {
   readonly health: HealthRegistry;
   readonly resolver: Resolver;
   readonly helloGate: HelloGate;
+  /** Per-client connection rate (limits.max_connection_rate_per_client), across listeners and reloads. */
+  readonly connectionRate: ConnectionRate;
 }
 
 /**
@@ -34,7 +36,7 @@ export class Snapshot {
   /** `previous`: the snapshot this one replaces on reload, whose shared state it takes over. */
   constructor(config: Config, logger: Logger | null = null, previous: Snapshot | null = null) {
     this.config = config;
-    const shared = previous?.shared ?? { health: new HealthRegistry(logger), resolver: new Resolver(), helloGate: new HelloGate() };
+    const shared = previous?.shared ?? { health: new HealthRegistry(logger), resolver: new Resolver(), helloGate: new HelloGate(), connectionRate: new ConnectionRate() };
     this.shared = shared;
     shared.helloGate.setLimits(config.limits ?? DEFAULT_LIMITS);
     shared.health.retain(config, logger, (backend) => shared.resolver.addressFor(backend));

@@ -1,11 +1,12 @@
 /** The limit book-keeping alone: per-client caps refuse, the total hello cap evicts the oldest, counts return to zero. */
 import { describe, expect, it } from 'vitest';
 import { HelloGate, ListenerCounts } from '../src/limits.js';
+import { DEFAULT_LIMITS } from '../src/config/types.js';
 
 describe('HelloGate', () => {
   it('refuses the (N+1)th unfinished hello from one address and admits other addresses', () => {
     const gate = new HelloGate();
-    gate.setLimits({ maxHelloConnections: 100, maxHelloConnectionsPerClient: 2 });
+    gate.setLimits({ ...DEFAULT_LIMITS, maxHelloConnections: 100, maxHelloConnectionsPerClient: 2 });
     const a1 = gate.enter('10.0.0.1', () => {});
     const a2 = gate.enter('10.0.0.1', () => {});
     expect(a1).not.toBeNull();
@@ -20,7 +21,7 @@ describe('HelloGate', () => {
 
   it('at the total cap, evicts the oldest unfinished hello to admit the new one', () => {
     const gate = new HelloGate();
-    gate.setLimits({ maxHelloConnections: 3, maxHelloConnectionsPerClient: 10 });
+    gate.setLimits({ ...DEFAULT_LIMITS, maxHelloConnections: 3, maxHelloConnectionsPerClient: 10 });
     const evicted: string[] = [];
     const slots = ['a', 'b', 'c'].map((name) => gate.enter(name, () => evicted.push(name)));
     slots[0]!.leave(); // a finished its hello: no longer a candidate
@@ -50,7 +51,7 @@ describe('ListenerCounts', () => {
 describe('HelloGate: trusted PROXY senders', () => {
   it('counts a connection entered without a client address in the total only', () => {
     const gate = new HelloGate();
-    gate.setLimits({ maxHelloConnections: 10, maxHelloConnectionsPerClient: 1 });
+    gate.setLimits({ ...DEFAULT_LIMITS, maxHelloConnections: 10, maxHelloConnectionsPerClient: 1 });
     expect(gate.enter(null, () => {})).not.toBeNull();
     expect(gate.enter(null, () => {})).not.toBeNull();
     expect(gate.size).toBe(2);

@@ -53,7 +53,7 @@ describe('issue-6 config keys', () => {
     expect(plain?.acceptProxy).toBeUndefined();
     expect(long).toMatchObject({ label: '127.0.0.1:9443', maxConnections: 1000, maxConnectionsPerClient: 20 });
     expect(long?.acceptProxy?.trusted.map((cidr) => cidr.label)).toEqual(['10.0.0.0/8', '::1/128', '192.168.1.7/32']);
-    expect(config.limits).toEqual({ maxHelloConnections: 5000, maxHelloConnectionsPerClient: 50, isGiven: true });
+    expect(config.limits).toEqual({ ...DEFAULT_LIMITS, maxHelloConnections: 5000, maxHelloConnectionsPerClient: 50, isGiven: true });
     const app = config.routes[0]!;
     expect(app.pool.backends.map((b) => [b.label, b.weight ?? 1])).toEqual([
       ['10.0.0.5:8443', 1],

@@ -13,7 +13,7 @@
 import { orderByPrecedence } from '../route-table.js';
 import { formatDuration } from './durations.js';
 import type { Config, ListenAddress, PoolConfig, RouteConfig, SourcePosition, TerminateSettings } from './types.js';
-import { DEFAULT_TERMINATE_ALPN, DEFAULT_TLS_MIN_VERSION } from './types.js';
+import { DEFAULT_LIMITS, DEFAULT_TERMINATE_ALPN, DEFAULT_TLS_MIN_VERSION } from './types.js';
 
 export function describeConfig(config: Config): string {
   const clientHelloMs = formatDuration(config.timeouts.clientHelloMs);
@@ -31,8 +31,11 @@ export function describeConfig(config: Config): string {
   if (config.shutdownGraceMs !== undefined) settings.push(['shutdown_grace', formatDuration(config.shutdownGraceMs)]);
   if (config.workers !== undefined) settings.push(['workers', String(config.workers)]);
   if (config.limits?.isGiven) {
-    const { maxHelloConnections, maxHelloConnectionsPerClient } = config.limits;
-    settings.push(['limits', `max_hello_connections ${maxHelloConnections}, max_hello_connections_per_client ${maxHelloConnectionsPerClient}`]);
+    const { maxHelloConnections, maxHelloConnectionsPerClient, maxHelloBytesTotal, maxConnectionRatePerClient } = config.limits;
+    // The newer keys only when set away from their defaults, so existing configs' tables read as they did.
+    const bytes = maxHelloBytesTotal === DEFAULT_LIMITS.maxHelloBytesTotal ? '' : `, max_hello_bytes_total ${maxHelloBytesTotal}`;
+    const rate = maxConnectionRatePerClient === null ? '' : `, max_connection_rate_per_client ${maxConnectionRatePerClient}/s`;
+    settings.push(['limits', `max_hello_connections ${maxHelloConnections}, max_hello_connections_per_client ${maxHelloConnectionsPerClient}${bytes}${rate}`]);
   }
   const keyWidth = Math.max(...settings.map(([key]) => key.length));
   const lines = settings.map(([key, value]) => `${key.padEnd(keyWidth)}  ${value}`);

@@ -15,7 +15,7 @@
 export const LISTEN_KEYS = ['address', 'accept_proxy_protocol', 'max_connections', 'max_connections_per_client'];
 export const BACKEND_KEYS = ['address', 'weight'];
 export const HEALTH_KEYS = ['interval', 'timeout', 'rise', 'fall', 'tls'];
-export const LIMITS_KEYS = ['max_hello_connections', 'max_hello_connections_per_client'];
+export const LIMITS_KEYS = ['max_hello_connections', 'max_hello_connections_per_client', 'max_hello_bytes_total', 'max_connection_rate_per_client'];
 
 /** Weights are small integers (HAProxy allows 0–256; 0 is "drain", which we leave out). */
 export const MAX_WEIGHT = 256;

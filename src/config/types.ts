@@ -69,10 +69,17 @@ export interface HealthSettings {
   readonly tlsServerName: string | null;
 }
 
-/** Top-level `limits:`: caps on connections still sending their ClientHello (on by default). */
+/**
+ * Top-level `limits:`: caps on connections still in their hello phase (PROXY header, ClientHello, and the TLS
+ * handshake of terminate routes), on by default; and a per-client connection rate, off by default.
+ */
 export interface Limits {
   readonly maxHelloConnections: number;
   readonly maxHelloConnectionsPerClient: number;
+  /** Bytes held by all pending hellos together; past it the oldest unfinished hellos are closed. */
+  readonly maxHelloBytesTotal: number;
+  /** New connections per second from one client address (sliding one-second window); null = no limit. */
+  readonly maxConnectionRatePerClient: number | null;
 }
 
 export type TlsMinVersion = 'TLSv1.2' | 'TLSv1.3';
@@ -192,6 +199,9 @@ export const MAX_MAX_HELLO_BYTES = 1024 * 1024;
 export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxHelloConnections: 10_000,
   maxHelloConnectionsPerClient: 256,
+  // 64 MiB: a thousand real hellos of 64 KiB at once (real ones are 0.5–2 KiB), and a bound on a flood's memory.
+  maxHelloBytesTotal: 64 * 1024 * 1024,
+  maxConnectionRatePerClient: null,
 });
 
 export const DEFAULT_HEALTH = Object.freeze({ intervalMs: 5_000, timeoutMs: 2_000, rise: 2, fall: 3 });

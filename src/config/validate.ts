@@ -540,6 +540,17 @@ class Walker {
       const node = this.#valueOf(perClient) ?? (perClient.key as Node);
       limits.maxHelloConnectionsPerClient = this.#readCount(node, 'limits.max_hello_connections_per_client', 1) ?? limits.maxHelloConnectionsPerClient;
     }
+    const bytesTotal = fields.pairs.get('max_hello_bytes_total');
+    if (bytesTotal !== undefined) {
+      // Bytes, like max_hello_bytes; at least 1 MiB, so that one hello of the largest size allowed always fits.
+      const node = this.#valueOf(bytesTotal) ?? (bytesTotal.key as Node);
+      limits.maxHelloBytesTotal = this.#readCount(node, 'limits.max_hello_bytes_total', MAX_MAX_HELLO_BYTES) ?? limits.maxHelloBytesTotal;
+    }
+    const rate = fields.pairs.get('max_connection_rate_per_client');
+    if (rate !== undefined) {
+      const node = this.#valueOf(rate) ?? (rate.key as Node);
+      limits.maxConnectionRatePerClient = this.#readCount(node, 'limits.max_connection_rate_per_client', 1) ?? limits.maxConnectionRatePerClient;
+    }
     return limits;
   }
 
