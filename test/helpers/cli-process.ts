@@ -18,8 +18,13 @@ export interface RouterProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startRouterProcess(args: readonly string[]): Promise<RouterProcess> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `maxDescriptors`: the router's open-file limit (ulimit -n), set by the shell that then execs node (same pid). */
+export async function startRouterProcess(args: readonly string[], options: { maxDescriptors?: number } = {}): Promise<RouterProcess> {
+  const command = [process.execPath, CLI, ...args];
+  const child =
+    options.maxDescriptors === undefined
+      ? spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('/bin/sh', ['-c', `ulimit -n ${options.maxDescriptors} && exec "$@"`, 'sh', ...command], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   const parsed: Array<Record<string, unknown>> = [];
