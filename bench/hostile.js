@@ -1,0 +1,326 @@
+#!/usr/bin/env node
+/**
+ * Hostile floods against a running router, with good clients measured during each.
+ *
+ *   npm run build && node bench/hostile.js [--connections 2000] [--seconds 5]
+ *
+ * Starts the router as an operator would (`node dist/cli.js -c FILE --no-watch`, default limits except a
+ * per-client connection rate of 200/s) in front of an echo backend, then runs each flood in turn:
+ *
+ *   big-hellos   `connections` sockets from 20 loopback addresses, each sending 65,000 bytes of a 65,535-byte
+ *                hello and stalling (limits.max_hello_bytes_total, 64 MiB, bounds what they hold);
+ *   handshakes   `connections` sockets sending a complete ClientHello for a terminate route, then stalling inside
+ *                the TLS handshake (counted in the hello caps: 256 per address);
+ *   conn-rate    32 loops of full TLS handshakes from one address (127.0.0.3) for `seconds`
+ *                (limits.max_connection_rate_per_client refuses what is over 200/s).
+ *
+ * For each: good-client p50/p99 (4 loops of connect → 517-byte hello + 100 B → echo → close, from 127.0.0.1) before
+ * and during the flood, router RSS before / peak / after (2 s after the flood's sockets closed), descriptors before /
+ * after. Every loop is bounded in count and time; the router is stopped by its PID.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = path.join(ROOT, 'dist/cli.js');
+const CERTS = path.join(ROOT, 'fixtures/certs');
+const CA = readFileSync(path.join(CERTS, 'ca.pem'));
+const GOOD_HELLO = readFileSync(path.join(ROOT, 'fixtures/hellos/curl.bin'));
+const TLS_NAME = 'router.test';
+const RATE_LIMIT = 200;
+const GOOD_LOOPS = 4;
+const READY_TIMEOUT_MS = 10_000;
+const SETTLE_MS = 2_000;
+/** A second RSS reading after the flood: V8 and malloc give memory back lazily. */
+const LATE_MS = 10_000;
+
+function option(name, fallback) {
+  const index = process.argv.indexOf(`--${name}`);
+  if (index === -1) return fallback;
+  return process.argv[index + 1] ?? fallback;
+}
+const connections = Number(option('connections', 2000));
+const seconds = Number(option('seconds', 5));
+if (!(connections > 0 && connections <= 9000) || !(seconds > 0 && seconds <= 60)) {
+  console.error('usage: node bench/hostile.js [--connections 1..9000] [--seconds 1..60]');
+  process.exit(1);
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function rssOf(pid) {
+  const kb = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return kb ? Number(kb[1]) * 1024 : 0;
+}
+function fdsOf(pid) {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+const mb = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/**
+ * A 65,500-byte ClientHello (padding extension) in records of 2^14, 65,520 bytes with their headers (just under
+ * max_hello_bytes, 65,536): the big-hello flood sends 65,000 bytes of it and stalls.
+ */
+function bigHello(total = 65_500) {
+  const sni = Buffer.from('flood.test');
+  const sniExt = Buffer.concat([u16(0), u16(sni.length + 5), u16(sni.length + 3), Buffer.from([0]), u16(sni.length), sni]);
+  const fixed = Buffer.concat([u16(0x0303), Buffer.alloc(32, 7), Buffer.from([0]), u16(2), u16(0x1301), Buffer.from([1, 0])]);
+  const padLength = total - 4 - fixed.length - 2 - sniExt.length - 4;
+  const extensions = Buffer.concat([sniExt, u16(21), u16(padLength), Buffer.alloc(padLength)]);
+  const body = Buffer.concat([fixed, u16(extensions.length), extensions]);
+  const handshake = Buffer.concat([Buffer.from([1, body.length >> 16, (body.length >> 8) & 0xff, body.length & 0xff]), body]);
+  const records = [];
+  for (let at = 0; at < handshake.length; at += 16_384) {
+    const fragment = handshake.subarray(at, at + 16_384);
+    records.push(Buffer.from([0x16, 3, 1]), u16(fragment.length), fragment);
+  }
+  return Buffer.concat(records);
+}
+function u16(value) {
+  return Buffer.from([value >> 8, value & 0xff]);
+}
+
+/** A real node:tls ClientHello for the terminate route, captured once from a local socket. */
+async function capturedTlsHello() {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const captured = new Promise((resolve) => server.once('connection', (socket) => socket.once('data', (data) => (resolve(data), socket.destroy()))));
+  const client = tls.connect({ port: server.address().port, host: '127.0.0.1', servername: TLS_NAME, ca: CA });
+  client.on('error', () => {});
+  const hello = await captured;
+  client.destroy();
+  server.close();
+  return hello;
+}
+
+async function startEcho() {
+  const sockets = new Set();
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+    socket.pipe(socket);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { port: server.address().port, close: () => (sockets.forEach((s) => s.destroy()), server.close()) };
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port) {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    const accepted = await new Promise((resolve) => {
+      const socket = net.connect({ port, host: '127.0.0.1' });
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+    if (accepted) return;
+    await sleep(50);
+  }
+  throw new Error(`router did not listen on ${port} within ${READY_TIMEOUT_MS} ms`);
+}
+
+/** One good round trip: connect, hello + 100 B, read the echo back, close. Resolves its latency in ms (or null). */
+function goodRoundTrip(port) {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const expected = GOOD_HELLO.length + 100;
+    let received = 0;
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.1' });
+    const timer = setTimeout(() => finish(null), 5_000);
+    const finish = (value) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(value);
+    };
+    socket.on('error', () => finish(null));
+    socket.on('connect', () => socket.write(Buffer.concat([GOOD_HELLO, Buffer.alloc(100, 1)])));
+    socket.on('data', (data) => {
+      received += data.length;
+      if (received >= expected) finish(performance.now() - started);
+    });
+  });
+}
+
+/** GOOD_LOOPS loops of good round trips until `until()` is false; latencies and failures. */
+async function goodClients(port, until) {
+  const latencies = [];
+  let failures = 0;
+  const loop = async () => {
+    for (let i = 0; i < 100_000 && until(); i++) {
+      const ms = await goodRoundTrip(port);
+      if (ms === null) failures++;
+      else latencies.push(ms);
+    }
+  };
+  await Promise.all(Array.from({ length: GOOD_LOOPS }, loop));
+  latencies.sort((a, b) => a - b);
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), count: latencies.length, failures };
+}
+
+/** Opens `count` sockets from 20 loopback addresses, each sent `bytes` and left stalled. */
+async function stalledSockets(port, count, bytes) {
+  const sockets = [];
+  for (let i = 0; i < count; i++) {
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress: `127.0.1.${10 + (i % 20)}` });
+    socket.on('error', () => {});
+    socket.on('connect', () => socket.write(bytes));
+    socket.resume();
+    sockets.push(socket);
+    if (i % 100 === 99) await sleep(5); // let the router accept as they come
+  }
+  return sockets;
+}
+
+/** 32 loops of full TLS handshakes from one address for `ms`; counts completed and refused. */
+async function handshakeFlood(port, until) {
+  let completed = 0;
+  let refused = 0;
+  const loop = async () => {
+    for (let i = 0; i < 1_000_000 && until(); i++) {
+      const ok = await new Promise((resolve) => {
+        const socket = tls.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.3', servername: TLS_NAME, ca: CA });
+        const timer = setTimeout(() => (socket.destroy(), resolve(false)), 5_000);
+        socket.once('secureConnect', () => (clearTimeout(timer), socket.destroy(), resolve(true)));
+        socket.once('error', () => (clearTimeout(timer), socket.destroy(), resolve(false)));
+        socket.once('close', () => (clearTimeout(timer), resolve(false)));
+      });
+      if (ok) completed++;
+      else refused++;
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, loop));
+  return { completed, refused };
+}
+
+/** Runs handshakeFlood in a child `node bench/hostile.js --flood-port P --seconds S`; its counts. */
+async function floodInChild(port, floodSeconds) {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--flood-port', String(port), '--seconds', String(floodSeconds)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (data) => (out += data));
+  const timer = setTimeout(() => child.kill('SIGKILL'), (floodSeconds + 15) * 1000);
+  await once(child, 'exit');
+  clearTimeout(timer);
+  return JSON.parse(out);
+}
+
+async function main() {
+  const floodPort = Number(option('flood-port', 0));
+  if (floodPort > 0) {
+    const end = Date.now() + seconds * 1000;
+    process.stdout.write(JSON.stringify(await handshakeFlood(floodPort, () => Date.now() < end)));
+    return;
+  }
+  const echo = await startEcho();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sni-router-hostile-'));
+  const port = await freePort();
+  const file = path.join(dir, 'router.yaml');
+  writeFileSync(
+    file,
+    [
+      `listen: ["127.0.0.1:${port}"]`,
+      'proxy_protocol: none',
+      'log_level: warn',
+      `limits: { max_connection_rate_per_client: ${RATE_LIMIT} }`,
+      'routes:',
+      `  ${TLS_NAME}:`,
+      `    backends: [127.0.0.1:${echo.port}]`,
+      `    terminate: { cert: ${path.join(CERTS, 'router.test.pem')}, key: ${path.join(CERTS, 'router.test.key')} }`,
+      `default: [127.0.0.1:${echo.port}]`,
+      '',
+    ].join('\n'),
+  );
+  // e.g. --router-node-args "--expose-gc --require ./gc-every-second.cjs" to see what a collection gives back
+  const nodeArgs = String(option('router-node-args', '')).split(' ').filter((arg) => arg !== '');
+  const router = spawn(process.execPath, [...nodeArgs, CLI, '-c', file, '--no-watch'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const stop = () => {
+    if (router.exitCode === null) router.kill('SIGKILL');
+  };
+  process.on('exit', stop);
+  try {
+    await waitForPort(port);
+    const tlsHello = await capturedTlsHello();
+    const big = bigHello().subarray(0, 65_000);
+    const baseline = await timed(seconds * 1000, () => goodClients(port, running));
+    console.log(`router pid ${router.pid}; good clients alone: p50 ${baseline.p50.toFixed(2)} ms, p99 ${baseline.p99.toFixed(2)} ms (${baseline.count} round trips)`);
+    console.log('flood        good p50 / p99 (ms)   good ok/failed   router RSS before / peak / after 2 s (after 10 s)   fds before / after   notes');
+
+    const floods = [
+      { name: 'big-hellos', run: async (until) => ({ sockets: await stalledSockets(port, connections, big), until }) },
+      { name: 'handshakes', run: async (until) => ({ sockets: await stalledSockets(port, connections, tlsHello), until }) },
+      // In a child process: the clients' handshake crypto must not slow this process's good-client loops.
+      { name: 'conn-rate', run: async () => ({ sockets: [], stats: await floodInChild(port, seconds) }) },
+    ];
+    for (const flood of floods) {
+      const rssBefore = rssOf(router.pid);
+      const fdsBefore = fdsOf(router.pid);
+      let peak = rssBefore;
+      let peakFds = fdsBefore;
+      const sampler = setInterval(() => {
+        peak = Math.max(peak, rssOf(router.pid));
+        peakFds = Math.max(peakFds, fdsOf(router.pid));
+      }, 100);
+      const end = Date.now() + seconds * 1000;
+      const until = () => Date.now() < end;
+      const [result, good] = await Promise.all([flood.run(until), goodClients(port, until)]);
+      while (until()) await sleep(50);
+      for (const socket of result.sockets) socket.destroy();
+      await sleep(SETTLE_MS);
+      clearInterval(sampler);
+      const rssAfter = rssOf(router.pid);
+      await sleep(LATE_MS - SETTLE_MS);
+      const rssLate = rssOf(router.pid);
+      const fdsAfter = fdsOf(router.pid);
+      const notes = result.stats ? `${result.stats.completed} handshakes done, ${result.stats.refused} refused; peak fds ${peakFds}` : `${result.sockets.length} sockets; peak fds ${peakFds}`;
+      console.log(
+        `${flood.name.padEnd(12)} ${`${good.p50.toFixed(2)} / ${good.p99.toFixed(2)}`.padEnd(21)} ${`${good.count}/${good.failures}`.padEnd(16)} ` +
+          `${`${mb(rssBefore)} / ${mb(peak)} / ${mb(rssAfter)} (${mb(rssLate)} at ${LATE_MS / 1000} s)`.padEnd(48)} ${`${fdsBefore} / ${fdsAfter}`.padEnd(20)} ${notes}`,
+      );
+    }
+  } finally {
+    stop();
+    echo.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+let isRunning = true;
+const running = () => isRunning;
+/** Runs `fn` with `running()` true for `ms`. */
+async function timed(ms, fn) {
+  isRunning = true;
+  const timer = setTimeout(() => (isRunning = false), ms);
+  const result = await fn();
+  clearTimeout(timer);
+  return result;
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
