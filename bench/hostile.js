@@ -52,6 +52,11 @@ if (!(connections > 0 && connections <= 9000) || !(seconds > 0 && seconds <= 60)
   process.exit(1);
 }
 
+/** @param {net.Server} server */
+function portOf(server) {
+  return /** @type {net.AddressInfo} */ (server.address()).port;
+}
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function rssOf(pid) {
@@ -97,7 +102,7 @@ async function capturedTlsHello() {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const captured = new Promise((resolve) => server.once('connection', (socket) => socket.once('data', (data) => (resolve(data), socket.destroy()))));
-  const client = tls.connect({ port: server.address().port, host: '127.0.0.1', servername: TLS_NAME, ca: CA });
+  const client = tls.connect({ port: portOf(server), host: '127.0.0.1', servername: TLS_NAME, ca: CA });
   client.on('error', () => {});
   const hello = await captured;
   client.destroy();
@@ -115,7 +120,7 @@ async function startEcho() {
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  return { port: server.address().port, close: () => (sockets.forEach((s) => s.destroy()), server.close()) };
+  return { port: portOf(server), close: () => (sockets.forEach((s) => s.destroy()), server.close()) };
 }
 
 function freePort() {
@@ -123,7 +128,7 @@ function freePort() {
     const server = net.createServer();
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
+      const port = portOf(server);
       server.close(() => resolve(port));
     });
   });
@@ -202,7 +207,7 @@ async function handshakeFlood(port, until) {
   const loop = async () => {
     for (let i = 0; i < 1_000_000 && until(); i++) {
       const ok = await new Promise((resolve) => {
-        const socket = tls.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.3', servername: TLS_NAME, ca: CA });
+        const socket = tls.connect(/** @type {tls.ConnectionOptions} */ ({ port, host: '127.0.0.1', localAddress: '127.0.0.3', servername: TLS_NAME, ca: CA }));
         const timer = setTimeout(() => (socket.destroy(), resolve(false)), 5_000);
         socket.once('secureConnect', () => (clearTimeout(timer), socket.destroy(), resolve(true)));
         socket.once('error', () => (clearTimeout(timer), socket.destroy(), resolve(false)));
@@ -222,7 +227,7 @@ async function floodInChild(port, floodSeconds) {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
-  child.stdout.on('data', (data) => (out += data));
+  child.stdout?.on('data', (data) => (out += String(data)));
   const timer = setTimeout(() => child.kill('SIGKILL'), (floodSeconds + 15) * 1000);
   await once(child, 'exit');
   clearTimeout(timer);
