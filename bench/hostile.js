@@ -5,16 +5,17 @@
  *   npm run build && node bench/hostile.js [--connections 2000] [--seconds 5]
  *
  * Starts the router as an operator would (`node dist/cli.js -c FILE --no-watch`, default limits except a
- * per-client connection rate of 200/s) in front of an echo backend, then runs each flood in turn:
+ * per-client connection rate of 100/s) in front of an echo backend, then runs each flood in turn:
  *
- *   big-hellos   `connections` sockets from 20 loopback addresses, each sending 65,000 bytes of a 65,535-byte
+ *   big-hellos   `connections` sockets from 40 loopback addresses (50 each, under the rate limit), each sending 65,000 bytes of a 65,535-byte
  *                hello and stalling (limits.max_hello_bytes_total, 64 MiB, bounds what they hold);
  *   handshakes   `connections` sockets sending a complete ClientHello for a terminate route, then stalling inside
  *                the TLS handshake (counted in the hello caps: 256 per address);
- *   conn-rate    32 loops of full TLS handshakes from one address (127.0.0.3) for `seconds`
- *                (limits.max_connection_rate_per_client refuses what is over 200/s).
+ *   conn-rate    64 loops of full TLS handshakes from one address (127.0.0.3) for `seconds`
+ *                (limits.max_connection_rate_per_client refuses what is over 100/s).
  *
- * For each: good-client p50/p99 (4 loops of connect → 517-byte hello + 100 B → echo → close, from 127.0.0.1) before
+ * For each: good-client p50/p99 (4 loops, each one connect → 517-byte hello + 100 B → echo → close per 80 ms, from
+ * 127.0.0.1: 50/s, under the rate limit) before
  * and during the flood, router RSS before / peak / after (2 s after the flood's sockets closed), descriptors before /
  * after. Every loop is bounded in count and time; the router is stopped by its PID.
  */
@@ -33,8 +34,10 @@ const CERTS = path.join(ROOT, 'fixtures/certs');
 const CA = readFileSync(path.join(CERTS, 'ca.pem'));
 const GOOD_HELLO = readFileSync(path.join(ROOT, 'fixtures/hellos/curl.bin'));
 const TLS_NAME = 'router.test';
-const RATE_LIMIT = 200;
+const RATE_LIMIT = 100;
 const GOOD_LOOPS = 4;
+/** 4 loops × one round trip per 80 ms = 50 connections/s from 127.0.0.1, half the configured rate limit. */
+const GOOD_PERIOD_MS = 80;
 const READY_TIMEOUT_MS = 10_000;
 const SETTLE_MS = 2_000;
 /** A second RSS reading after the flood: V8 and malloc give memory back lazily. */
@@ -170,15 +173,20 @@ function goodRoundTrip(port) {
   });
 }
 
-/** GOOD_LOOPS loops of good round trips until `until()` is false; latencies and failures. */
+/**
+ * GOOD_LOOPS loops of good round trips, each starting one every GOOD_PERIOD_MS (so the good address stays well under
+ * max_connection_rate_per_client), until `until()` is false; latencies and failures.
+ */
 async function goodClients(port, until) {
   const latencies = [];
   let failures = 0;
   const loop = async () => {
     for (let i = 0; i < 100_000 && until(); i++) {
+      const started = Date.now();
       const ms = await goodRoundTrip(port);
       if (ms === null) failures++;
       else latencies.push(ms);
+      await sleep(Math.max(0, GOOD_PERIOD_MS - (Date.now() - started)));
     }
   };
   await Promise.all(Array.from({ length: GOOD_LOOPS }, loop));
@@ -186,11 +194,11 @@ async function goodClients(port, until) {
   return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), count: latencies.length, failures };
 }
 
-/** Opens `count` sockets from 20 loopback addresses, each sent `bytes` and left stalled. */
+/** Opens `count` sockets from 40 loopback addresses, each sent `bytes` and left stalled. */
 async function stalledSockets(port, count, bytes) {
   const sockets = [];
   for (let i = 0; i < count; i++) {
-    const socket = net.connect({ port, host: '127.0.0.1', localAddress: `127.0.1.${10 + (i % 20)}` });
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress: `127.0.1.${10 + (i % 40)}` });
     socket.on('error', () => {});
     socket.on('connect', () => socket.write(bytes));
     socket.resume();
@@ -200,7 +208,7 @@ async function stalledSockets(port, count, bytes) {
   return sockets;
 }
 
-/** 32 loops of full TLS handshakes from one address for `ms`; counts completed and refused. */
+/** 64 loops of full TLS handshakes from one address until `until()` is false; counts completed and refused. */
 async function handshakeFlood(port, until) {
   let completed = 0;
   let refused = 0;
@@ -217,7 +225,7 @@ async function handshakeFlood(port, until) {
       else refused++;
     }
   };
-  await Promise.all(Array.from({ length: 32 }, loop));
+  await Promise.all(Array.from({ length: 64 }, loop));
   return { completed, refused };
 }
 
@@ -272,7 +280,7 @@ async function main() {
     const tlsHello = await capturedTlsHello();
     const big = bigHello().subarray(0, 65_000);
     const baseline = await timed(seconds * 1000, () => goodClients(port, running));
-    console.log(`router pid ${router.pid}; good clients alone: p50 ${baseline.p50.toFixed(2)} ms, p99 ${baseline.p99.toFixed(2)} ms (${baseline.count} round trips)`);
+    console.log(`router pid ${router.pid}; good clients alone: p50 ${baseline.p50.toFixed(2)} ms, p99 ${baseline.p99.toFixed(2)} ms (${baseline.count} round trips, ${baseline.failures} failed)`);
     console.log('flood        good p50 / p99 (ms)   good ok/failed   router RSS before / peak / after 2 s (after 10 s)   fds before / after   notes');
 
     const floods = [

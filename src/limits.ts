@@ -8,8 +8,9 @@
  * - router-wide, off by default: new connections per second per peer address (`limits.max_connection_rate_per_client`).
  *
  * Over a per-client cap or the rate the new connection is refused. Over the total hello cap, or the byte budget, the
- * *oldest* unfinished hellos are closed to make room (reason `limit`): a slowloris flood then only ever evicts its own
- * stalled sockets, while a real client, whose hello takes milliseconds, is never the oldest for long. Refusals are
+ * *oldest* unfinished hellos are closed to make room (reason `limit`; for bytes, the oldest of those holding at
+ * least the average): a slowloris flood then only ever evicts its own stalled sockets, while a real client, whose
+ * hello takes milliseconds, is never the oldest for long. Refusals are
  * logged by RefusalLog at most once per second per listener, with a count.
  *
  * Peer address means the TCP peer. A peer trusted to send PROXY headers (a load balancer) carries many clients, so
@@ -66,7 +67,16 @@ export interface HelloSlot {
 interface HelloEntry extends HelloSlot {
   readonly client: string | null;
   readonly evict: (limit: EvictingLimit) => void;
+  /** Bytes this hello holds now. */
+  readonly held: number;
 }
+
+/**
+ * Over the byte budget, the oldest hello holding at least the average is closed, looking at this many of the oldest
+ * at most: a real client's small hello is passed over in favour of a flood's big ones behind it, and a front of
+ * many small stalled hellos cannot make one eviction scan the whole gate.
+ */
+const BYTE_EVICTION_SCAN = 64;
 
 /** The router-wide hello-phase gate. Carried across reloads (its caps are updated in place). */
 export class HelloGate {
@@ -110,6 +120,9 @@ export class HelloGate {
     const entry: HelloEntry = {
       client,
       evict,
+      get held(): number {
+        return held;
+      },
       hold(bytes: number): void {
         if (!isOpen) return;
         gate.#heldBytes += bytes - held;
@@ -131,10 +144,21 @@ export class HelloGate {
     return entry;
   }
 
-  /** Closes the oldest unfinished hello; false when there is none. */
+  /** Closes the oldest unfinished hello (over the byte budget: the oldest big one); false when there is none. */
   #evictOldest(limit: EvictingLimit): boolean {
-    const oldest = this.#open.values().next().value as HelloEntry | undefined;
+    let oldest = this.#open.values().next().value as HelloEntry | undefined;
     if (oldest === undefined) return false;
+    if (limit === 'max_hello_bytes_total') {
+      const average = this.#heldBytes / this.#open.size;
+      let scanned = 0;
+      for (const entry of this.#open) {
+        if (entry.held >= average) {
+          oldest = entry;
+          break;
+        }
+        if (++scanned >= BYTE_EVICTION_SCAN) break;
+      }
+    }
     // Leave first, so the gate's counts are right even if evict() does not call back synchronously.
     oldest.leave();
     this.evicted++;

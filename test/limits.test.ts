@@ -80,6 +80,20 @@ describe('HelloGate: limits.max_hello_bytes_total', () => {
     expect(gate.size).toBe(0);
   });
 
+  it('passes over an older small hello (a real client) to evict a big one', () => {
+    const gate = new HelloGate();
+    gate.setLimits({ ...DEFAULT_LIMITS, maxHelloBytesTotal: 100_000 });
+    const evicted: string[] = [];
+    const good = gate.enter('good', () => evicted.push('good'))!;
+    good.hold(500);
+    const big = ['b1', 'b2', 'b3'].map((name) => gate.enter(name, () => evicted.push(name))!);
+    big[0]!.hold(40_000);
+    big[1]!.hold(40_000);
+    big[2]!.hold(40_000);
+    expect(evicted).toEqual(['b1']);
+    expect(gate.heldBytes).toBe(80_500);
+  });
+
   it('evicts the charging hello itself when it is the oldest', () => {
     const gate = new HelloGate();
     gate.setLimits({ ...DEFAULT_LIMITS, maxHelloBytesTotal: 1_000 });
