@@ -25,6 +25,15 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/** Resolves when the router closes `socket` (or after `ms`, bounded). */
+function closed(socket: net.Socket, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => (socket.destroy(), resolve()), ms);
+    socket.once('close', () => (clearTimeout(timer), resolve()));
+    socket.resume();
+  });
+}
+
 async function connect(port: number): Promise<net.Socket> {
   const socket = net.connect({ port, host: '127.0.0.1' });
   socket.on('error', () => {});
@@ -55,7 +64,8 @@ describe('out of file descriptors', () => {
     backend = await startEchoBackend('echo');
     dir = mkdtempSync(path.join(tmpdir(), 'sni-router-fds-'));
     const file = path.join(dir, 'router.yaml');
-    writeFileSync(file, `listen: ["127.0.0.1:0"]\nadmin: 127.0.0.1:0\nproxy_protocol: none\nroutes:\n  a.test: [${backend.label}]\n`);
+    // A long hello timeout: the stalled flood must stay until the test lets it go.
+    writeFileSync(file, `listen: ["127.0.0.1:0"]\nadmin: 127.0.0.1:0\nproxy_protocol: none\ntimeouts: { client_hello: 60s }\nroutes:\n  a.test: [${backend.label}]\n`);
     router = await startRouterProcess(['-c', file, '--no-watch'], { maxDescriptors: 64 });
     const port = Number((await router.waitForLine((line) => line.msg === 'listening')).port);
     const adminPort = Number((await router.waitForLine((line) => line.msg === 'admin listening')).port);
@@ -72,13 +82,17 @@ describe('out of file descriptors', () => {
     expect(line).toMatchObject({ err: 'EMFILE' });
 
     // Free one descriptor: the next client is accepted, but the router has none left to dial its backend with.
-    stalled.shift()!.destroy();
-    await router.waitForLine((l) => l.msg === 'connection closed' && l.reason === 'client_reset');
-    const client = await connect(port);
-    client.write(helloFor('a.test'));
+    // A connection of the flood still waiting in the kernel's backlog may take the freed descriptor instead (and
+    // this client is shed): then free another, a bounded number of times.
+    const isDialShort = (): boolean => router!.lines().some((l) => l.msg === 'connection closed' && l.reason === 'backend_unavailable');
+    for (let attempt = 0; attempt < 10 && !isDialShort(); attempt++) {
+      stalled.shift()!.destroy();
+      const client = await connect(port);
+      client.write(helloFor('a.test'));
+      await closed(client, 3_000);
+    }
     const failed = await router.waitForLine((l) => l.msg === 'connection closed' && l.reason === 'backend_unavailable', 5_000);
     expect(String(failed.detail)).toMatch(/out of file descriptors \(EMFILE\)/);
-    client.destroy();
 
     // The flood leaves: the backend was never marked down, and serves at once.
     for (const socket of stalled.splice(0)) socket.destroy();
@@ -87,6 +101,6 @@ describe('out of file descriptors', () => {
     expect(router.lines().filter((l) => l.msg === 'backend down')).toHaveLength(0);
     const metrics = parsePrometheusText((await httpRequest(adminPort, '/metrics')).body);
     expect(valueOf(metrics, 'sni_router_out_of_descriptors_total', { where: 'accept' }) ?? 0).toBeGreaterThanOrEqual(1);
-    expect(valueOf(metrics, 'sni_router_out_of_descriptors_total', { where: 'dial' })).toBe(1);
+    expect(valueOf(metrics, 'sni_router_out_of_descriptors_total', { where: 'dial' }) ?? 0).toBeGreaterThanOrEqual(1);
   });
 });
