@@ -93,6 +93,43 @@ describe('RFC samples', () => {
   });
 });
 
+interface CaptureEntry {
+  readonly name: string;
+  readonly file: string;
+  readonly sni: string;
+  readonly alpn: readonly string[];
+  readonly quicVersion: number;
+  readonly datagrams: number;
+}
+const CAPTURES: readonly CaptureEntry[] = JSON.parse(readFileSync(new URL('../fixtures/quic/index.json', import.meta.url), 'utf8'));
+const captured = (entry: CaptureEntry): Buffer[] =>
+  readFileSync(new URL(`../fixtures/quic/${entry.file}`, import.meta.url), 'utf8').trim().split('\n').map((line) => Buffer.from(line, 'hex'));
+
+describe('captures from real clients (scripts/capture-quic-initials.mjs)', () => {
+  it('holds Chromium, whose hello spans two Initials, and gtlsclient', () => {
+    expect(CAPTURES.map((entry) => entry.name).sort()).toEqual(['chromium', 'gtlsclient']);
+    expect(CAPTURES.find((entry) => entry.name === 'chromium')!.datagrams).toBeGreaterThanOrEqual(2);
+  });
+
+  it.each(CAPTURES.map((entry) => [entry.name, entry] as const))('%s: every order of its datagrams gives the SNI and ALPN it was asked for', (_name, entry) => {
+    const datagrams = captured(entry);
+    expect(datagrams).toHaveLength(entry.datagrams);
+    const orders = datagrams.length === 1 ? [datagrams] : [datagrams, [...datagrams].reverse()];
+    for (const order of orders) {
+      const answer = expectHello(readQuicHello(order, OPTIONS));
+      expect(answer.hello.sni).toBe(entry.sni);
+      for (const protocol of entry.alpn) expect(answer.hello.alpn).toContain(protocol);
+      expect(answer.initial.version).toBe(entry.quicVersion);
+    }
+  });
+
+  it('chromium: the hello alone is incomplete in each of its datagrams', () => {
+    for (const datagram of captured(CAPTURES.find((entry) => entry.name === 'chromium')!)) {
+      expect(readQuicHello([datagram], OPTIONS).kind).toBe('need_more');
+    }
+  });
+});
+
 describe('reassembly across Initials', () => {
   const dcid = Buffer.from('0011223344556677', 'hex');
 

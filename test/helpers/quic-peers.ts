@@ -239,6 +239,6 @@ export async function fetchWithChromium(name: string, port: number, spki: string
   const timer = setTimeout(() => void stopProcess(browser), timeoutMs);
   await browser.exited;
   clearTimeout(timer);
-  rmSync(profile, { recursive: true, force: true });
+  rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }); // its helpers may still be writing
   return { body: dom.includes('<body>') ? dom : null, output: browser.output().slice(-4_000) };
 }
