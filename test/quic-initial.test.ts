@@ -178,6 +178,29 @@ describe('reassembly across Initials', () => {
     expect(expectHello(readQuicHello([rest, mixed], OPTIONS)).hello.sni).toBe('app.example.com');
   });
 
+  it('reassembles a hello sent as 1-byte CRYPTO frames in reverse order, holding only the bytes that came', () => {
+    // Many tiny frames, each landing before all the others: the worst order for a reassembler.
+    const frames = [];
+    for (let at = SMALL_HELLO.length - 1; at >= 0; at -= 1) frames.push(cryptoFrame(at, SMALL_HELLO.subarray(at, at + 1)));
+    const perPacket = 250;
+    const datagrams = [];
+    for (let i = 0; i < frames.length; i += perPacket) {
+      datagrams.push(buildInitialPacket({ version: QUIC_VERSION_1, dcid, packetNumber: i / perPacket, frames: Buffer.concat(frames.slice(i, i + perPacket)) }));
+    }
+    const reader = new QuicInitialReader(OPTIONS);
+    let answer: QuicHelloResult = { kind: 'need_more' };
+    for (const datagram of datagrams) answer = reader.push(datagram);
+    expect(expectHello(answer).hello.sni).toBe('small.example.com');
+    expect(reader.bytesBuffered).toBe(SMALL_HELLO.length);
+  });
+
+  it('a CRYPTO frame far out in the stream costs its own bytes, not a buffer up to its offset', () => {
+    const reader = new QuicInitialReader(OPTIONS);
+    const far = buildInitialPacket({ version: QUIC_VERSION_1, dcid, packetNumber: 0, frames: cryptoFrame(60_000, Buffer.from([1, 2, 3])) });
+    expect(reader.push(far).kind).toBe('need_more');
+    expect(reader.bytesBuffered).toBe(3);
+  });
+
   it('accepts retransmitted, overlapping CRYPTO data that agrees, and rejects data that does not', () => {
     const overlapping = [
       buildInitialPacket({ version: QUIC_VERSION_1, dcid, packetNumber: 0, frames: cryptoFrame(0, BIG_HELLO.subarray(0, 900)) }),

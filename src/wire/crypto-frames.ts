@@ -25,14 +25,16 @@ export type FrameProblem =
 
 /**
  * The CRYPTO stream of the Initial packet number space, bytes [0, length) as far as they have arrived.
- * Bytes land in one buffer that grows (by doubling, up to `maxBytes`) as higher offsets arrive; `filled` is a
- * sorted list of disjoint [from, to) ranges. The hello is complete once [0, 4 + body length) is one range.
+ * Held sparsely, as copies of the bytes that arrived (never a buffer sized by the highest offset: a 1-byte frame
+ * at offset 60 000 costs 1 byte, not 60 KB), in sorted, disjoint segments; overlapping retransmissions are
+ * compared with what is held and only their new bytes are kept. The hello is complete once [0, 4 + body length)
+ * is covered without a gap.
  */
 export class CryptoStream {
   readonly #maxBytes: number;
-  #buffer: Buffer = Buffer.alloc(0);
-  /** Disjoint, sorted, non-adjacent: [from0, to0, from1, to1, …]. */
-  #filled: number[] = [];
+  /** Sorted by offset, disjoint (they may touch). */
+  readonly #segments: { readonly offset: number; readonly data: Buffer }[] = [];
+  #bytesHeld = 0;
 
   constructor(maxBytes: number) {
     this.#maxBytes = maxBytes;
@@ -40,19 +42,42 @@ export class CryptoStream {
 
   /** Bytes held, counting each offset once. */
   get bytesHeld(): number {
-    let sum = 0;
-    for (let i = 0; i < this.#filled.length; i += 2) sum += this.#filled[i + 1]! - this.#filled[i]!;
-    return sum;
+    return this.#bytesHeld;
   }
 
   /** Bytes from offset 0 without a gap. */
   get contiguousBytes(): number {
-    return this.#filled.length > 0 && this.#filled[0] === 0 ? this.#filled[1]! : 0;
+    let end = 0;
+    for (const segment of this.#segments) {
+      if (segment.offset > end) break;
+      end = Math.max(end, segment.offset + segment.data.length);
+    }
+    return end;
   }
 
-  /** The first `length` bytes; callers check `contiguousBytes >= length` first. */
+  /** The first `length` bytes, one copy; callers check `contiguousBytes >= length` first. */
   prefix(length: number): Buffer {
-    return this.#buffer.subarray(0, length);
+    const first = this.#segments[0];
+    if (first !== undefined && first.offset === 0 && first.data.length >= length) return first.data.subarray(0, length);
+    const out = Buffer.alloc(length);
+    for (const segment of this.#segments) {
+      if (segment.offset >= length) break;
+      segment.data.copy(out, segment.offset, 0, Math.min(segment.data.length, length - segment.offset));
+    }
+    return out;
+  }
+
+  /** Index of the first segment that ends after `offset` (binary search: segments and their ends are sorted). */
+  #firstEndingAfter(offset: number): number {
+    let lo = 0;
+    let hi = this.#segments.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const segment = this.#segments[mid]!;
+      if (segment.offset + segment.data.length <= offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** Adds `data` at stream `offset`; overlapping bytes must equal those already held. */
@@ -60,50 +85,34 @@ export class CryptoStream {
     const end = offset + data.length;
     if (end > this.#maxBytes) return 'crypto_too_large';
     if (data.length === 0) return null;
-    if (end > this.#buffer.length) this.#grow(end);
-    // Compare against what is already held in the overlap, then copy the new bytes in.
-    for (let i = 0; i < this.#filled.length; i += 2) {
-      const from = Math.max(this.#filled[i]!, offset);
-      const to = Math.min(this.#filled[i + 1]!, end);
-      if (from < to && Buffer.compare(this.#buffer.subarray(from, to), data.subarray(from - offset, to - offset)) !== 0) {
+    const incoming = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const segments = this.#segments;
+    const first = this.#firstEndingAfter(offset);
+    const merged: { readonly offset: number; readonly data: Buffer }[] = [];
+    let cursor = offset;
+    let next = first;
+    // Bounded: walks only the held segments that overlap [offset, end), each compared once.
+    for (; next < segments.length && segments[next]!.offset < end; next += 1) {
+      const segment = segments[next]!;
+      const segmentEnd = segment.offset + segment.data.length;
+      if (segment.offset > cursor) {
+        merged.push({ offset: cursor, data: Buffer.from(incoming.subarray(cursor - offset, segment.offset - offset)) });
+        this.#bytesHeld += segment.offset - cursor;
+      }
+      const from = Math.max(segment.offset, cursor);
+      const to = Math.min(segmentEnd, end);
+      if (segment.data.compare(incoming, from - offset, to - offset, from - segment.offset, to - segment.offset) !== 0) {
         return 'crypto_data_mismatch';
       }
+      merged.push(segment);
+      cursor = Math.max(cursor, to);
     }
-    this.#buffer.set(data, offset);
-    this.#mark(offset, end);
+    if (cursor < end) {
+      merged.push({ offset: cursor, data: Buffer.from(incoming.subarray(cursor - offset)) });
+      this.#bytesHeld += end - cursor;
+    }
+    segments.splice(first, next - first, ...merged);
     return null;
-  }
-
-  #grow(needed: number): void {
-    let size = Math.max(this.#buffer.length, 1024);
-    while (size < needed) size *= 2;
-    const next = Buffer.alloc(Math.min(size, this.#maxBytes));
-    this.#buffer.copy(next);
-    this.#buffer = next;
-  }
-
-  /** Merges [from, to) into the filled ranges. */
-  #mark(from: number, to: number): void {
-    const merged: number[] = [];
-    let lo = from;
-    let hi = to;
-    let placed = false;
-    for (let i = 0; i < this.#filled.length; i += 2) {
-      const a = this.#filled[i]!;
-      const b = this.#filled[i + 1]!;
-      if (b < lo) {
-        merged.push(a, b);
-      } else if (a > hi) {
-        if (!placed) merged.push(lo, hi);
-        placed = true;
-        merged.push(a, b);
-      } else {
-        lo = Math.min(lo, a);
-        hi = Math.max(hi, b);
-      }
-    }
-    if (!placed) merged.push(lo, hi);
-    this.#filled = merged;
   }
 }
 
