@@ -94,6 +94,7 @@ describe('QUIC flow engine on loopback', () => {
       datagramsIn: 4,
       datagramsOut: 4,
       bytesIn: PART_ONE.length + PART_TWO.length + between.length + later.length,
+      dcid: DCID.toString('hex'),
       reason: 'shutdown',
     });
   });
@@ -152,6 +153,39 @@ describe('QUIC flow engine on loopback', () => {
     await until(() => records.length === 1);
     expect(records[0]).toMatchObject({ reason: 'no_route', sni: 'app.example.com' });
     expect(heard).toHaveLength(0);
+  });
+
+  it('moves a flow whose backend stays silent to the next backend, replaying what was sent, in order', async () => {
+    const silent = await udpSocket();
+    const heardBySilent: Buffer[] = [];
+    silent.on('message', (datagram) => heardBySilent.push(datagram));
+    const backend = await recordingBackend();
+    const decide: QuicDecide = () => ({ backends: [{ host: '127.0.0.1', port: silent.address().port }, { host: '127.0.0.1', port: backend.port }], route: 'app' });
+    const { port, records, engine } = await startEngine(decide, { backendAnswerTimeoutMs: 200 });
+    const client = await udpSocket();
+    client.send(PART_ONE, port, '127.0.0.1');
+    client.send(PART_TWO, port, '127.0.0.1');
+    await until(() => backend.received.length === 2);
+    expect(heardBySilent).toHaveLength(2);
+    expect(backend.received[0]!.equals(PART_ONE) && backend.received[1]!.equals(PART_TWO)).toBe(true);
+    await engine.close();
+    expect(records[0]).toMatchObject({ backend: `127.0.0.1:${backend.port}`, reason: 'shutdown' });
+  });
+
+  it('ends a flow as backend_unavailable when no backend answers (refused, or silent)', async () => {
+    const silent = await udpSocket();
+    const refusing = await udpSocket();
+    const refusingPort = refusing.address().port;
+    await new Promise<void>((resolve) => refusing.close(() => resolve()));
+    cleanups.splice(cleanups.length - 1, 1); // closed already
+    const backends = [{ host: '127.0.0.1', port: refusingPort }, { host: '127.0.0.1', port: silent.address().port }];
+    const { port, records, engine } = await startEngine(() => ({ backends, route: 'app' }), { backendAnswerTimeoutMs: 200 });
+    const client = await udpSocket();
+    client.send(PART_ONE, port, '127.0.0.1');
+    client.send(PART_TWO, port, '127.0.0.1');
+    await until(() => records.length === 1);
+    expect(records[0]).toMatchObject({ reason: 'backend_unavailable', backend: `127.0.0.1:${silent.address().port}` });
+    expect(engine.stats().backendSockets).toBe(0);
   });
 
   it.skipIf(!HAS_IPV6)('routes a client on an IPv6 listener too', async () => {

@@ -43,7 +43,7 @@ export type QuicCloseReason = Extract<
   | 'hello_too_large' // the hello's CRYPTO data passed maxHelloBytes
   | 'hello_malformed' // an authenticated Initial broke QUIC or ClientHello rules
   | 'no_route' // decide() returned null
-  | 'backend_unavailable' // every backend refused (ICMP port unreachable) before answering
+  | 'backend_unavailable' // every backend refused (ICMP port unreachable) or stayed silent for backendAnswerTimeoutMs
   | 'backend_reset' // the backend socket failed after the backend had answered
   | 'shutdown' // the engine was closed
 >;
@@ -61,6 +61,8 @@ export interface QuicFlowRecord {
   readonly route: string | null;
   /** `host:port` of the backend the flow was forwarded to, or null. */
   readonly backend: string | null;
+  /** The client's first Destination Connection ID, hex (what the backend's own logs and qlog files name), or null. */
+  readonly dcid: string | null;
   /** The QUIC version of the client's Initial (1, 0x6b3343cf), or null when no hello was read. */
   readonly quicVersion: number | null;
   /** Datagrams from the client up to the one that completed the hello (Chromium's hello takes 2). 0 if never. */
@@ -109,6 +111,12 @@ export interface QuicFlowLimits {
   /** Flows of every state. */
   readonly maxFlows: number;
   readonly helloTimeoutMs: number;
+  /**
+   * A backend that has not sent a datagram this long after the hello went to it counts as down: the flow moves to
+   * the next backend (replaying what was sent), or ends as backend_unavailable after the last. The kernel's ICMP
+   * port unreachable says so sooner, but it is rate-limited (1/s per destination on Linux) and often filtered.
+   */
+  readonly backendAnswerTimeoutMs: number;
   /** A flow with no datagram either way for this long is closed and its backend socket freed. */
   readonly idleTimeoutMs: number;
 }
@@ -120,5 +128,6 @@ export const DEFAULT_QUIC_FLOW_LIMITS: QuicFlowLimits = Object.freeze({
   maxPendingFlowsPerAddress: 32,
   maxFlows: 16 * 1024,
   helloTimeoutMs: 5_000,
+  backendAnswerTimeoutMs: 3_000,
   idleTimeoutMs: 30_000,
 });

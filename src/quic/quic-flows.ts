@@ -93,10 +93,13 @@ class Flow {
   backend: string | null = null;
   socket: dgram.Socket | null = null;
   hasBackendAnswered = false;
+  /** When the current backend was given the flow (for backendAnswerTimeoutMs). */
+  backendSinceMs = 0;
   sni: string | null = null;
   alpn: readonly string[] = [];
   route: string | null = null;
   quicVersion: number | null = null;
+  dcid: string | null = null;
   rejectReason: QuicCloseReason = 'no_route';
   helloDatagrams = 0;
   datagramsIn = 0;
@@ -177,7 +180,9 @@ export class QuicFlowEngine {
     this.#listenerLabel = options.listenerLabel ?? '';
     socket.on('message', (datagram, peer) => this.#fromClient(datagram, peer.address, peer.port));
     socket.on('error', (error) => this.#onError(error));
-    const sweepMs = Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, Math.min(this.#limits.helloTimeoutMs, this.#limits.idleTimeoutMs) / 4));
+    const { helloTimeoutMs, idleTimeoutMs, backendAnswerTimeoutMs } = this.#limits;
+    const shortestMs = Math.min(helloTimeoutMs, idleTimeoutMs, backendAnswerTimeoutMs);
+    const sweepMs = Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, shortestMs / 4));
     this.#sweepTimer = setInterval(() => this.#sweep(), sweepMs);
     this.#sweepTimer.unref();
   }
@@ -328,6 +333,7 @@ export class QuicFlowEngine {
     flow.sni = answer.hello.sni;
     flow.alpn = answer.hello.alpn;
     flow.quicVersion = answer.initial.version;
+    flow.dcid = answer.initial.dcid.toString('hex');
     let decision = null;
     try {
       decision = this.#decide({ hello: answer.hello, initial: answer.initial, client: { address: flow.clientAddress, port: flow.clientPort } });
@@ -375,6 +381,7 @@ export class QuicFlowEngine {
   #connect(flow: Flow): void {
     const target = flow.backends[flow.backendIndex]!;
     flow.state = 'connecting';
+    flow.backendSinceMs = performance.now();
     flow.backend = displayPeer(target.host, target.port);
     const socket = dgram.createSocket(net.isIPv6(target.host) ? 'udp6' : 'udp4');
     flow.socket = socket;
@@ -407,26 +414,31 @@ export class QuicFlowEngine {
   /**
    * A connected UDP socket reports the backend's ICMP port unreachable as ECONNREFUSED. Before the backend has
    * answered, that means "try the next backend" (the datagrams sent so far are replayed to it); after, the flow ends.
+   * Silence counts too (see backendAnswerTimeoutMs, in the sweep): ICMP is rate-limited and often filtered.
    */
   #onBackendError(flow: Flow, socket: dgram.Socket, error: NodeJS.ErrnoException): void {
-    if (flow.socket !== socket) return;
-    this.#closeBackendSocket(flow);
-    if (flow.state === 'closed') return;
-    if (!flow.hasBackendAnswered && flow.backendIndex + 1 < flow.backends.length) {
-      flow.backendIndex += 1;
-      flow.buffered = flow.sentBeforeAnswer ?? [];
-      flow.bufferedBytes = flow.buffered.reduce((sum, datagram) => sum + datagram.length, 0);
-      flow.sentBeforeAnswer = [];
-      flow.sentBeforeAnswerBytes = 0;
-      this.#connect(flow);
-      return;
-    }
+    if (flow.socket !== socket || flow.state === 'closed') return;
     if (!flow.hasBackendAnswered) {
-      this.#close(flow, 'backend_unavailable');
+      this.#nextBackend(flow);
       return;
     }
     this.#onError(error);
     this.#close(flow, 'backend_reset');
+  }
+
+  /** The current backend refused or stayed silent: the next one gets what was sent so far, or the flow ends. */
+  #nextBackend(flow: Flow): void {
+    this.#closeBackendSocket(flow);
+    if (flow.backendIndex + 1 >= flow.backends.length) {
+      this.#close(flow, 'backend_unavailable');
+      return;
+    }
+    flow.backendIndex += 1;
+    flow.buffered = flow.sentBeforeAnswer ?? [];
+    flow.bufferedBytes = flow.buffered.reduce((sum, datagram) => sum + datagram.length, 0);
+    flow.sentBeforeAnswer = [];
+    flow.sentBeforeAnswerBytes = 0;
+    this.#connect(flow);
   }
 
   #closeBackendSocket(flow: Flow): void {
@@ -446,8 +458,14 @@ export class QuicFlowEngine {
   /** Closes expired flows: pending past the hello timeout, rejected or idle past theirs. */
   #sweep(): void {
     const now = performance.now();
-    const { helloTimeoutMs, idleTimeoutMs } = this.#limits;
+    const { helloTimeoutMs, idleTimeoutMs, backendAnswerTimeoutMs } = this.#limits;
     for (const flow of this.#flows.values()) {
+      if (flow.state === 'connecting' || flow.state === 'forwarding') {
+        if (!flow.hasBackendAnswered && now - flow.backendSinceMs >= backendAnswerTimeoutMs) {
+          this.#nextBackend(flow);
+          continue;
+        }
+      }
       if (flow.state === 'pending') {
         if (now - flow.startedMs >= helloTimeoutMs) this.#close(flow, 'hello_timeout');
       } else if (flow.state === 'rejected') {
@@ -477,6 +495,7 @@ export class QuicFlowEngine {
       alpn: flow.alpn,
       route: flow.route,
       backend: flow.backend,
+      dcid: flow.dcid,
       quicVersion: flow.quicVersion,
       helloDatagrams: flow.helloDatagrams,
       datagramsIn: flow.datagramsIn,
