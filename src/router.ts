@@ -124,7 +124,9 @@ class Router implements ListenerOwner, RunningRouter {
       this.listenersByLabel.delete(label);
       listener.stopAccepting();
     }
-    this.snapshot = new Snapshot(next, this.logger, this.snapshot);
+    const previous = this.snapshot;
+    this.snapshot = new Snapshot(next, this.logger, previous);
+    previous.retire();
   }
 
   async close(graceMs = 0): Promise<void> {

@@ -3,6 +3,7 @@ import { RouteTable } from './route-table.js';
 import { Pool } from './pool.js';
 import type { Logger } from 'pino';
 import { compileTerminate, type TerminateProfile } from './terminate.js';
+import { releaseTlsMaterial } from './cert-store.js';
 import { DEFAULT_LIMITS } from './config/types.js';
 import { HealthRegistry } from './health.js';
 import { HelloGate } from './limits.js';
@@ -40,8 +41,13 @@ export class Snapshot {
     shared.health.retain(config, logger, (backend) => shared.resolver.addressFor(backend));
     void shared.resolver.refresh(config, logger);
     this.table = RouteTable.compile(config.routes, config.defaultPool);
-    for (const route of config.routes) {
-      if (route.terminate) this.terminateProfiles.set(route, compileTerminate(route.terminate, logger));
+    try {
+      for (const route of config.routes) {
+        if (route.terminate) this.terminateProfiles.set(route, compileTerminate(route.terminate, logger, this));
+      }
+    } catch (error) {
+      releaseTlsMaterial(this); // a half-built snapshot must not keep the watches it took
+      throw error;
     }
     for (const route of config.routes) this.pool(route.pool);
     if (config.defaultPool) this.pool(config.defaultPool);
@@ -66,8 +72,17 @@ export class Snapshot {
     return this.shared.resolver.addressFor(backend);
   }
 
-  /** Stops what runs in the background (active health checks): the router is shutting down. */
+  /**
+   * A newer snapshot took over: give back the certificate files only this one used (their watches stop). Open
+   * connections of this snapshot keep their SecureContexts; they only stop being refreshed from disk.
+   */
+  retire(): void {
+    releaseTlsMaterial(this);
+  }
+
+  /** Stops what runs in the background (active health checks, certificate watches): the router is shutting down. */
   dispose(): void {
     this.shared.health.close();
+    releaseTlsMaterial(this);
   }
 }
