@@ -10,7 +10,8 @@
  *   sni-router explain -c FILE NAME      which route NAME takes, and why (src/explain.ts)
  *
  * Exit codes: 0 clean shutdown (or a valid `check`), 1 bad config or arguments (commander uses 1 for its own
- * argument errors too), 2 a listener could not be opened. A second SIGINT/SIGTERM during shutdown exits at once
+ * argument errors too), 2 a listener could not be opened, 70 an internal error (an uncaught exception: a bug,
+ * logged as one line; the systemd unit restarts on it). A second SIGINT/SIGTERM during shutdown exits at once
  * with 128 + the signal's number, as a shell reports a process killed by it.
  */
 import { Command } from 'commander';
@@ -21,7 +22,7 @@ import { describeAdminBindProblem, parseWorkers } from './config/operations.js';
 import { configToYaml } from './config-yaml.js';
 import { explainRoute, formatExplanation } from './explain.js';
 import { createLogger } from './log.js';
-import { EXIT_BAD_CONFIG, EXIT_OK, runSingle } from './supervisor.js';
+import { EXIT_BAD_CONFIG, EXIT_OK, exitOnUncaughtErrors, runSingle } from './supervisor.js';
 import { isWorkerProcess, runPrimary, runWorker } from './workers.js';
 
 /** What commander hands us; the repeatable flags default to []. */
@@ -199,5 +200,6 @@ function buildProgram(): Command {
   return program;
 }
 
+exitOnUncaughtErrors();
 if (isWorkerProcess()) runWorker();
 else await buildProgram().parseAsync(process.argv);

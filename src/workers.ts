@@ -19,7 +19,9 @@ import type { ConfigResult } from './config/load.js';
 import { deepFreeze } from './config/freeze.js';
 import type { Config } from './config/types.js';
 import { type ConfigWatcher, watchConfigFile } from './config-watch.js';
+import type { LoopHealth } from './admin.js';
 import type { Logger } from './log.js';
+import { loopWatchdog } from './loop-watchdog.js';
 import { type ConnectionCounts, ControlMetrics, countsFromJson, RouterMetrics } from './metrics.js';
 import { Reloader } from './reload.js';
 import { type BoundListener, type RunningRouter, startRouter } from './router.js';
@@ -45,17 +47,27 @@ const YOUNG_DEATH_MS = 5_000;
 const RESTART_DELAY_CAP_MS = 5_000;
 /** After the grace period, workers still draining get this long before they are killed. */
 const SHUTDOWN_KILL_SLACK_MS = 5_000;
+/**
+ * The primary pings every serving worker this often; the answer carries the worker's event-loop lag. A worker
+ * whose last answer is older than HEARTBEAT_UNHEALTHY_MS makes /healthz and /readyz say so; one silent for
+ * HEARTBEAT_DEADLINE_MS is stuck (a handler that never returns, a stopped process) and is killed and replaced.
+ */
+export const HEARTBEAT_INTERVAL_MS = 500;
+export const HEARTBEAT_UNHEALTHY_MS = 2_000;
+export const HEARTBEAT_DEADLINE_MS = 5_000;
 
 type PrimaryMessage =
   | { type: 'sni-router:start'; config: Config }
   | { type: 'sni-router:reload'; id: number; config: Config }
   | { type: 'sni-router:stats'; id: number }
-  | { type: 'sni-router:shutdown'; graceMs: number };
+  | { type: 'sni-router:shutdown'; graceMs: number }
+  | { type: 'sni-router:ping' };
 
 type WorkerMessage =
   | { type: 'sni-router:waiting' }
   | { type: 'sni-router:listening'; listeners: readonly BoundListener[] }
   | { type: 'sni-router:start-failed'; message: string; exitCode: number }
+  | { type: 'sni-router:pong'; lagSeconds: number }
   | { type: 'sni-router:reply'; id: number; ok: boolean; error?: string; counts?: ConnectionCounts; listeners?: readonly BoundListener[] };
 
 function isWorkerMessage(message: unknown): message is WorkerMessage {
@@ -84,6 +96,11 @@ interface WorkerState {
   readonly worker: Worker;
   readonly startedAt: number;
   isReady: boolean;
+  /** performance.now() of the last heartbeat answer (or of becoming ready). */
+  answeredAt: number;
+  lagSeconds: number;
+  /** Killed for missing its heartbeat; the exit handler replaces it. */
+  isStuck: boolean;
 }
 
 export async function runPrimary(load: () => ConfigResult, config: Config, workerCount: number, options: RunOptions): Promise<void> {
@@ -116,7 +133,7 @@ export async function runPrimary(load: () => ConfigResult, config: Config, worke
 
   const fork = (): void => {
     const worker = cluster.fork();
-    const state: WorkerState = { worker, startedAt: Date.now(), isReady: false };
+    const state: WorkerState = { worker, startedAt: Date.now(), isReady: false, answeredAt: performance.now(), lagSeconds: 0, isStuck: false };
     states.set(worker.id, state);
     worker.on('message', (message: unknown) => {
       if (!isWorkerMessage(message)) return; // prom-client's own aggregation messages
@@ -125,8 +142,13 @@ export async function runPrimary(load: () => ConfigResult, config: Config, worke
           // Its message handler is in place (messages sent before that are lost): hand it the config.
           send(worker, { type: 'sni-router:start', config: current });
           return;
+        case 'sni-router:pong':
+          state.answeredAt = performance.now();
+          state.lagSeconds = message.lagSeconds;
+          return;
         case 'sni-router:listening':
           state.isReady = true;
+          state.answeredAt = performance.now();
           logger.info({ worker: worker.id, worker_pid: worker.process.pid }, 'worker started');
           if (firstListeners === null) firstListeners = message.listeners;
           if (readyCount() === workerCount) resolveStarted();
@@ -170,7 +192,8 @@ export async function runPrimary(load: () => ConfigResult, config: Config, worke
       rejectStarted({ message: `a worker exited while starting (code ${String(code)}, signal ${String(signal)})`, exitCode: 1 });
       return;
     }
-    const isYoung = state !== undefined && Date.now() - state.startedAt < YOUNG_DEATH_MS;
+    // A stuck worker was killed on purpose: not a young death that should slow its replacement down.
+    const isYoung = state !== undefined && !state.isStuck && Date.now() - state.startedAt < YOUNG_DEATH_MS;
     youngDeaths = isYoung ? youngDeaths + 1 : 0;
     const delayMs = youngDeaths === 0 ? 0 : Math.min(RESTART_DELAY_CAP_MS, 100 * 2 ** youngDeaths);
     logger.warn({ worker: worker.id, worker_pid: worker.process.pid, code, signal, restart_in_ms: delayMs }, 'worker died; starting a replacement');
@@ -180,6 +203,39 @@ export async function runPrimary(load: () => ConfigResult, config: Config, worke
       if (!isStopping) fork();
     }, delayMs);
   });
+
+  const heartbeat = setInterval(() => {
+    if (isStopping || isAborting) return;
+    const now = performance.now();
+    for (const state of states.values()) {
+      if (!state.isReady || state.isStuck) continue;
+      const silentMs = now - state.answeredAt;
+      if (silentMs > HEARTBEAT_DEADLINE_MS) {
+        state.isStuck = true;
+        logger.error({ worker: state.worker.id, worker_pid: state.worker.process.pid, silent_ms: Math.round(silentMs) }, 'worker stopped answering; killing it and starting a replacement');
+        logger.flush();
+        state.worker.process.kill('SIGKILL');
+        continue;
+      }
+      send(state.worker, { type: 'sni-router:ping' });
+    }
+  }, HEARTBEAT_INTERVAL_MS);
+  heartbeat.unref();
+  const ownWatchdog = loopWatchdog();
+  const loopHealth = (): LoopHealth => {
+    const now = performance.now();
+    let lagSeconds = ownWatchdog.lagSeconds;
+    const problems: string[] = [];
+    if (!ownWatchdog.isHealthy) problems.push(`primary event loop lag ${lagSeconds.toFixed(3)} s`);
+    for (const state of states.values()) {
+      if (!state.isReady) continue;
+      const silentMs = now - state.answeredAt;
+      lagSeconds = Math.max(lagSeconds, state.lagSeconds, silentMs > HEARTBEAT_UNHEALTHY_MS ? silentMs / 1000 : 0);
+      if (state.isStuck || silentMs > HEARTBEAT_UNHEALTHY_MS) problems.push(`worker ${state.worker.process.pid} has not answered for ${Math.round(silentMs)} ms`);
+      else if (state.lagSeconds * 1000 >= ownWatchdog.unhealthyLagMs) problems.push(`worker ${state.worker.process.pid} event loop lag ${state.lagSeconds.toFixed(3)} s`);
+    }
+    return problems.length === 0 ? { isHealthy: true, lagSeconds } : { isHealthy: false, lagSeconds, detail: problems.join('; ') };
+  };
 
   const reloader = new Reloader({
     load,
@@ -245,6 +301,7 @@ export async function runPrimary(load: () => ConfigResult, config: Config, worke
   try {
     admin = await startAdminFor(config, logger, {
       isReady: () => !isStopping && readyCount() === workerCount,
+      loopHealth,
       config: () => ({ config: reloader.config, hash: reloader.hash }),
       connections: async () => {
         const replies = await Promise.all(liveWorkers().map((worker) => request(worker, { type: 'sni-router:stats', id: nextRequestId++ })));
@@ -293,6 +350,7 @@ function send(worker: Worker, message: PrimaryMessage): void {
 
 /** Waits for the primary's config, serves it, and follows the primary's reloads and shutdown. */
 export function runWorker(): void {
+  const watchdog = loopWatchdog();
   let router: RunningRouter | null = null;
   let metrics: RouterMetrics | null = null;
   let logger: Logger | null = null;
@@ -369,6 +427,9 @@ export function runWorker(): void {
       }
       case 'sni-router:shutdown':
         shutdown('primary', message.graceMs);
+        return;
+      case 'sni-router:ping':
+        reply({ type: 'sni-router:pong', lagSeconds: watchdog.lagSeconds });
         return;
     }
   });
