@@ -2,8 +2,8 @@
  * How late this process's event loop runs: everything (accepts, hellos, handshakes, the admin API) shares one
  * thread, so a handler that runs long stalls all of it, and from outside that looks like a hung router.
  *
- *   perf_hooks.monitorEventLoopDelay   samples the loop's delay; read and reset once per window
- *   a window timer                     that fires late by as much as the loop was blocked
+ *   perf_hooks.monitorEventLoopDelay   samples the loop's delay; read and reset once per window (1 s)
+ *   a 100 ms tick                      that fires late by as much as the loop was blocked
  *
  * `lagSeconds` is the worst of the last full window (or the window running now, when that is already worse), so
  * one stall shows on /healthz, /readyz and `sni_router_event_loop_lag_seconds` for a window after it ends. Past
@@ -15,19 +15,23 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 /** Lag above this makes /healthz and /readyz answer 503. */
 export const DEFAULT_UNHEALTHY_LAG_MS = 1_000;
 const WINDOW_MS = 1_000;
+/** The tick timer: fires late by as much as the loop was blocked. */
+const TICK_MS = 100;
 
 export class LoopWatchdog {
   readonly unhealthyLagMs: number;
   readonly #histogram: IntervalHistogram;
   readonly #timer: NodeJS.Timeout;
   #windowStartedAt = performance.now();
+  #lastTickAt = performance.now();
+  #windowLagMs = 0;
   #lastWindowLagMs = 0;
 
   constructor(options: { unhealthyLagMs?: number } = {}) {
     this.unhealthyLagMs = options.unhealthyLagMs ?? DEFAULT_UNHEALTHY_LAG_MS;
     this.#histogram = monitorEventLoopDelay({ resolution: 20 });
     this.#histogram.enable();
-    this.#timer = setInterval(() => this.#closeWindow(), WINDOW_MS);
+    this.#timer = setInterval(() => this.#tick(), TICK_MS);
     this.#timer.unref();
   }
 
@@ -47,15 +51,20 @@ export class LoopWatchdog {
 
   #currentLagMs(): number {
     const sampled = this.#histogram.count > 0 ? this.#histogram.max / 1e6 : 0;
-    // The timer itself is late by as much as the loop was blocked; that covers a stall longer than a sample.
-    const late = Math.max(0, performance.now() - this.#windowStartedAt - WINDOW_MS);
-    return Math.max(sampled, late);
+    // Read from a handler that runs just after a stall, the tick is overdue by the stall's length.
+    const overdue = Math.max(0, performance.now() - this.#lastTickAt - TICK_MS);
+    return Math.max(sampled, this.#windowLagMs, overdue);
   }
 
-  #closeWindow(): void {
+  #tick(): void {
+    const now = performance.now();
+    this.#windowLagMs = Math.max(this.#windowLagMs, now - this.#lastTickAt - TICK_MS);
+    this.#lastTickAt = now;
+    if (now - this.#windowStartedAt < WINDOW_MS) return;
     this.#lastWindowLagMs = this.#currentLagMs();
+    this.#windowLagMs = 0;
     this.#histogram.reset();
-    this.#windowStartedAt = performance.now();
+    this.#windowStartedAt = now;
   }
 }
 

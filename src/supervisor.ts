@@ -204,6 +204,7 @@ export async function runSingle(load: () => ConfigResult, config: Config, logger
   }
 
   setInterval(() => logger.flush(), LOG_FLUSH_INTERVAL_MS).unref();
+  loopWatchdog(); // from now on: start-up's own compile is not lag
   logListening(router.listeners, logger, new Set());
   logger.info({ config: config.sourceFile, routes: config.routes.length, hash: reloader.hash }, 'sni-router started');
   logger.flush(); // lifecycle lines go out at once, not with the next periodic flush

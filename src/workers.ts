@@ -350,7 +350,6 @@ function send(worker: Worker, message: PrimaryMessage): void {
 
 /** Waits for the primary's config, serves it, and follows the primary's reloads and shutdown. */
 export function runWorker(): void {
-  const watchdog = loopWatchdog();
   let router: RunningRouter | null = null;
   let metrics: RouterMetrics | null = null;
   let logger: Logger | null = null;
@@ -394,6 +393,7 @@ export function runWorker(): void {
       return;
     }
     setInterval(() => logger?.flush(), LOG_FLUSH_INTERVAL_MS).unref();
+    loopWatchdog(); // from now on: start-up's own compile is not lag
     reply({ type: 'sni-router:listening', listeners: router.listeners });
   };
 
@@ -429,7 +429,7 @@ export function runWorker(): void {
         shutdown('primary', message.graceMs);
         return;
       case 'sni-router:ping':
-        reply({ type: 'sni-router:pong', lagSeconds: watchdog.lagSeconds });
+        reply({ type: 'sni-router:pong', lagSeconds: loopWatchdog().lagSeconds });
         return;
     }
   });
