@@ -116,8 +116,15 @@ class Router implements ListenerOwner, RunningRouter {
   }
 
   async reload(next: Config): Promise<void> {
-    // Open the new listeners first: if one fails, the running config stays whole.
-    await this.openListeners(next);
+    // Build first (a slice per turn of the event loop; bad certificate material rejects here), then open the new
+    // listeners: if either fails, the running config stays whole.
+    const built = await Snapshot.build(next, this.logger, this.snapshot);
+    try {
+      await this.openListeners(next);
+    } catch (error) {
+      built.retire();
+      throw error;
+    }
     const wanted = new Set(next.listen.map((address) => address.label));
     for (const [label, listener] of this.listenersByLabel) {
       if (wanted.has(label)) continue;
@@ -125,7 +132,8 @@ class Router implements ListenerOwner, RunningRouter {
       listener.stopAccepting();
     }
     const previous = this.snapshot;
-    this.snapshot = new Snapshot(next, this.logger, previous);
+    built.takeOver();
+    this.snapshot = built;
     previous.retire();
   }
 

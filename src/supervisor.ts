@@ -13,7 +13,8 @@ import { constants } from 'node:os';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { type AdminServer, startAdmin } from './admin.js';
-import type { ConfigResult } from './config/load.js';
+import { loadWithFlags, type LoadSpec } from './config/load-with-flags.js';
+import { ConfigLoaderThread } from './config-loader-thread.js';
 import { type Config, DEFAULT_SHUTDOWN_GRACE_MS } from './config/types.js';
 import { type ConfigWatcher, watchConfigFile } from './config-watch.js';
 import { ListenError, SniRouterError } from './errors.js';
@@ -122,7 +123,7 @@ export async function startAdminFor(config: Config, logger: Logger, handlers: Pa
 }
 
 /** Starts the router in this process and supervises it; resolves once it runs (the process lives on its sockets). */
-export async function runSingle(load: () => ConfigResult, config: Config, logger: Logger, options: RunOptions): Promise<void> {
+export async function runSingle(spec: LoadSpec, config: Config, logger: Logger, options: RunOptions): Promise<void> {
   const registry = new Registry();
   // Metrics are only readable through the admin listener, so without one they are not kept at all.
   const routerMetrics = config.admin === null ? undefined : new RouterMetrics(registry);
@@ -131,8 +132,10 @@ export async function runSingle(load: () => ConfigResult, config: Config, logger
   let admin: AdminServer | null = null;
   let watcher: ConfigWatcher | null = null;
 
+  const loaderThread = new ConfigLoaderThread(spec);
   const reloader = new Reloader({
-    load,
+    load: () => loadWithFlags(spec),
+    prepare: (baseHash) => loaderThread.prepare(baseHash),
     config,
     logger,
     metrics: controlMetrics,

@@ -15,7 +15,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import pino from 'pino';
 import { AggregatorRegistry, Registry } from 'prom-client';
-import type { ConfigResult } from './config/load.js';
+import { loadWithFlags, type LoadSpec } from './config/load-with-flags.js';
+import { ConfigLoaderThread } from './config-loader-thread.js';
 import { deepFreeze } from './config/freeze.js';
 import type { Config } from './config/types.js';
 import { type ConfigWatcher, watchConfigFile } from './config-watch.js';
@@ -103,7 +104,7 @@ interface WorkerState {
   isStuck: boolean;
 }
 
-export async function runPrimary(load: () => ConfigResult, config: Config, workerCount: number, options: RunOptions): Promise<void> {
+export async function runPrimary(spec: LoadSpec, config: Config, workerCount: number, options: RunOptions): Promise<void> {
   const logger = createClusterLogger(config.logLevel);
   cluster.setupPrimary({ serialization: 'advanced' });
   const controlRegistry = new Registry();
@@ -237,8 +238,10 @@ export async function runPrimary(load: () => ConfigResult, config: Config, worke
     return problems.length === 0 ? { isHealthy: true, lagSeconds } : { isHealthy: false, lagSeconds, detail: problems.join('; ') };
   };
 
+  const loaderThread = new ConfigLoaderThread(spec);
   const reloader = new Reloader({
-    load,
+    load: () => loadWithFlags(spec),
+    prepare: (baseHash) => loaderThread.prepare(baseHash),
     config,
     logger,
     metrics: controlMetrics,
