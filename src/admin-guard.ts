@@ -4,7 +4,9 @@
  * rebinding page whose own name resolves to 127.0.0.1 and then reads /routes. Two checks stop both:
  *
  *   Host            must name the admin listener: an IP literal (loopback or the bound one), `localhost`, or the
- *                   host the config gave. A rebinding page's requests carry its own domain name as Host.
+ *                   host the config gave. A rebinding page's requests carry its own domain name as Host. Only
+ *                   for a loopback listener: one bound beyond it (`allow_non_loopback`) is reached by names
+ *                   (a Service's DNS name for Prometheus) that it cannot know.
  *   Origin, Sec-Fetch-Site
  *                   browsers send these; a request from another site (Origin not this listener, Sec-Fetch-Site
  *                   `cross-site`/`same-site`) is refused. curl, Prometheus and probes send neither.
@@ -30,6 +32,11 @@ function hostnameOf(hostHeader: string): string {
   return colon >= 0 && value.indexOf(':') === colon ? value.slice(0, colon) : value;
 }
 
+function isLoopbackHost(host: string): boolean {
+  const name = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return name === 'localhost' || name === '::1' || name.startsWith('127.');
+}
+
 /**
  * Why the request is refused (one sentence for the 403 body), or null when it may go on. `configuredHost` is the
  * admin host as written in the config (a name like `localhost`, or an address).
@@ -37,9 +44,11 @@ function hostnameOf(hostHeader: string): string {
 export function refusalOfAdminRequest(request: http.IncomingMessage, configuredHost: string): string | null {
   const host = request.headers.host;
   if (host === undefined || host === '') return 'a Host header is required';
-  const name = hostnameOf(host);
-  const allowed = isIP(name) !== 0 || name === 'localhost' || name.endsWith('.localhost') || name === configuredHost.toLowerCase();
-  if (!allowed) return `Host '${host.slice(0, 100)}' is not this admin listener (use its address or localhost)`;
+  if (isLoopbackHost(configuredHost)) {
+    const name = hostnameOf(host);
+    const allowed = isIP(name) !== 0 || name === 'localhost' || name.endsWith('.localhost') || name === configuredHost.toLowerCase();
+    if (!allowed) return `Host '${host.slice(0, 100)}' is not this admin listener (use its address or localhost)`;
+  }
   const site = request.headers['sec-fetch-site'];
   if (site !== undefined && site !== 'same-origin' && site !== 'none') return `browser requests from another site are refused (Sec-Fetch-Site: ${String(site).slice(0, 40)})`;
   const origin = request.headers.origin;

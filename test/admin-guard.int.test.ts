@@ -14,7 +14,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_HEADERS_TIMEOUT_MS, ADMIN_MAX_CONNECTIONS, type AdminServer, startAdmin, type AdminHandlers } from '../src/admin.js';
-import { RELOAD_BURST } from '../src/admin-guard.js';
+import { RELOAD_BURST, refusalOfAdminRequest } from '../src/admin-guard.js';
 import { loadConfig } from '../src/config/load.js';
 import { ControlMetrics } from '../src/metrics.js';
 import { Reloader } from '../src/reload.js';
@@ -77,6 +77,13 @@ describe('admin API guard', () => {
     expect((await request(admin.port, '/healthz', { headers: { host: `127.0.0.1:${admin.port}` } })).status).toBe(200);
     expect((await request(admin.port, '/healthz', { headers: { host: `localhost:${admin.port}` } })).status).toBe(200);
     expect((await request(admin.port, '/healthz', { headers: { host: `[::1]:${admin.port}` } })).status).toBe(200);
+  });
+
+  it('a listener bound beyond loopback (allow_non_loopback) accepts names it cannot know, still not other sites', () => {
+    const asked = (headers: Record<string, string>): http.IncomingMessage => ({ headers }) as unknown as http.IncomingMessage;
+    expect(refusalOfAdminRequest(asked({ host: 'sni-router.edge.svc:9901' }), '0.0.0.0')).toBeNull();
+    expect(refusalOfAdminRequest(asked({ host: 'sni-router.edge.svc:9901' }), '127.0.0.1')).toMatch(/not this admin listener/);
+    expect(refusalOfAdminRequest(asked({ host: 'sni-router.edge.svc:9901', origin: 'http://evil.example' }), '0.0.0.0')).toMatch(/another origin/);
   });
 
   it('admin API reloads on a cross-site browser POST: an Origin or Sec-Fetch-Site of another site is refused', async () => {
