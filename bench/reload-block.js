@@ -5,7 +5,10 @@
  * while the reload runs, asks GET /healthz back to back; the slowest answer during the reload is the block the
  * main thread imposed on everyone. Prints min/median/max of that and of the router's own `duration_ms`.
  *
- *   node bench/reload-block.js [--cli dist/cli.js] [--routes 10000] [--runs 5]
+ * Also prints sni_router_event_loop_lag_seconds scraped right after each reload (the worst lag of the last second;
+ * with --workers, of the worst worker — the primary answers /healthz, so only this shows a worker's block).
+ *
+ *   node bench/reload-block.js [--cli dist/cli.js] [--routes 10000] [--runs 5] [--workers N]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +24,7 @@ const option = (name, fallback) => {
 const cli = path.resolve(option('cli', 'dist/cli.js'));
 const routeCount = Number(option('routes', '10000'));
 const runs = Number(option('runs', '5'));
+const workers = option('workers', null);
 
 function bigConfig(n) {
   let yaml = 'listen: ["127.0.0.1:0"]\nadmin: 127.0.0.1:0\nproxy_protocol: none\nroutes:\n';
@@ -36,7 +40,7 @@ function bigConfig(n) {
 const dir = mkdtempSync(path.join(tmpdir(), 'sni-router-reload-block-'));
 const file = path.join(dir, 'big.yaml');
 writeFileSync(file, bigConfig(routeCount));
-const child = spawn(process.execPath, [cli, '-c', file, '--no-watch'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const child = spawn(process.execPath, [cli, '-c', file, '--no-watch', ...(workers ? ['--workers', workers] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
 const lines = [];
 let buffered = '';
 child.stdout.on('data', (chunk) => {
@@ -78,6 +82,16 @@ function healthz(port) {
   });
 }
 
+function lagSeconds(port) {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: '/metrics', agent: false }, (response) => {
+      let body = '';
+      response.on('data', (chunk) => (body += chunk));
+      response.on('end', () => resolve(Number(/^sni_router_event_loop_lag_seconds\S* (\S+)$/m.exec(body)?.[1] ?? NaN)));
+    }).on('error', reject);
+  });
+}
+
 const stats = (values) => {
   const sorted = [...values].sort((a, b) => a - b);
   return { min: sorted[0], median: sorted[Math.floor(sorted.length / 2)], max: sorted.at(-1) };
@@ -89,6 +103,7 @@ await waitFor((line) => line.msg === 'sni-router started');
 await new Promise((resolve) => setTimeout(resolve, 1_000)); // let start-up settle
 const blocks = [];
 const durations = [];
+const lags = [];
 for (let run = 0; run < runs; run++) {
   const before = lines.filter((line) => line.msg === 'config reloaded').length;
   child.kill('SIGHUP');
@@ -98,10 +113,12 @@ for (let run = 0; run < runs; run++) {
   worst = Math.max(worst, await healthz(adminPort)); // the swap itself, if it came after the last probe
   const reloaded = lines.filter((line) => line.msg === 'config reloaded')[before];
   blocks.push(worst);
+  lags.push((await lagSeconds(adminPort)) * 1000);
   durations.push(Number(reloaded?.duration_ms ?? NaN));
   await new Promise((resolve) => setTimeout(resolve, 500));
 }
-console.log(`${routeCount} routes, ${runs} reloads, ${cli}`);
+console.log(`${routeCount} routes, ${runs} reloads, ${cli}${workers ? `, --workers ${workers}` : ''}`);
 console.log(`  worst /healthz answer during a reload (min / median / max): ${fmt(stats(blocks))}`);
 console.log(`  router duration_ms (min / median / max):                     ${fmt(stats(durations))}`);
+if (lags.some((lag) => !Number.isNaN(lag))) console.log(`  event-loop lag after the reload (min / median / max):        ${fmt(stats(lags))}`);
 process.exit(0);

@@ -18,7 +18,7 @@ import { AggregatorRegistry, Registry } from 'prom-client';
 import { loadWithFlags, type LoadSpec } from './config/load-with-flags.js';
 import { ConfigLoaderThread } from './config-loader-thread.js';
 import { deepFreeze } from './config/freeze.js';
-import type { Config } from './config/types.js';
+import type { Config, RouteConfig } from './config/types.js';
 import { type ConfigWatcher, watchConfigFile } from './config-watch.js';
 import type { LoopHealth } from './admin.js';
 import type { Logger } from './log.js';
@@ -56,10 +56,17 @@ const SHUTDOWN_KILL_SLACK_MS = 5_000;
 export const HEARTBEAT_INTERVAL_MS = 500;
 export const HEARTBEAT_UNHEALTHY_MS = 2_000;
 export const HEARTBEAT_DEADLINE_MS = 5_000;
+/**
+ * A reload's routes go to each worker in slices, each sent once the worker has taken the previous one: one
+ * message with 10,000 routes is deserialized in a single turn of the worker's loop (100–300 ms of stalled
+ * connections); a slice costs a few ms, and the worker serves between slices.
+ */
+const ROUTES_PER_MESSAGE = 250;
 
 type PrimaryMessage =
   | { type: 'sni-router:start'; config: Config }
-  | { type: 'sni-router:reload'; id: number; config: Config }
+  | { type: 'sni-router:routes'; id: number; batch: number; routes: readonly RouteConfig[] }
+  | { type: 'sni-router:reload'; id: number; batch: number; routeCount: number; config: Config }
   | { type: 'sni-router:stats'; id: number }
   | { type: 'sni-router:shutdown'; graceMs: number }
   | { type: 'sni-router:ping' };
@@ -249,7 +256,14 @@ export async function runPrimary(spec: LoadSpec, config: Config, workerCount: nu
     apply: async (next) => {
       const previous = current;
       current = next; // a worker forked from now on starts on the new config
-      const replies = await Promise.all(liveWorkers().map((worker) => request(worker, { type: 'sni-router:reload', id: nextRequestId++, config: next })));
+      const batch = nextRequestId++; // slices of another (failed) reload are dropped by the worker
+      const sendTo = async (worker: Worker): Promise<WorkerMessage & { type: 'sni-router:reply' }> => {
+        for (let start = 0; start < next.routes.length; start += ROUTES_PER_MESSAGE) {
+          await request(worker, { type: 'sni-router:routes', id: nextRequestId++, batch, routes: next.routes.slice(start, start + ROUTES_PER_MESSAGE) });
+        }
+        return request(worker, { type: 'sni-router:reload', id: nextRequestId++, batch, routeCount: next.routes.length, config: { ...next, routes: [] } });
+      };
+      const replies = await Promise.all(liveWorkers().map(sendTo));
       const failed = replies.find((reply) => !reply.ok);
       if (failed) {
         current = previous;
@@ -353,6 +367,9 @@ function send(worker: Worker, message: PrimaryMessage): void {
 
 /** Waits for the primary's config, serves it, and follows the primary's reloads and shutdown. */
 export function runWorker(): void {
+  /** The routes of the reload being sent, slice by slice (sni-router:routes), until its sni-router:reload. */
+  let incomingRoutes: RouteConfig[] = [];
+  let incomingBatch = -1;
   let router: RunningRouter | null = null;
   let metrics: RouterMetrics | null = null;
   let logger: Logger | null = null;
@@ -406,8 +423,27 @@ export function runWorker(): void {
       case 'sni-router:start':
         void start(deepFreeze(message.config));
         return;
+      case 'sni-router:routes': {
+        const { id, batch, routes } = message;
+        // Frozen on the next turn, so the slice that just arrived is not frozen in the same turn as it was read.
+        setImmediate(() => {
+          if (batch !== incomingBatch) {
+            incomingBatch = batch;
+            incomingRoutes = [];
+          }
+          for (const route of routes) incomingRoutes.push(deepFreeze(route));
+          reply({ type: 'sni-router:reply', id, ok: true });
+        });
+        return;
+      }
       case 'sni-router:reload': {
-        const next = deepFreeze(message.config);
+        const routes = message.batch === incomingBatch ? incomingRoutes : [];
+        incomingRoutes = [];
+        incomingBatch = -1;
+        if (routes.length !== message.routeCount) {
+          return reply({ type: 'sni-router:reply', id: message.id, ok: false, error: `the worker received ${routes.length} of the config's ${message.routeCount} routes` });
+        }
+        const next = deepFreeze({ ...message.config, routes: Object.freeze(routes) });
         const running = router;
         if (!running) return reply({ type: 'sni-router:reply', id: message.id, ok: false, error: 'worker not started' });
         running.reload(next).then(
