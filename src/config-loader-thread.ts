@@ -43,8 +43,11 @@ interface ThreadData {
   readonly routePort: MessagePort;
 }
 
-/** Configs kept in the thread to diff against: the running one, and the ones that may become it. */
-const KEPT_CONFIGS = 4;
+/**
+ * Configs kept in the thread to diff against: the running one (the next request's base) and the one just loaded
+ * (which becomes the base once applied). A config of 10,000 routes is tens of MB, so no more than that.
+ */
+const KEPT_CONFIGS = 2;
 /** Routes deserialized and frozen per turn of the main thread's event loop (~2–5 ms each). */
 export const ROUTES_PER_CHUNK = 250;
 
