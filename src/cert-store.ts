@@ -16,18 +16,15 @@
  * that they never keep the process alive.
  */
 import { constants as cryptoConstants, createPrivateKey, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
-import { readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { DEFAULT_TLS_MIN_VERSION, type TerminateSettings } from './config/types.js';
 import { CertificateError } from './errors.js';
 import { describeFileError } from './config/files.js';
+import { DEFAULT_POLL_INTERVAL_MS, FileWatch, signatureOf } from './file-watch.js';
 
-/** Quiet time after the last watch event before the files are read (certbot writes cert, then chain, then key). */
-export const RELOAD_DEBOUNCE_MS = 150;
-/** Stat poll interval, the fallback for when watch events do not come. */
-export const DEFAULT_POLL_INTERVAL_MS = 2_000;
+export { DEFAULT_POLL_INTERVAL_MS, RELOAD_DEBOUNCE_MS } from './file-watch.js';
 /** Session ticket key material: 16 name + 16 HMAC + 16 AES (node's `ticketKeys`). */
 const TICKET_KEY_BYTES = 48;
 
@@ -158,20 +155,6 @@ function buildContext(settings: TerminateSettings, material: Material, ticketKey
   });
 }
 
-/** (dev, ino, size, mtime) of each watched file, through symlinks; 'missing' when a stat fails. */
-function signatureOf(files: readonly string[]): string {
-  return files
-    .map((file) => {
-      try {
-        const s = statSync(file);
-        return `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}`;
-      } catch {
-        return 'missing';
-      }
-    })
-    .join('|');
-}
-
 export interface ServerTlsContextOptions {
   readonly logger?: Logger | null;
   readonly pollIntervalMs?: number;
@@ -188,9 +171,7 @@ export class ServerTlsContext {
   /** Kept across rebuilds, so sessions resumed with a ticket survive a certificate renewal. */
   private readonly ticketKeys = randomBytes(TICKET_KEY_BYTES);
   private logger: Logger | null;
-  private watchers: FSWatcher[] = [];
-  private pollTimer: NodeJS.Timeout | null = null;
-  private debounceTimer: NodeJS.Timeout | null = null;
+  private readonly watch: FileWatch;
   /** How many times the context was rebuilt after start (for tests and the admin side). */
   reloads = 0;
 
@@ -208,7 +189,7 @@ export class ServerTlsContext {
       throw new CertificateError(`the certificate '${settings.certFile}' and key '${settings.keyFile}' cannot be used for TLS: ${(error as Error).message}`, { cause: error });
     }
     this.leaf = material.leaf;
-    this.watch(options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
+    this.watch = new FileWatch(this.files, () => this.refresh(), options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
   }
 
   /** The context for a handshake starting now. */
@@ -249,38 +230,9 @@ export class ServerTlsContext {
     );
   }
 
-  /** Stops watching (the context stays usable). */
+  /** Stops watching (the context stays usable by handshakes already given it). */
   close(): void {
-    for (const watcher of this.watchers) watcher.close();
-    this.watchers = [];
-    if (this.pollTimer) clearInterval(this.pollTimer);
-    if (this.debounceTimer) clearTimeout(this.debounceTimer);
-    this.pollTimer = null;
-    this.debounceTimer = null;
-  }
-
-  private watch(pollIntervalMs: number): void {
-    const schedule = (): void => {
-      if (this.debounceTimer) clearTimeout(this.debounceTimer);
-      this.debounceTimer = setTimeout(() => {
-        this.debounceTimer = null;
-        this.refresh();
-      }, RELOAD_DEBOUNCE_MS);
-      this.debounceTimer.unref();
-    };
-    for (const dir of new Set(this.files.map((file) => path.dirname(file)))) {
-      try {
-        const watcher = watch(dir, { persistent: false }, schedule);
-        watcher.on('error', () => watcher.close()); // the folder went away: the poll still covers it
-        this.watchers.push(watcher);
-      } catch {
-        // No inotify (or too many watches): the poll alone will notice changes.
-      }
-    }
-    if (pollIntervalMs > 0) {
-      this.pollTimer = setInterval(() => this.refresh(), pollIntervalMs);
-      this.pollTimer.unref();
-    }
+    this.watch.close();
   }
 }
 
@@ -289,22 +241,121 @@ function settingsKey(settings: TerminateSettings): string {
   return JSON.stringify([settings.certFile, settings.keyFile, settings.minVersion ?? null, settings.clientCaFile ?? null]);
 }
 
-const shared = new Map<string, ServerTlsContext>();
+/**
+ * A backend CA file (`backend_tls.ca`), read at start and re-read when it changes on disk, like the certificates:
+ * a rotated internal CA reaches new backend handshakes without a reload. A bad new file keeps the previous one.
+ */
+export class BackendCaFile {
+  readonly file: string;
+  private pem: Buffer;
+  private attempted: string;
+  private logger: Logger | null;
+  private readonly watch: FileWatch;
+
+  /** Throws CertificateError (naming the file) when it cannot be read or holds no certificate. */
+  constructor(file: string, options: ServerTlsContextOptions = {}) {
+    this.file = file;
+    this.logger = options.logger ?? null;
+    this.attempted = signatureOf([file]);
+    const read = readCertificates(file, 'backend_ca', 'backend CA');
+    if (isProblem(read)) throw new CertificateError(read.message);
+    this.pem = read.pem;
+    this.watch = new FileWatch([file], () => this.refresh(), options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
+  }
+
+  /** The CA certificates for a backend handshake starting now. */
+  current(): Buffer {
+    return this.pem;
+  }
+
+  useLogger(logger: Logger): void {
+    this.logger ??= logger;
+  }
+
+  refresh(): void {
+    const signature = signatureOf([this.file]);
+    if (signature === this.attempted) return;
+    this.attempted = signature;
+    const read = readCertificates(this.file, 'backend_ca', 'backend CA');
+    if (isProblem(read)) {
+      this.logger?.error({ file: this.file, err: read.message }, 'backend CA reload failed; keeping the previous CA');
+      return;
+    }
+    this.pem = read.pem;
+    this.logger?.info({ file: this.file }, 'backend CA reloaded');
+  }
+
+  close(): void {
+    this.watch.close();
+  }
+}
+
+interface Watched {
+  useLogger(logger: Logger): void;
+  refresh(): void;
+  close(): void;
+}
 
 /**
- * The shared context for `settings`: created on first use (throws CertificateError when the material is bad), else
- * the existing one, refreshed from disk (so a reload re-reads renewed files). A bad file on refresh keeps the
- * running context, so a reload never takes a working name down.
+ * Watched material shared by reference count: every snapshot that uses a key holds it, and the last release
+ * closes its watches. A reload acquires the next snapshot's material before it releases the previous one's, so
+ * material both use is kept (and re-read if it changed); material only the old one used is let go at once —
+ * connections that already hold it keep working, it just is no longer refreshed.
  */
-export function acquireServerTlsContext(settings: TerminateSettings, logger: Logger | null): ServerTlsContext {
-  const key = settingsKey(settings);
-  let context = shared.get(key);
-  if (context) {
-    if (logger) context.useLogger(logger);
-    context.refresh();
-    return context;
+class SharedMaterial<T extends Watched> {
+  private readonly entries = new Map<string, { value: T; owners: Set<object> }>();
+
+  acquire(key: string, owner: object, logger: Logger | null, create: () => T): T {
+    const entry = this.entries.get(key);
+    if (entry) {
+      if (logger) entry.value.useLogger(logger);
+      if (!entry.owners.has(owner)) entry.value.refresh();
+      entry.owners.add(owner);
+      return entry.value;
+    }
+    const value = create();
+    this.entries.set(key, { value, owners: new Set([owner]) });
+    return value;
   }
-  context = new ServerTlsContext(settings, { logger });
-  shared.set(key, context);
-  return context;
+
+  release(owner: object): void {
+    for (const [key, entry] of this.entries) {
+      if (!entry.owners.delete(owner) || entry.owners.size > 0) continue;
+      entry.value.close();
+      this.entries.delete(key);
+    }
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+const serverContexts = new SharedMaterial<ServerTlsContext>();
+const backendCas = new SharedMaterial<BackendCaFile>();
+
+/**
+ * The shared context for `settings`, held for `owner` (a snapshot) until releaseTlsMaterial(owner): created on
+ * first use (throws CertificateError when the material is bad), else the existing one, refreshed from disk (so a
+ * reload re-reads renewed files). A bad file on refresh keeps the running context, so a reload never takes a
+ * working name down.
+ */
+export function acquireServerTlsContext(settings: TerminateSettings, logger: Logger | null, owner: object): ServerTlsContext {
+  return serverContexts.acquire(settingsKey(settings), owner, logger, () => new ServerTlsContext(settings, { logger }));
+}
+
+/** The shared, watched backend CA file, held for `owner` like acquireServerTlsContext. */
+export function acquireBackendCa(file: string, logger: Logger | null, owner: object): BackendCaFile {
+  return backendCas.acquire(file, owner, logger, () => new BackendCaFile(file, { logger }));
+}
+
+/** Gives back everything `owner` acquired; what no other owner holds stops being watched. */
+export function releaseTlsMaterial(owner: object): void {
+  serverContexts.release(owner);
+  backendCas.release(owner);
+}
+
+/** How many server contexts and backend CA files are held now (for tests and the gauge). */
+export function heldTlsMaterial(): { serverContexts: number; backendCas: number } {
+  return { serverContexts: serverContexts.size, backendCas: backendCas.size };
 }

@@ -10,18 +10,18 @@
  *   sni-router explain -c FILE NAME      which route NAME takes, and why (src/explain.ts)
  *
  * Exit codes: 0 clean shutdown (or a valid `check`), 1 bad config or arguments (commander uses 1 for its own
- * argument errors too), 2 a listener could not be opened. A second SIGINT/SIGTERM during shutdown exits at once
+ * argument errors too), 2 a listener could not be opened, 70 an internal error (an uncaught exception: a bug,
+ * logged as one line; the systemd unit restarts on it). A second SIGINT/SIGTERM during shutdown exits at once
  * with 128 + the signal's number, as a shell reports a process killed by it.
  */
 import { Command } from 'commander';
 import { describeConfig } from './config/describe.js';
-import { deepFreeze } from './config/freeze.js';
-import { type CliInput, COMMAND_LINE, type ConfigProblem, type ConfigResult, formatProblem, loadConfig } from './config/load.js';
-import { describeAdminBindProblem, parseWorkers } from './config/operations.js';
+import { type CliInput, type ConfigProblem, formatProblem } from './config/load.js';
+import { loadWithFlags, type LoadSpec } from './config/load-with-flags.js';
 import { configToYaml } from './config-yaml.js';
 import { explainRoute, formatExplanation } from './explain.js';
 import { createLogger } from './log.js';
-import { EXIT_BAD_CONFIG, EXIT_OK, runSingle } from './supervisor.js';
+import { EXIT_BAD_CONFIG, EXIT_OK, exitOnUncaughtErrors, runSingle } from './supervisor.js';
 import { isWorkerProcess, runPrimary, runWorker } from './workers.js';
 
 /** What commander hands us; the repeatable flags default to []. */
@@ -102,30 +102,8 @@ function printProblems(problems: readonly ConfigProblem[]): void {
   process.stderr.write(problems.map((problem) => `${formatProblem(problem)}\n`).join(''));
 }
 
-/**
- * loadConfig plus what only flags give: `--workers`, and the loopback rule for `--admin` (the file's `admin`
- * is checked where it is read, with its line). Run again on every reload, so flags keep applying.
- */
-function loadWithFlags(input: CliInput, options: Pick<CliOptions, 'workers'>): ConfigResult {
-  const result = loadConfig(input);
-  const problems: ConfigProblem[] = result.ok ? [] : [...result.problems];
-  const report = (message: string): void => {
-    problems.push({ file: COMMAND_LINE, line: 0, col: 0, message });
-  };
-  const workers = options.workers === undefined ? undefined : parseWorkers(options.workers);
-  if (workers && !workers.ok) report(`--workers ${workers.reason}`);
-  if (result.ok && input.admin !== undefined && result.config.admin !== null) {
-    const { label, host } = result.config.admin;
-    const problem = describeAdminBindProblem(label, host, result.config.admin.allowNonLoopback ?? false);
-    if (problem !== null) report(`--admin: ${problem}`);
-  }
-  if (!result.ok || problems.length > 0) return { ok: false, problems };
-  if (workers?.ok) return { ok: true, config: deepFreeze({ ...result.config, workers: workers.workers }) };
-  return result;
-}
-
 function check(input: CliInput, options: CliOptions): number {
-  const result = loadWithFlags(input, options);
+  const result = loadWithFlags({ input, workers: options.workers });
   if (!result.ok) {
     printProblems(result.problems);
     return EXIT_BAD_CONFIG;
@@ -136,7 +114,7 @@ function check(input: CliInput, options: CliOptions): number {
 }
 
 function explain(input: CliInput, options: CliOptions & { alpn: string[]; sni: boolean }, name: string): number {
-  const result = loadWithFlags(input, options);
+  const result = loadWithFlags({ input, workers: options.workers });
   if (!result.ok) {
     printProblems(result.problems);
     return EXIT_BAD_CONFIG;
@@ -148,8 +126,8 @@ function explain(input: CliInput, options: CliOptions & { alpn: string[]; sni: b
 
 /** Starts the router (one process, or a cluster primary); resolves once it runs. */
 async function run(input: CliInput, options: CliOptions): Promise<void> {
-  const load = (): ConfigResult => loadWithFlags(input, options);
-  const loaded = load();
+  const spec: LoadSpec = { input, workers: options.workers };
+  const loaded = loadWithFlags(spec); // start-up stays synchronous; reloads run in the loader thread
   if (!loaded.ok) {
     printProblems(loaded.problems);
     process.exitCode = EXIT_BAD_CONFIG;
@@ -163,10 +141,10 @@ async function run(input: CliInput, options: CliOptions): Promise<void> {
   const runOptions = { watch: options.watch ?? true };
   const workers = config.workers ?? 1;
   if (workers > 1) {
-    await runPrimary(load, config, workers, runOptions);
+    await runPrimary(spec, config, workers, runOptions);
     return;
   }
-  await runSingle(load, config, createLogger({ level: config.logLevel }), runOptions);
+  await runSingle(spec, config, createLogger({ level: config.logLevel }), runOptions);
 }
 
 function buildProgram(): Command {
@@ -199,5 +177,6 @@ function buildProgram(): Command {
   return program;
 }
 
+exitOnUncaughtErrors();
 if (isWorkerProcess()) runWorker();
 else await buildProgram().parseAsync(process.argv);

@@ -18,6 +18,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { CLOSE_REASONS } from './close-reason.js';
 import type { ClosedConnection, ConnectionMetrics, DescriptorShortage, HelloOutcome } from './connection-metrics.js';
 import { LIMIT_NAMES, type LimitName } from './limits.js';
+import { openFileWatches } from './file-watch.js';
+import { loopWatchdog } from './loop-watchdog.js';
 
 export const METRIC_PREFIX = 'sni_router_';
 /** The route label of a connection closed before (or without) a route: no SNI match and no default, bad hello. */
@@ -115,6 +117,19 @@ export class RouterMetrics implements ConnectionMetrics {
         backendUp.reset();
         for (const state of this.#backendStates()) backendUp.set({ backend: state.backend }, state.isUp ? 1 : 0);
       },
+    });
+    const fileWatches: Gauge = new Gauge({
+      name: `${METRIC_PREFIX}file_watches`,
+      help: 'Certificate, key and CA files watched for changes (folder watch + stat poll each); returns to what the served config needs after a reload.',
+      registers,
+      collect: () => fileWatches.set(openFileWatches()),
+    });
+    const loopLag: Gauge = new Gauge({
+      name: `${METRIC_PREFIX}event_loop_lag_seconds`,
+      help: 'Worst event-loop delay of the last second; with workers, the worst worker.',
+      aggregator: 'max',
+      registers,
+      collect: () => loopLag.set(loopWatchdog().lagSeconds),
     });
     // Every outcome and reason exists from the start at 0, so rate() works before the first event.
     for (const outcome of HELLO_OUTCOMES) this.#hello.inc({ outcome }, 0);

@@ -1,7 +1,8 @@
 /**
  * One place where every reload goes, whatever asked for it (SIGHUP, the config file changing, POST /reload):
  *
- *   read and validate the whole config (the same loadConfig as start-up, flags re-applied)
+ *   read and validate the whole config (the same loadConfig as start-up, flags re-applied) — in the loader thread
+ *   when there is one (src/config-loader-thread.ts), so the event loop keeps serving meanwhile
  *     invalid → log every problem as file:line:col, count a failure, keep the running config
  *     valid   → apply it (router.reload, or every worker's) → log what changed, count a success, new hash
  *
@@ -12,6 +13,7 @@ import type { Logger } from 'pino';
 import { configHash, type ConfigDiff, diffConfigs, diffFields } from './config-diff.js';
 import { type ConfigResult, formatProblem } from './config/load.js';
 import type { Config } from './config/types.js';
+import type { PreparedConfig } from './config-loader-thread.js';
 import { digestFile } from './config-watch.js';
 import type { ControlMetrics } from './metrics.js';
 
@@ -22,8 +24,13 @@ export type ReloadOutcome =
   | { readonly ok: false; readonly problems: readonly string[] };
 
 export interface ReloaderOptions {
-  /** Reads and validates the config as start-up did (the file re-read, the flags re-applied). */
+  /** Reads and validates the config as start-up did (the file re-read, the flags re-applied), on this thread. */
   readonly load: () => ConfigResult;
+  /**
+   * The same off the event loop, with the hash and the diff against the config of `baseHash` computed there too
+   * (ConfigLoaderThread.prepare). When given, `load` is not used.
+   */
+  readonly prepare?: (baseHash: string) => Promise<PreparedConfig>;
   readonly config: Config;
   readonly logger: Logger;
   readonly metrics: ControlMetrics;
@@ -71,7 +78,16 @@ export class Reloader {
     const startedAt = performance.now();
     const file = this.#config.sourceFile;
     if (file !== null) this.#options.onFileRead?.(digestFile(file));
-    const result = load();
+    let result: PreparedConfig;
+    try {
+      result = this.#options.prepare ? await this.#options.prepare(this.#hash) : withoutHash(load());
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      metrics.reloaded('failure');
+      logger.error({ source, err: message }, 'reload failed; keeping the running config');
+      logger.flush();
+      return { ok: false, problems: [message] };
+    }
     if (!result.ok) {
       const problems = result.problems.map(formatProblem);
       metrics.reloaded('failure');
@@ -89,9 +105,9 @@ export class Reloader {
       logger.flush();
       return { ok: false, problems: [message] };
     }
-    const diff = diffConfigs(this.#config, next);
+    const diff = result.diff ?? diffConfigs(this.#config, next);
     this.#config = next;
-    this.#hash = configHash(next);
+    this.#hash = result.hash || configHash(next);
     metrics.reloaded('success');
     metrics.configLoaded(this.#hash);
     logger.level = next.logLevel;
@@ -100,4 +116,9 @@ export class Reloader {
     logger.flush();
     return { ok: true, hash: this.#hash, diff, durationMs };
   }
+}
+
+/** A load done on this thread, as the loader thread would answer it (hash and diff still to compute). */
+function withoutHash(result: ConfigResult): PreparedConfig {
+  return result.ok ? { ok: true, config: result.config, hash: '', diff: null } : result;
 }

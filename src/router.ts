@@ -116,15 +116,25 @@ class Router implements ListenerOwner, RunningRouter {
   }
 
   async reload(next: Config): Promise<void> {
-    // Open the new listeners first: if one fails, the running config stays whole.
-    await this.openListeners(next);
+    // Build first (a slice per turn of the event loop; bad certificate material rejects here), then open the new
+    // listeners: if either fails, the running config stays whole.
+    const built = await Snapshot.build(next, this.logger, this.snapshot);
+    try {
+      await this.openListeners(next);
+    } catch (error) {
+      built.retire();
+      throw error;
+    }
     const wanted = new Set(next.listen.map((address) => address.label));
     for (const [label, listener] of this.listenersByLabel) {
       if (wanted.has(label)) continue;
       this.listenersByLabel.delete(label);
       listener.stopAccepting();
     }
-    this.snapshot = new Snapshot(next, this.logger, this.snapshot);
+    const previous = this.snapshot;
+    built.takeOver();
+    this.snapshot = built;
+    previous.retire();
   }
 
   async close(graceMs = 0): Promise<void> {

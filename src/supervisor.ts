@@ -8,15 +8,18 @@
  * The cluster primary (src/workers.ts) does the same with the router in its workers; the helpers shared by both
  * live here.
  */
+import { writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { type AdminServer, startAdmin } from './admin.js';
-import type { ConfigResult } from './config/load.js';
+import { loadWithFlags, type LoadSpec } from './config/load-with-flags.js';
+import { ConfigLoaderThread } from './config-loader-thread.js';
 import { type Config, DEFAULT_SHUTDOWN_GRACE_MS } from './config/types.js';
 import { type ConfigWatcher, watchConfigFile } from './config-watch.js';
 import { ListenError, SniRouterError } from './errors.js';
 import type { Logger } from './log.js';
+import { loopWatchdog } from './loop-watchdog.js';
 import { ControlMetrics, RouterMetrics } from './metrics.js';
 import { Reloader } from './reload.js';
 import { type BoundListener, type RunningRouter, startRouter } from './router.js';
@@ -24,6 +27,11 @@ import { type BoundListener, type RunningRouter, startRouter } from './router.js
 export const EXIT_OK = 0;
 export const EXIT_BAD_CONFIG = 1;
 export const EXIT_LISTEN_FAILED = 2;
+/**
+ * A bug: an exception nothing caught. Distinct from 1 (bad config), which the shipped systemd unit does not
+ * restart (RestartPreventExitStatus=1); this one it restarts. 70 is EX_SOFTWARE of sysexits.h.
+ */
+export const EXIT_INTERNAL_ERROR = 70;
 /** If the log cannot be flushed (stdout gone), exit anyway after this long. */
 const FLUSH_TIMEOUT_MS = 2_000;
 /**
@@ -84,6 +92,25 @@ export function exitAtOnce(logger: Logger, signal: NodeJS.Signals): never {
   process.exit(128 + (constants.signals[signal] ?? 0));
 }
 
+/**
+ * An uncaught exception or unhandled rejection leaves the process in an unknown state: write one line saying so
+ * (to stderr, synchronously, so it is not lost in the log's buffer) and exit EXIT_INTERNAL_ERROR.
+ */
+export function exitOnUncaughtErrors(): void {
+  const crash = (kind: string, error: unknown): void => {
+    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    const line = JSON.stringify({ level: 'fatal', time: new Date().toISOString(), pid: process.pid, msg: `${kind}; exiting with ${EXIT_INTERNAL_ERROR}`, err: detail });
+    try {
+      writeSync(2, `${line}\n`);
+    } catch {
+      // stderr is gone: the exit code still says what happened.
+    }
+    process.exit(EXIT_INTERNAL_ERROR);
+  };
+  process.on('uncaughtException', (error) => crash('uncaught exception', error));
+  process.on('unhandledRejection', (reason) => crash('unhandled rejection', reason));
+}
+
 export async function startAdminFor(config: Config, logger: Logger, handlers: Parameters<typeof startAdmin>[2]): Promise<AdminServer | null> {
   if (config.admin === null) return null;
   try {
@@ -96,7 +123,7 @@ export async function startAdminFor(config: Config, logger: Logger, handlers: Pa
 }
 
 /** Starts the router in this process and supervises it; resolves once it runs (the process lives on its sockets). */
-export async function runSingle(load: () => ConfigResult, config: Config, logger: Logger, options: RunOptions): Promise<void> {
+export async function runSingle(spec: LoadSpec, config: Config, logger: Logger, options: RunOptions): Promise<void> {
   const registry = new Registry();
   // Metrics are only readable through the admin listener, so without one they are not kept at all.
   const routerMetrics = config.admin === null ? undefined : new RouterMetrics(registry);
@@ -105,8 +132,10 @@ export async function runSingle(load: () => ConfigResult, config: Config, logger
   let admin: AdminServer | null = null;
   let watcher: ConfigWatcher | null = null;
 
+  const loaderThread = new ConfigLoaderThread(spec);
   const reloader = new Reloader({
-    load,
+    load: () => loadWithFlags(spec),
+    prepare: (baseHash) => loaderThread.prepare(baseHash),
     config,
     logger,
     metrics: controlMetrics,
@@ -125,6 +154,10 @@ export async function runSingle(load: () => ConfigResult, config: Config, logger
     routerMetrics?.watchBackends(() => router.backendStates());
     admin = await startAdminFor(config, logger, {
       isReady: () => !router.isClosing && router.listeners.length > 0,
+      loopHealth: () => {
+        const watchdog = loopWatchdog();
+        return { isHealthy: watchdog.isHealthy, lagSeconds: watchdog.lagSeconds };
+      },
       config: () => ({ config: reloader.config, hash: reloader.hash }),
       connections: async () => ({ ...(routerMetrics ? await routerMetrics.connectionCounts() : {}), active: router.activeConnections, draining: router.isClosing }),
       metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
@@ -174,6 +207,7 @@ export async function runSingle(load: () => ConfigResult, config: Config, logger
   }
 
   setInterval(() => logger.flush(), LOG_FLUSH_INTERVAL_MS).unref();
+  loopWatchdog(); // from now on: start-up's own compile is not lag
   logListening(router.listeners, logger, new Set());
   logger.info({ config: config.sourceFile, routes: config.routes.length, hash: reloader.hash }, 'sni-router started');
   logger.flush(); // lifecycle lines go out at once, not with the next periodic flush

@@ -9,13 +9,11 @@
  * node's TLS wrap reads what is already buffered on the socket first ("emulate receiving it" in _tls_wrap), then
  * reads the socket's handle itself. From then on the raw socket must not be resumed or read by anyone else.
  */
-import { readFileSync } from 'node:fs';
 import type net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
-import { acquireServerTlsContext, type ServerTlsContext } from './cert-store.js';
+import { acquireBackendCa, acquireServerTlsContext, type BackendCaFile, type ServerTlsContext } from './cert-store.js';
 import { DEFAULT_TERMINATE_ALPN, type TerminateSettings } from './config/types.js';
-import { CertificateError } from './errors.js';
 
 /** One terminated route, compiled once per snapshot. */
 export interface TerminateProfile {
@@ -26,6 +24,7 @@ export interface TerminateProfile {
 }
 
 export interface BackendTlsProfile {
+  /** The CA file's certificates as they are now (the file is watched), or null to use the system's. */
   readonly ca: Buffer | null;
   readonly servername: string | null;
   readonly verify: boolean;
@@ -42,20 +41,23 @@ export interface NegotiatedTls {
   readonly clientCertVerified: boolean;
 }
 
-/** Throws CertificateError (naming the file) when the route's material cannot be used. */
-export function compileTerminate(settings: TerminateSettings, logger: Logger | null): TerminateProfile {
-  const context = acquireServerTlsContext(settings, logger);
+/**
+ * Throws CertificateError (naming the file) when the route's material cannot be used. The files are held for
+ * `owner` (the snapshot) until it calls releaseTlsMaterial.
+ */
+export function compileTerminate(settings: TerminateSettings, logger: Logger | null, owner: object): TerminateProfile {
+  const context = acquireServerTlsContext(settings, logger, owner);
   let backendTls: BackendTlsProfile | null = null;
   if (settings.backendTls) {
-    let ca: Buffer | null = null;
-    if (settings.backendTls.caFile) {
-      try {
-        ca = readFileSync(settings.backendTls.caFile);
-      } catch (error) {
-        throw new CertificateError(`cannot read the backend CA file '${settings.backendTls.caFile}': ${(error as Error).message}`, { cause: error });
-      }
-    }
-    backendTls = { ca, servername: settings.backendTls.servername, verify: settings.backendTls.verify };
+    const caFile: BackendCaFile | null = settings.backendTls.caFile ? acquireBackendCa(settings.backendTls.caFile, logger, owner) : null;
+    const { servername, verify } = settings.backendTls;
+    backendTls = {
+      get ca() {
+        return caFile?.current() ?? null;
+      },
+      servername,
+      verify,
+    };
   }
   return {
     context,

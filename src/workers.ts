@@ -15,11 +15,14 @@
 import cluster, { type Worker } from 'node:cluster';
 import pino from 'pino';
 import { AggregatorRegistry, Registry } from 'prom-client';
-import type { ConfigResult } from './config/load.js';
+import { loadWithFlags, type LoadSpec } from './config/load-with-flags.js';
+import { ConfigLoaderThread } from './config-loader-thread.js';
 import { deepFreeze } from './config/freeze.js';
-import type { Config } from './config/types.js';
+import type { Config, RouteConfig } from './config/types.js';
 import { type ConfigWatcher, watchConfigFile } from './config-watch.js';
+import type { LoopHealth } from './admin.js';
 import type { Logger } from './log.js';
+import { loopWatchdog } from './loop-watchdog.js';
 import { type ConnectionCounts, ControlMetrics, countsFromJson, RouterMetrics } from './metrics.js';
 import { Reloader } from './reload.js';
 import { type BoundListener, type RunningRouter, startRouter } from './router.js';
@@ -45,17 +48,34 @@ const YOUNG_DEATH_MS = 5_000;
 const RESTART_DELAY_CAP_MS = 5_000;
 /** After the grace period, workers still draining get this long before they are killed. */
 const SHUTDOWN_KILL_SLACK_MS = 5_000;
+/**
+ * The primary pings every serving worker this often; the answer carries the worker's event-loop lag. A worker
+ * whose last answer is older than HEARTBEAT_UNHEALTHY_MS makes /healthz and /readyz say so; one silent for
+ * HEARTBEAT_DEADLINE_MS is stuck (a handler that never returns, a stopped process) and is killed and replaced.
+ */
+export const HEARTBEAT_INTERVAL_MS = 500;
+export const HEARTBEAT_UNHEALTHY_MS = 2_000;
+export const HEARTBEAT_DEADLINE_MS = 5_000;
+/**
+ * A reload's routes go to each worker in slices, each sent once the worker has taken the previous one: one
+ * message with 10,000 routes is deserialized in a single turn of the worker's loop (100–300 ms of stalled
+ * connections); a slice costs a few ms, and the worker serves between slices.
+ */
+const ROUTES_PER_MESSAGE = 250;
 
 type PrimaryMessage =
   | { type: 'sni-router:start'; config: Config }
-  | { type: 'sni-router:reload'; id: number; config: Config }
+  | { type: 'sni-router:routes'; id: number; batch: number; routes: readonly RouteConfig[] }
+  | { type: 'sni-router:reload'; id: number; batch: number; routeCount: number; config: Config }
   | { type: 'sni-router:stats'; id: number }
-  | { type: 'sni-router:shutdown'; graceMs: number };
+  | { type: 'sni-router:shutdown'; graceMs: number }
+  | { type: 'sni-router:ping' };
 
 type WorkerMessage =
   | { type: 'sni-router:waiting' }
   | { type: 'sni-router:listening'; listeners: readonly BoundListener[] }
   | { type: 'sni-router:start-failed'; message: string; exitCode: number }
+  | { type: 'sni-router:pong'; lagSeconds: number }
   | { type: 'sni-router:reply'; id: number; ok: boolean; error?: string; counts?: ConnectionCounts; listeners?: readonly BoundListener[] };
 
 function isWorkerMessage(message: unknown): message is WorkerMessage {
@@ -84,9 +104,14 @@ interface WorkerState {
   readonly worker: Worker;
   readonly startedAt: number;
   isReady: boolean;
+  /** performance.now() of the last heartbeat answer (or of becoming ready). */
+  answeredAt: number;
+  lagSeconds: number;
+  /** Killed for missing its heartbeat; the exit handler replaces it. */
+  isStuck: boolean;
 }
 
-export async function runPrimary(load: () => ConfigResult, config: Config, workerCount: number, options: RunOptions): Promise<void> {
+export async function runPrimary(spec: LoadSpec, config: Config, workerCount: number, options: RunOptions): Promise<void> {
   const logger = createClusterLogger(config.logLevel);
   cluster.setupPrimary({ serialization: 'advanced' });
   const controlRegistry = new Registry();
@@ -116,7 +141,7 @@ export async function runPrimary(load: () => ConfigResult, config: Config, worke
 
   const fork = (): void => {
     const worker = cluster.fork();
-    const state: WorkerState = { worker, startedAt: Date.now(), isReady: false };
+    const state: WorkerState = { worker, startedAt: Date.now(), isReady: false, answeredAt: performance.now(), lagSeconds: 0, isStuck: false };
     states.set(worker.id, state);
     worker.on('message', (message: unknown) => {
       if (!isWorkerMessage(message)) return; // prom-client's own aggregation messages
@@ -125,8 +150,13 @@ export async function runPrimary(load: () => ConfigResult, config: Config, worke
           // Its message handler is in place (messages sent before that are lost): hand it the config.
           send(worker, { type: 'sni-router:start', config: current });
           return;
+        case 'sni-router:pong':
+          state.answeredAt = performance.now();
+          state.lagSeconds = message.lagSeconds;
+          return;
         case 'sni-router:listening':
           state.isReady = true;
+          state.answeredAt = performance.now();
           logger.info({ worker: worker.id, worker_pid: worker.process.pid }, 'worker started');
           if (firstListeners === null) firstListeners = message.listeners;
           if (readyCount() === workerCount) resolveStarted();
@@ -170,7 +200,8 @@ export async function runPrimary(load: () => ConfigResult, config: Config, worke
       rejectStarted({ message: `a worker exited while starting (code ${String(code)}, signal ${String(signal)})`, exitCode: 1 });
       return;
     }
-    const isYoung = state !== undefined && Date.now() - state.startedAt < YOUNG_DEATH_MS;
+    // A stuck worker was killed on purpose: not a young death that should slow its replacement down.
+    const isYoung = state !== undefined && !state.isStuck && Date.now() - state.startedAt < YOUNG_DEATH_MS;
     youngDeaths = isYoung ? youngDeaths + 1 : 0;
     const delayMs = youngDeaths === 0 ? 0 : Math.min(RESTART_DELAY_CAP_MS, 100 * 2 ** youngDeaths);
     logger.warn({ worker: worker.id, worker_pid: worker.process.pid, code, signal, restart_in_ms: delayMs }, 'worker died; starting a replacement');
@@ -181,8 +212,43 @@ export async function runPrimary(load: () => ConfigResult, config: Config, worke
     }, delayMs);
   });
 
+  const heartbeat = setInterval(() => {
+    if (isStopping || isAborting) return;
+    const now = performance.now();
+    for (const state of states.values()) {
+      if (!state.isReady || state.isStuck) continue;
+      const silentMs = now - state.answeredAt;
+      if (silentMs > HEARTBEAT_DEADLINE_MS) {
+        state.isStuck = true;
+        logger.error({ worker: state.worker.id, worker_pid: state.worker.process.pid, silent_ms: Math.round(silentMs) }, 'worker stopped answering; killing it and starting a replacement');
+        logger.flush();
+        state.worker.process.kill('SIGKILL');
+        continue;
+      }
+      send(state.worker, { type: 'sni-router:ping' });
+    }
+  }, HEARTBEAT_INTERVAL_MS);
+  heartbeat.unref();
+  const ownWatchdog = loopWatchdog();
+  const loopHealth = (): LoopHealth => {
+    const now = performance.now();
+    let lagSeconds = ownWatchdog.lagSeconds;
+    const problems: string[] = [];
+    if (!ownWatchdog.isHealthy) problems.push(`primary event loop lag ${lagSeconds.toFixed(3)} s`);
+    for (const state of states.values()) {
+      if (!state.isReady) continue;
+      const silentMs = now - state.answeredAt;
+      lagSeconds = Math.max(lagSeconds, state.lagSeconds, silentMs > HEARTBEAT_UNHEALTHY_MS ? silentMs / 1000 : 0);
+      if (state.isStuck || silentMs > HEARTBEAT_UNHEALTHY_MS) problems.push(`worker ${state.worker.process.pid} has not answered for ${Math.round(silentMs)} ms`);
+      else if (state.lagSeconds * 1000 >= ownWatchdog.unhealthyLagMs) problems.push(`worker ${state.worker.process.pid} event loop lag ${state.lagSeconds.toFixed(3)} s`);
+    }
+    return problems.length === 0 ? { isHealthy: true, lagSeconds } : { isHealthy: false, lagSeconds, detail: problems.join('; ') };
+  };
+
+  const loaderThread = new ConfigLoaderThread(spec);
   const reloader = new Reloader({
-    load,
+    load: () => loadWithFlags(spec),
+    prepare: (baseHash) => loaderThread.prepare(baseHash),
     config,
     logger,
     metrics: controlMetrics,
@@ -190,7 +256,14 @@ export async function runPrimary(load: () => ConfigResult, config: Config, worke
     apply: async (next) => {
       const previous = current;
       current = next; // a worker forked from now on starts on the new config
-      const replies = await Promise.all(liveWorkers().map((worker) => request(worker, { type: 'sni-router:reload', id: nextRequestId++, config: next })));
+      const batch = nextRequestId++; // slices of another (failed) reload are dropped by the worker
+      const sendTo = async (worker: Worker): Promise<WorkerMessage & { type: 'sni-router:reply' }> => {
+        for (let start = 0; start < next.routes.length; start += ROUTES_PER_MESSAGE) {
+          await request(worker, { type: 'sni-router:routes', id: nextRequestId++, batch, routes: next.routes.slice(start, start + ROUTES_PER_MESSAGE) });
+        }
+        return request(worker, { type: 'sni-router:reload', id: nextRequestId++, batch, routeCount: next.routes.length, config: { ...next, routes: [] } });
+      };
+      const replies = await Promise.all(liveWorkers().map(sendTo));
       const failed = replies.find((reply) => !reply.ok);
       if (failed) {
         current = previous;
@@ -245,6 +318,7 @@ export async function runPrimary(load: () => ConfigResult, config: Config, worke
   try {
     admin = await startAdminFor(config, logger, {
       isReady: () => !isStopping && readyCount() === workerCount,
+      loopHealth,
       config: () => ({ config: reloader.config, hash: reloader.hash }),
       connections: async () => {
         const replies = await Promise.all(liveWorkers().map((worker) => request(worker, { type: 'sni-router:stats', id: nextRequestId++ })));
@@ -293,6 +367,9 @@ function send(worker: Worker, message: PrimaryMessage): void {
 
 /** Waits for the primary's config, serves it, and follows the primary's reloads and shutdown. */
 export function runWorker(): void {
+  /** The routes of the reload being sent, slice by slice (sni-router:routes), until its sni-router:reload. */
+  let incomingRoutes: RouteConfig[] = [];
+  let incomingBatch = -1;
   let router: RunningRouter | null = null;
   let metrics: RouterMetrics | null = null;
   let logger: Logger | null = null;
@@ -336,6 +413,7 @@ export function runWorker(): void {
       return;
     }
     setInterval(() => logger?.flush(), LOG_FLUSH_INTERVAL_MS).unref();
+    loopWatchdog(); // from now on: start-up's own compile is not lag
     reply({ type: 'sni-router:listening', listeners: router.listeners });
   };
 
@@ -345,8 +423,27 @@ export function runWorker(): void {
       case 'sni-router:start':
         void start(deepFreeze(message.config));
         return;
+      case 'sni-router:routes': {
+        const { id, batch, routes } = message;
+        // Frozen on the next turn, so the slice that just arrived is not frozen in the same turn as it was read.
+        setImmediate(() => {
+          if (batch !== incomingBatch) {
+            incomingBatch = batch;
+            incomingRoutes = [];
+          }
+          for (const route of routes) incomingRoutes.push(deepFreeze(route));
+          reply({ type: 'sni-router:reply', id, ok: true });
+        });
+        return;
+      }
       case 'sni-router:reload': {
-        const next = deepFreeze(message.config);
+        const routes = message.batch === incomingBatch ? incomingRoutes : [];
+        incomingRoutes = [];
+        incomingBatch = -1;
+        if (routes.length !== message.routeCount) {
+          return reply({ type: 'sni-router:reply', id: message.id, ok: false, error: `the worker received ${routes.length} of the config's ${message.routeCount} routes` });
+        }
+        const next = deepFreeze({ ...message.config, routes: Object.freeze(routes) });
         const running = router;
         if (!running) return reply({ type: 'sni-router:reply', id: message.id, ok: false, error: 'worker not started' });
         running.reload(next).then(
@@ -369,6 +466,9 @@ export function runWorker(): void {
       }
       case 'sni-router:shutdown':
         shutdown('primary', message.graceMs);
+        return;
+      case 'sni-router:ping':
+        reply({ type: 'sni-router:pong', lagSeconds: loopWatchdog().lagSeconds });
         return;
     }
   });
