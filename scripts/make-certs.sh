@@ -21,7 +21,7 @@ leaf() { # name, SAN list
 }
 if [ "$only_terminate" != terminate ]; then
   leaf alpha.test "DNS:alpha.test"
-  leaf beta.test "DNS:beta.test"
+  leaf beta.test "DNS:beta.test,DNS:*.beta.test"   # the demo routes *.beta.test to this backend too
   leaf default.test "DNS:default.test"
   leaf wild.test "DNS:*.wild.test"
   leaf router.test "DNS:router.test,DNS:legacy.test"

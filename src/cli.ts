@@ -7,13 +7,16 @@
  *                                        config file and POST /reload on the admin listener reload it
  *   sni-router [options] --print-config  print the YAML file equivalent to the flags, and exit
  *   sni-router check -c FILE             print the resolved routing table and exit 0, or every problem and exit 1
- *   sni-router explain -c FILE NAME      which route NAME takes, and why (src/explain.ts)
+ *   sni-router explain -c FILE NAME      which route NAME takes, and why (src/explain.ts); --no-sni for a hello
+ *                                        without a server name
+ *   sni-router --version                 the package version
  *
  * Exit codes: 0 clean shutdown (or a valid `check`), 1 bad config or arguments (commander uses 1 for its own
  * argument errors too), 2 a listener could not be opened, 70 an internal error (an uncaught exception: a bug,
  * logged as one line; the systemd unit restarts on it). A second SIGINT/SIGTERM during shutdown exits at once
  * with 128 + the signal's number, as a shell reports a process killed by it.
  */
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { describeConfig } from './config/describe.js';
 import { type CliInput, type ConfigProblem, formatProblem } from './config/load.js';
@@ -32,6 +35,8 @@ interface CliOptions {
   default?: string;
   proxyProtocol?: string;
   terminate: string[];
+  /** `--alpn LIST`: what the --terminate routes offer (explain's own --alpn is the client's list). */
+  alpn?: string;
   cert?: string;
   key?: string;
   logLevel?: string;
@@ -44,8 +49,12 @@ interface CliOptions {
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
-function addRouterOptions(command: Command): Command {
-  return command
+/** explain's options: its --alpn is the list a client offers, not what terminated routes offer. */
+type ExplainOptions = Omit<CliOptions, 'alpn'> & { alpn: string[]; sni: boolean };
+
+/** `withTerminateAlpn` false for explain, whose --alpn means the client's offer. */
+function addRouterOptions(command: Command, withTerminateAlpn = true): Command {
+  command
     .option('-c, --config <file>', "YAML config; flags given beside it override/add to it")
     .option('-l, --listen <addr>', 'repeatable; 127.0.0.1:8443, :8443 (all IPv4+IPv6), [::1]:8443', collect, [])
     .option(
@@ -56,7 +65,11 @@ function addRouterOptions(command: Command): Command {
     )
     .option('-d, --default <backends>', 'pool for unmatched or missing SNI; absent: such connections are closed')
     .option('-p, --proxy-protocol <v2|v1|none>', 'PROXY header sent to every backend given by flags (default: none)')
-    .option('--terminate <name>', "repeatable; TLS for this route's name ends here (needs --cert and --key)", collect, [])
+    .option('--terminate <name>', "repeatable; TLS for this route's name ends here (needs --cert and --key)", collect, []);
+  if (withTerminateAlpn) {
+    command.option('--alpn <list>', "ALPN protocols the --terminate routes offer, in order: 'h2,http/1.1' (the default)");
+  }
+  return command
     .option('--cert <file>', 'certificate for terminated names (PEM)')
     .option('--key <file>', 'private key for terminated names (PEM)')
     .option('--log-level <level>', 'pino level: fatal, error, warn, info, debug, trace, silent (default: info)')
@@ -74,6 +87,7 @@ function toCliInput(options: CliOptions): CliInput {
     defaultBackends: options.default,
     proxyProtocol: options.proxyProtocol,
     terminate: options.terminate.length > 0 ? options.terminate : undefined,
+    alpn: options.alpn,
     cert: options.cert,
     key: options.key,
     logLevel: options.logLevel,
@@ -82,8 +96,9 @@ function toCliInput(options: CliOptions): CliInput {
 }
 
 /** `sni-router -c a.yaml check -l :8443`: options before `check` belong to the program; merge them in. */
-function mergeOptions(outer: CliOptions, inner: CliOptions): CliOptions {
+function mergeOptions(outer: CliOptions, inner: Omit<CliOptions, 'alpn'> & { alpn?: unknown }): CliOptions {
   return {
+    alpn: typeof inner.alpn === 'string' ? inner.alpn : outer.alpn,
     config: inner.config ?? outer.config,
     listen: [...outer.listen, ...inner.listen],
     route: [...outer.route, ...inner.route],
@@ -113,13 +128,17 @@ function check(input: CliInput, options: CliOptions): number {
   return EXIT_OK;
 }
 
-function explain(input: CliInput, options: CliOptions & { alpn: string[]; sni: boolean }, name: string): number {
+function explain(input: CliInput, options: CliOptions, offered: { alpn: string[]; sni: boolean }, name: string | undefined): number {
+  if (offered.sni && name === undefined) {
+    process.stderr.write("sni-router explain: give the server name to explain, or --no-sni for a hello without one\n");
+    return EXIT_BAD_CONFIG;
+  }
   const result = loadWithFlags({ input, workers: options.workers });
   if (!result.ok) {
     printProblems(result.problems);
     return EXIT_BAD_CONFIG;
   }
-  const explanation = explainRoute(result.config, options.sni ? name : null, options.alpn);
+  const explanation = explainRoute(result.config, offered.sni ? (name ?? null) : null, offered.alpn);
   process.stdout.write(`${formatExplanation(explanation)}\n`);
   return EXIT_OK;
 }
@@ -147,9 +166,16 @@ async function run(input: CliInput, options: CliOptions): Promise<void> {
   await runSingle(spec, config, createLogger({ level: config.logLevel }), runOptions);
 }
 
+/** package.json sits one folder above dist/ (and src/), in a clone and in an installed package alike. */
+function packageVersion(): string {
+  const text = readFileSync(new URL('../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
+}
+
 function buildProgram(): Command {
   const program = new Command('sni-router')
     .description('Layer-4 SNI router: picks a backend by the TLS server name, without decrypting')
+    .version(packageVersion(), '-V, --version', 'print the version and exit')
     .enablePositionalOptions()
     .showHelpAfterError('(run sni-router --help for usage)');
   addRouterOptions(program).action(async (options: CliOptions) => {
@@ -167,12 +193,13 @@ function buildProgram(): Command {
     program
       .command('explain')
       .description('print which route a server name takes and why (exact, which wildcard, which regex, default, closed)')
-      .argument('<name>', "the server name (SNI) a client would send; with --no-sni, ignored (give '')")
+      .argument('[name]', 'the server name (SNI) a client would send; leave it out with --no-sni')
       .option('--alpn <protocol>', 'repeatable; an ALPN protocol the client offers', collect, [])
       .option('--no-sni', 'explain a ClientHello without a server name'),
-  ).action((name: string, options: CliOptions & { alpn: string[]; sni: boolean }) => {
-    const merged = { ...mergeOptions(program.opts<CliOptions>(), options), alpn: options.alpn, sni: options.sni };
-    process.exitCode = explain(toCliInput(merged), merged, name);
+    false,
+  ).action((name: string | undefined, options: ExplainOptions) => {
+    const merged = mergeOptions(program.opts<CliOptions>(), { ...options, alpn: undefined });
+    process.exitCode = explain(toCliInput(merged), merged, { alpn: options.alpn, sni: options.sni }, name);
   });
   return program;
 }

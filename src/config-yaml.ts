@@ -42,7 +42,10 @@ export function configToYaml(config: Config): string {
 function routeYaml(route: RouteConfig, config: Config): unknown {
   const pool = poolYaml(route.pool, config);
   const extra: Yaml = {};
-  if (route.terminate !== null) extra.terminate = { cert: route.terminate.certFile, key: route.terminate.keyFile };
+  if (route.terminate !== null) {
+    const { certFile, keyFile, alpn } = route.terminate;
+    extra.terminate = { cert: certFile, key: keyFile, ...(alpn !== undefined ? { alpn: [...alpn] } : {}) };
+  }
   if (route.alpn && route.alpn.length > 0) extra.alpn = Object.fromEntries(route.alpn.map((entry) => [entry.protocol, poolYaml(entry.pool, config)]));
   if (route.fallback) extra.fallback = poolYaml(route.fallback, config);
   if (Object.keys(extra).length === 0) return pool;

@@ -1,12 +1,12 @@
 /**
  * `npm run demo`: two demo HTTPS backends (alpha.test, beta.test) that read the PROXY v2 header we send, and a
- * router in front of them on 127.0.0.1:8443 (or --port N). Prints the routing table and curl lines that work as
- * printed. Runs until Ctrl-C.
+ * router in front of them on 127.0.0.1:8443 (or --port N). Prints the routing table and, for every route, a curl
+ * or openssl line that works as printed. Runs until Ctrl-C; its temporary config folder goes with it.
  */
 import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
@@ -88,11 +88,51 @@ function describeHeader(header: Buffer): string {
   }
 }
 
+const USAGE = `usage: npm run demo [-- --port N]      (or: node dist/demo.js [--port N])
+
+Starts two demo HTTPS backends, alpha.test and beta.test, on free loopback ports, and sni-router in front of
+them on 127.0.0.1:8443 (--port N for another; 0 picks a free one). It prints the routing table and a command
+for every route (curl or openssl s_client, verifying against fixtures/certs/ca.pem), and logs one access line
+per connection on stderr. Ctrl-C stops it and removes its temporary config folder.
+`;
+
+/** The port from --port N (or --port=N); 8443 when absent; null when it is not a port. */
+function readPort(args: readonly string[]): number | null {
+  const index = args.findIndex((arg) => arg === '--port' || arg.startsWith('--port='));
+  if (index === -1) return 8443;
+  const text = args[index]!.includes('=') ? args[index]!.slice('--port='.length) : args[index + 1];
+  const port = Number(text);
+  return text !== undefined && /^\d+$/.test(text) && port <= 65535 ? port : null;
+}
+
 async function main(): Promise<void> {
-  const portArg = process.argv.indexOf('--port');
-  const port = portArg > 0 ? Number(process.argv[portArg + 1]) : 8443;
-  const [alphaPort, betaPort] = await Promise.all([startDemoBackend('alpha.test'), startDemoBackend('beta.test')]);
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const unknown = args.filter((arg, index) => !/^--port(=|$)/.test(arg) && !/^--port$/.test(args[index - 1] ?? ''));
+  const port = readPort(args);
+  if (unknown.length > 0 || port === null) {
+    process.stderr.write(`sni-router demo: ${port === null ? 'give --port a number from 0 to 65535' : `unknown argument '${unknown[0]}'`}\n\n${USAGE}`);
+    process.exitCode = 1;
+    return;
+  }
   const dir = mkdtempSync(path.join(tmpdir(), 'sni-router-demo-'));
+  // Whatever way the demo ends (Ctrl-C, SIGTERM, an error, a normal exit), its folder goes.
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  // Handlers from the start: a signal that arrives while no handler is set kills at once, folder and all.
+  let router: Awaited<ReturnType<typeof startRouter>> | null = null;
+  let isStopping = false;
+  const stop = (): void => {
+    // A second Ctrl-C exits at once, still through process.exit so that the folder is removed.
+    if (isStopping || router === null) process.exit(isStopping ? 130 : 0);
+    isStopping = true;
+    void router.close(0).then(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  const [alphaPort, betaPort] = await Promise.all([startDemoBackend('alpha.test'), startDemoBackend('beta.test')]);
   const file = path.join(dir, 'demo.yaml');
   writeFileSync(
     file,
@@ -112,7 +152,7 @@ default: [127.0.0.1:${alphaPort}]
     process.exit(1);
   }
   const logger = createLogger({ level: 'info', fd: 2, sync: true });
-  const router = await startRouter(result.config, { logger });
+  router = await startRouter(result.config, { logger });
   const bound = router.listeners[0]!;
   const ca = path.join(CERT_DIR, 'ca.pem');
   const curl = (name: string): string => `curl --cacert ${ca} --resolve ${name}:${bound.port}:127.0.0.1 https://${name}:${bound.port}/`;
@@ -123,21 +163,19 @@ default: [127.0.0.1:${alphaPort}]
       '',
       describeConfig(result.config),
       '',
-      'Try (access log lines appear on stderr):',
+      'Try one command per route (access log lines appear on stderr):',
       `  ${curl('alpha.test')}`,
       `  ${curl('beta.test')}`,
-      `  openssl s_client -connect 127.0.0.1:${bound.port} -servername beta.test -CAfile ${ca} -brief </dev/null`,
+      `  ${curl('www.beta.test')}`,
       `  openssl s_client -connect 127.0.0.1:${bound.port} -servername nobody.test -CAfile ${ca} -brief </dev/null   # no route: default pool (alpha)`,
       '',
       'Ctrl-C to stop.',
       '',
     ].join('\n'),
   );
-  const stop = (): void => {
-    void router.close(0).then(() => process.exit(0));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }
 
-void main();
+main().catch((error: unknown) => {
+  process.stderr.write(`sni-router demo: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

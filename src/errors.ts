@@ -1,3 +1,5 @@
+import { lowPortHint } from './low-port-hint.js';
+
 /**
  * Every failure the router reports to an operator has a stable code (documented in the README's error table).
  * Bad input on the wire is not an exception (readers return result kinds); these classes are for config,
@@ -37,7 +39,8 @@ export class ListenError extends SniRouterError {
   readonly address: string;
   constructor(address: string, cause: unknown) {
     const detail = cause instanceof Error ? cause.message : String(cause);
-    super('SNIR_ERR_LISTEN', `cannot listen on ${address}: ${detail}`, { cause });
+    const hint = lowPortHint(address, cause);
+    super('SNIR_ERR_LISTEN', `cannot listen on ${address}: ${detail}${hint !== null ? `; ${hint}` : ''}`, { cause });
     this.name = 'ListenError';
     this.address = address;
   }

@@ -190,7 +190,7 @@ describe('flags over the file', () => {
     expect(config.listen.map((l) => l.label)).toEqual(['127.0.0.1:0', '[::1]:0']);
   });
 
-  it('--route adds a route with the --proxy-protocol mode (default none)', () => {
+  it("--route adds a route with the --proxy-protocol mode (default: the file's proxy_protocol)", () => {
     const config = mustLoad({ configFile: base, routes: ['new.example.com=127.0.0.1:1,127.0.0.1:2'] });
     const added = config.routes.at(-1);
     expect(added?.name).toBe('new.example.com');
@@ -199,7 +199,7 @@ describe('flags over the file', () => {
         { host: '127.0.0.1', port: 1, label: '127.0.0.1:1' },
         { host: '127.0.0.1', port: 2, label: '127.0.0.1:2' },
       ],
-      proxyProtocol: 'none',
+      proxyProtocol: 'v2',
       balance: 'round-robin',
     });
     expect(added?.source).toEqual({ file: '<command line>', line: 0, col: 0 });
@@ -216,7 +216,7 @@ describe('flags over the file', () => {
     const config = mustLoad({ configFile: base, routes: ['APP.example.com.=127.0.0.1:7'] });
     expect(config.routes.map((r) => r.pattern)).toEqual(['app.example.com', '.example.org', '^api-[0-9]+\\.example\\.net$', 'legacy.example.com']);
     expect(config.routes[0]?.pool.backends.map((b) => b.label)).toEqual(['127.0.0.1:7']);
-    expect(config.routes[0]?.pool.proxyProtocol).toBe('none');
+    expect(config.routes[0]?.pool.proxyProtocol).toBe('v2');
   });
 
   it("--route splits at the last '=', so a regex may hold one", () => {
@@ -231,7 +231,7 @@ describe('flags over the file', () => {
         { host: '127.0.0.1', port: 9, label: '127.0.0.1:9' },
         { host: '::1', port: 9, label: '[::1]:9' },
       ],
-      proxyProtocol: 'none',
+      proxyProtocol: 'v2',
       balance: 'round-robin',
     });
   });

@@ -2,10 +2,14 @@
  * Flags over the file (SPEC "Command line": flags given beside a config override/add to it):
  *
  *   --listen        replaces the file's listen list (repeatable; all of them together form the new list)
- *   --route N=B,B   adds a route; one with the same name in the file is replaced in place (regex order kept)
+ *   --route N=B,B   adds a route; one with the same name in the file is replaced in place (regex order kept).
+ *                   Options may follow the backends: 'N=B,B;proxy=v2' gives that route its own PROXY mode
  *   --default B,B   replaces the default pool
- *   --proxy-protocol  the PROXY mode of the pools given by flags (default none); file pools keep theirs
+ *   --proxy-protocol  the PROXY mode of the pools given by flags; without it they take the file's
+ *                   `proxy_protocol` (so a flag route beside a v2 file speaks v2), and none in quick mode
  *   --terminate N   with --cert/--key: TLS for route N (from the file or a flag) ends here
+ *   --alpn P,P      the ALPN protocols those --terminate routes offer (default as in the file's terminate: h2,
+ *                   http/1.1)
  *   --log-level, --admin  replace the file's
  *
  * Relative --cert/--key paths resolve against the working directory. Problems are reported at '<command line>'
@@ -23,6 +27,7 @@ import {
 } from './draft.js';
 import { describeUnreadableFile } from './files.js';
 import type { CliInput } from './load.js';
+import { isAlpnProtocolName } from './pool-keys.js';
 import { COMMAND_LINE, type ConfigProblem } from './problem.js';
 import { classifyRouteName, routeIdentity } from './route-names.js';
 import { closestWord, oneOf } from './suggest.js';
@@ -36,7 +41,9 @@ export function applyFlags(draft: Draft, input: CliInput, cwd: string): ConfigPr
     problems.push({ file: COMMAND_LINE, line: 0, col: 0, message });
   };
 
-  const proxyProtocol = readProxyProtocol(input.proxyProtocol, report);
+  // Beside a file, the file's mode (its `proxy_protocol`, or v2 when it has none); in quick mode the draft
+  // already holds --proxy-protocol or none.
+  const proxyProtocol = readProxyProtocol(input.proxyProtocol, draft.proxyProtocol, report);
 
   if (input.listen !== undefined && input.listen.length > 0) {
     draft.isListenGiven = true;
@@ -90,29 +97,57 @@ export function applyFlags(draft: Draft, input: CliInput, cwd: string): ConfigPr
   return problems;
 }
 
-function readProxyProtocol(value: string | undefined, report: (message: string) => void): ProxyProtocolMode {
-  if (value === undefined) return FLAG_DEFAULT_PROXY_PROTOCOL;
+function readProxyProtocol(value: string | undefined, fallback: ProxyProtocolMode, report: (message: string) => void): ProxyProtocolMode {
+  if (value === undefined) return fallback;
   if (isProxyProtocolMode(value)) return value;
   report(`--proxy-protocol must be ${oneOf(PROXY_PROTOCOL_MODES)}, not '${value}'${didYouMean(value, PROXY_PROTOCOL_MODES)}`);
   return FLAG_DEFAULT_PROXY_PROTOCOL;
 }
 
-/** 'name=b1,b2'. Split at the last '=': backends never hold one, a regex name might (`(?=…)`). */
+/** The options a --route may carry after its backends, as `;key=value`. */
+const ROUTE_FLAG_OPTIONS: readonly string[] = ['proxy'];
+/** One trailing `;key=value`: backends hold neither ';' nor '=', so options are peeled off the end. */
+const TRAILING_OPTION = /;([^;=]*)=([^;=]*)$/;
+
+/**
+ * 'name=b1,b2' or 'name=b1,b2;proxy=v2'. Options come off the end first; then split at the last '=':
+ * backends never hold one, a regex name might (`(?=…)`).
+ */
 function readRouteFlag(text: string, proxyProtocol: ProxyProtocolMode, report: (message: string) => void): RouteConfig | null {
-  const equals = text.lastIndexOf('=');
+  let rest = text;
+  const options = new Map<string, string>();
+  for (let match = TRAILING_OPTION.exec(rest); match !== null; match = TRAILING_OPTION.exec(rest)) {
+    const key = match[1]!.trim();
+    if (!options.has(key)) options.set(key, match[2]!.trim());
+    else report(`--route '${text}' gives ';${key}=' twice`);
+    rest = rest.slice(0, match.index);
+  }
+  const equals = rest.lastIndexOf('=');
   if (equals <= 0) {
     report(`--route '${text}' must be NAME=BACKENDS, as in 'app.example.com=10.0.0.5:8443,10.0.0.6:8443'`);
     return null;
   }
-  const name = text.slice(0, equals);
+  const name = rest.slice(0, equals);
   const classified = classifyRouteName(name);
-  const backends = readBackendList(text.slice(equals + 1), `--route '${name}'`, report);
+  const backends = readBackendList(rest.slice(equals + 1), `--route '${name}'`, report);
+  let mode = proxyProtocol;
+  let isBroken = false;
+  for (const [key, value] of options) {
+    if (key === 'proxy' && isProxyProtocolMode(value)) mode = value;
+    else if (key === 'proxy') {
+      report(`--route '${name}': proxy must be ${oneOf(PROXY_PROTOCOL_MODES)}, not '${value}'${didYouMean(value, PROXY_PROTOCOL_MODES)}`);
+      isBroken = true;
+    } else {
+      report(`--route '${name}': unknown option '${key}' (known: ${ROUTE_FLAG_OPTIONS.join(', ')})${didYouMean(key, ROUTE_FLAG_OPTIONS)}`);
+      isBroken = true;
+    }
+  }
   if (!classified.ok) {
     report(`--route '${name}' ${classified.reason}`);
     return null;
   }
-  if (backends === null) return null;
-  const pool: PoolConfig = { backends, proxyProtocol, balance: DEFAULT_BALANCE };
+  if (backends === null || isBroken) return null;
+  const pool: PoolConfig = { backends, proxyProtocol: mode, balance: DEFAULT_BALANCE };
   return { name, kind: classified.kind, pattern: classified.pattern, pool, terminate: null, source: FLAG_SOURCE };
 }
 
@@ -144,8 +179,10 @@ function applyTerminate(draft: Draft, input: CliInput, cwd: string, report: (mes
   const names = input.terminate ?? [];
   if (names.length === 0) {
     if (input.cert !== undefined || input.key !== undefined) report('--cert and --key are only used with --terminate NAME');
+    if (input.alpn !== undefined) report('--alpn is only used with --terminate NAME (it is the ALPN those routes offer)');
     return;
   }
+  const alpn = input.alpn === undefined ? undefined : readAlpnList(input.alpn, report);
   const file = (flag: '--cert' | '--key', value: string | undefined): string | null => {
     if (value === undefined) {
       report(`--terminate needs ${flag} as well`);
@@ -169,8 +206,26 @@ function applyTerminate(draft: Draft, input: CliInput, cwd: string, report: (mes
       report(`--terminate '${name}' names no route${closest !== null ? `; did you mean '${closest}'?` : ''}`);
       continue;
     }
-    if (certFile !== null && keyFile !== null) draft.routes[index] = { ...route, terminate: { certFile, keyFile } };
+    if (certFile !== null && keyFile !== null && alpn !== null) {
+      draft.routes[index] = { ...route, terminate: { certFile, keyFile, ...(alpn !== undefined ? { alpn } : {}) } };
+    }
   }
+}
+
+/** '--alpn h2,http/1.1': the protocols offered, in order of preference (as `terminate.alpn` in the file). */
+function readAlpnList(text: string, report: (message: string) => void): string[] | null {
+  const protocols = text.split(',').map((piece) => piece.trim());
+  const bad = protocols.filter((protocol) => !isAlpnProtocolName(protocol));
+  if (bad.length > 0) {
+    report(`--alpn '${text}': each protocol must be 1–255 printable ASCII bytes, as in 'h2,http/1.1'`);
+    return null;
+  }
+  const twice = protocols.find((protocol, index) => protocols.indexOf(protocol) !== index);
+  if (twice !== undefined) {
+    report(`--alpn '${text}' lists '${twice}' twice`);
+    return null;
+  }
+  return protocols;
 }
 
 function didYouMean(word: string, known: readonly string[]): string {

@@ -27,8 +27,9 @@ export interface CliInput {
   readonly listen?: readonly string[];
   readonly routes?: readonly string[]; // 'name=host:port,host:port'
   readonly defaultBackends?: string; // 'host:port,host:port'
-  readonly proxyProtocol?: string; // v2|v1|none for flag-given pools (default none)
+  readonly proxyProtocol?: string; // v2|v1|none for flag-given pools (default: the file's, or none without one)
   readonly terminate?: readonly string[];
+  readonly alpn?: string; // 'h2,http/1.1': what the --terminate routes offer
   readonly cert?: string;
   readonly key?: string;
   readonly logLevel?: string;
