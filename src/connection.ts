@@ -273,7 +273,14 @@ export class Connection {
     this.reader = null;
     this.client.pause();
     this.host.helloFinished?.();
-    const match = this.host.snapshot.table.lookup(serverName, this.alpn);
+    let match: RouteMatch | null;
+    try {
+      match = this.host.snapshot.table.lookup(serverName, this.alpn);
+    } catch (error) {
+      // A table built from a validated config should never throw; if one ever does, it costs this connection only.
+      this.close('no_route', `route lookup failed: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
     if (!match) {
       this.close('no_route');
       return;

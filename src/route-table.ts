@@ -8,9 +8,15 @@
  *   walks the name's suffixes from the longest, so `*.a.example.com` beats `*.example.com` for `x.a.example.com`;
  *   and since the walk starts after the first label, `*.example.com` never matches `example.com` itself but does
  *   match any number of labels in front of it.
- * - Regexes run only when both Maps missed, against the canonical name, first match in file order wins. Calling
- *   `test()` costs ~40 ns even when the regex fails at once, so 50 regexes one by one cost ~2 µs on every miss.
- *   Instead the regexes are joined into a binary tree of alternations, `(?:r1)|(?:r2)|…`: the root answers "does
+ * - Regexes run only when both Maps missed, against the canonical name, first match in file order wins. They run
+ *   on V8's linear-time engine (route-regex.ts), so a lookup costs at most about name length × total pattern size
+ *   however hostile the name, and they are compiled here, when the table is built, never on a connection. Calling
+ *   That engine has none of the backtracking engine's quick rejections: `test()` costs ~200 ns even when the
+ *   regex fails at once, plus ~40 ns per alternative, so 50 regexes one by one cost ~11 µs on every miss.
+ * - When every regex starts with a literal after `^` (`^api-7-…`, the usual per-customer pattern), they sit in a
+ *   Map keyed by that prefix: a lookup probes it with the name's first bytes, once per distinct prefix length,
+ *   and tests only the regexes whose prefix the name starts with (a miss tests none), lowest file position first.
+ * - Otherwise the regexes are joined into a binary tree of alternations, `(?:r1)|(?:r2)|…`: the root answers "does
  *   any regex match?" in one call (a miss costs one test), and a hit descends left when the left half matches,
  *   else right, so it finds the first matching regex in ~log2(n) more tests. Joining is only sound when no
  *   source uses a backreference (`\1` would point at another regex's group once they are joined); a list with
@@ -21,6 +27,7 @@
  */
 import type { PoolConfig, RouteConfig } from './config/types.js';
 import { MAX_HOST_NAME_BYTES, normalizeServerName } from './host-name.js';
+import { anchoredLiteralPrefix, compileFoldedRegex, compileRouteRegex } from './route-regex.js';
 
 export type MatchKind = 'exact' | 'wildcard' | 'regex' | 'default';
 
@@ -58,18 +65,6 @@ function pickByAlpn(match: RouteMatch | null, offered: readonly string[]): Route
   return match;
 }
 
-/**
- * Regex routes match case-insensitively (SPEC: names compare case-insensitively), so `~^API-` works as written.
- * No `g`/`y`: `test()` must not carry `lastIndex` state from one connection to the next. Not anchored for the
- * operator: write `^…$` to match whole names, as in nginx and HAProxy.
- */
-export const ROUTE_REGEX_FLAGS = 'i';
-
-/** Compiles a regex route's source (the name without its `~`); throws SyntaxError when it is not a valid regex. */
-export function compileRouteRegex(source: string): RegExp {
-  return new RegExp(source, ROUTE_REGEX_FLAGS);
-}
-
 /** Routes in the order a lookup tries them: exact, wildcards most specific first, regexes in file order. */
 export function orderByPrecedence(routes: readonly RouteConfig[]): RouteConfig[] {
   const exact = routes.filter((r) => r.kind === 'exact');
@@ -83,6 +78,7 @@ export function orderByPrecedence(routes: readonly RouteConfig[]): RouteConfig[]
 }
 
 interface RegexEntry {
+  /** The route's pattern as the linear-time engine runs it (case folded, see route-regex.ts). */
   readonly source: string;
   readonly regex: RegExp;
   readonly match: RouteMatch;
@@ -115,10 +111,36 @@ function buildRegexTree(entries: readonly RegexEntry[], from: number, to: number
     .map((entry) => `(?:${entry.source})`)
     .join('|');
   try {
-    return { kind: 'branch', regex: compileRouteRegex(alternation), left, right };
+    return { kind: 'branch', regex: compileFoldedRegex(alternation), left, right };
   } catch {
-    return null; // e.g. two regexes declare the same named group
+    return null; // e.g. two regexes declare the same named group, or a legacy octal `\1` became a backreference
   }
+}
+
+/** More regexes than this behind one prefix and the prefix Map saves little: the tree serves instead. */
+const MAX_REGEXES_PER_PREFIX = 16;
+
+/** Regexes by anchored literal prefix, or null when some regex has none (or one prefix has too many). */
+interface PrefixIndex {
+  /** Prefix → indexes into the regex list, ascending (file order). */
+  readonly byPrefix: ReadonlyMap<string, readonly number[]>;
+  /** The distinct prefix lengths, so a lookup slices the name once per length. */
+  readonly lengths: readonly number[];
+}
+
+function buildPrefixIndex(entries: readonly RegexEntry[]): PrefixIndex | null {
+  if (entries.length === 0) return null;
+  const byPrefix = new Map<string, number[]>();
+  for (const [index, entry] of entries.entries()) {
+    const prefix = anchoredLiteralPrefix(entry.source);
+    if (prefix === '') return null;
+    const indexes = byPrefix.get(prefix) ?? [];
+    if (indexes.length === MAX_REGEXES_PER_PREFIX) return null;
+    indexes.push(index);
+    byPrefix.set(prefix, indexes);
+  }
+  const lengths = [...new Set([...byPrefix.keys()].map((prefix) => prefix.length))].sort((a, b) => a - b);
+  return { byPrefix, lengths };
 }
 
 function canJoinRegexes(entries: readonly RegexEntry[]): boolean {
@@ -130,6 +152,8 @@ export class RouteTable {
   readonly #wildcards: ReadonlyMap<string, RouteMatch>;
   /** hasWildcardOfLength[n] is 1 when some wildcard suffix is n bytes long: skips probes that cannot hit. */
   readonly #hasWildcardOfLength: Uint8Array;
+  /** Set when every regex has an anchored literal prefix (see the file comment); then no tree is built. */
+  readonly #prefixIndex: PrefixIndex | null;
   /** Set when the regexes could be joined (see the file comment); otherwise #regexes are tested in turn. */
   readonly #regexTree: RegexNode | null;
   readonly #regexes: readonly RegexEntry[];
@@ -147,14 +171,15 @@ export class RouteTable {
     for (const suffix of wildcards.keys()) {
       if (suffix.length <= MAX_HOST_NAME_BYTES) this.#hasWildcardOfLength[suffix.length] = 1;
     }
-    this.#regexTree = canJoinRegexes(regexes) ? buildRegexTree(regexes, 0, regexes.length) : null;
+    this.#prefixIndex = buildPrefixIndex(regexes);
+    this.#regexTree = this.#prefixIndex === null && canJoinRegexes(regexes) ? buildRegexTree(regexes, 0, regexes.length) : null;
     this.#regexes = this.#regexTree === null ? regexes : [];
     this.#default = defaultMatch;
   }
 
   /**
-   * Expects routes from a validated Config (patterns canonical, regexes valid). Should two routes share a name,
-   * the first one wins, as it would in the file.
+   * Expects routes from a validated Config (patterns canonical, regexes accepted by compileRouteRegex, within
+   * MAX_REGEX_ROUTES); throws otherwise. Should two routes share a name, the first one wins, as in the file.
    */
   static compile(routes: readonly RouteConfig[], defaultPool: PoolConfig | null): RouteTable {
     const exact = new Map<string, RouteMatch>();
@@ -169,9 +194,12 @@ export class RouteTable {
         case 'wildcard':
           if (!wildcards.has(route.pattern)) wildcards.set(route.pattern, match);
           break;
-        case 'regex':
-          regexes.push({ source: route.pattern, regex: compileRouteRegex(route.pattern), match });
+        case 'regex': {
+          const compiled = compileRouteRegex(route.pattern);
+          if (!compiled.ok) throw new Error(`route '${route.name}' ${compiled.reason} (the config was not validated)`);
+          regexes.push({ source: compiled.folded, regex: compiled.regex, match });
           break;
+        }
       }
     }
     const defaultMatch: RouteMatch | null =
@@ -206,6 +234,7 @@ export class RouteTable {
       }
     }
 
+    if (this.#prefixIndex !== null) return this.#lookupByPrefix(this.#prefixIndex, name);
     let node = this.#regexTree;
     if (node !== null) {
       if (!node.regex.test(name)) return this.#default;
@@ -217,5 +246,23 @@ export class RouteTable {
       if (entry.regex.test(name)) return entry.match;
     }
     return this.#default;
+  }
+
+  /** The first regex in file order among those whose literal prefix `name` starts with. */
+  #lookupByPrefix(index: PrefixIndex, name: string): RouteMatch | null {
+    let best = -1;
+    for (const length of index.lengths) {
+      if (length > name.length) break;
+      const candidates = index.byPrefix.get(name.slice(0, length));
+      if (candidates === undefined) continue;
+      for (const candidate of candidates) {
+        if (best !== -1 && candidate > best) break;
+        if (this.#regexes[candidate]?.regex.test(name) === true) {
+          best = candidate;
+          break;
+        }
+      }
+    }
+    return best === -1 ? this.#default : (this.#regexes[best]?.match ?? this.#default);
   }
 }

@@ -4,10 +4,11 @@
  *   app.example.com     exact      pattern 'app.example.com' (lower case, one trailing dot removed)
  *   *.example.org       wildcard   pattern '.example.org'    (one or more labels in front; not example.org itself)
  *   ~^api-[0-9]+\.net$  regex      pattern '^api-[0-9]+\.net$', compiled as the route table will compile it
+ *                                  (V8's linear-time engine; see route-regex.ts for what it refuses)
  */
 import { describeHostNameProblem, normalizeServerName } from '../host-name.js';
-import { compileRouteRegex } from '../route-table.js';
-import type { RouteKind } from './types.js';
+import { compileRouteRegex, MAX_REGEX_ROUTES, MAX_REGEX_ROUTES_TOTAL_LENGTH } from '../route-regex.js';
+import type { RouteConfig, RouteKind, SourcePosition } from './types.js';
 
 /** `reason` finishes a sentence that starts with "route '<name>' ". */
 export type RouteNameResult =
@@ -21,12 +22,8 @@ export function classifyRouteName(name: string): RouteNameResult {
   if (name.startsWith(REGEX_PREFIX)) {
     const source = name.slice(REGEX_PREFIX.length);
     if (source.length === 0) return { ok: false, reason: "has an empty regex after '~'" };
-    try {
-      compileRouteRegex(source);
-    } catch (error) {
-      const detail = error instanceof Error ? error.message : String(error);
-      return { ok: false, reason: `is not a valid regular expression: ${detail}` };
-    }
+    const compiled = compileRouteRegex(source);
+    if (!compiled.ok) return { ok: false, reason: compiled.reason };
     return { ok: true, kind: 'regex', pattern: source };
   }
 
@@ -53,4 +50,26 @@ export function classifyRouteName(name: string): RouteNameResult {
 /** Two routes with the same identity are the same route (names compare case-insensitively). */
 export function routeIdentity(kind: RouteKind, pattern: string): string {
   return `${kind} ${pattern}`;
+}
+
+/**
+ * The first regex route past the limits on regex routes together (MAX_REGEX_ROUTES of them, at most
+ * MAX_REGEX_ROUTES_TOTAL_LENGTH pattern characters in all), as a problem at that route; null when within them.
+ * Every unmatched name is tested against all of them, so these bound what one connection can cost.
+ */
+export function findRegexBudgetProblem(routes: readonly RouteConfig[]): { source: SourcePosition | null; message: string } | null {
+  let count = 0;
+  let totalLength = 0;
+  for (const route of routes) {
+    if (route.kind !== 'regex') continue;
+    count += 1;
+    totalLength += route.pattern.length;
+    if (count > MAX_REGEX_ROUTES) {
+      return { source: route.source, message: `route '${route.name.slice(0, 64)}' is regex route number ${count}, over the limit of ${MAX_REGEX_ROUTES} regex routes; use exact names or wildcards for the rest` };
+    }
+    if (totalLength > MAX_REGEX_ROUTES_TOTAL_LENGTH) {
+      return { source: route.source, message: `route '${route.name.slice(0, 64)}' brings the regex routes to ${totalLength} pattern characters in all, over the limit of ${MAX_REGEX_ROUTES_TOTAL_LENGTH}; use exact names or wildcards for some` };
+    }
+  }
+  return null;
 }
