@@ -33,6 +33,15 @@ export const MAX_ROUTE_REGEX_LENGTH = 1_000;
  */
 export const MAX_REGEX_ROUTES = 10_000;
 export const MAX_REGEX_ROUTES_TOTAL_LENGTH = 500_000;
+/**
+ * Regexes without an anchored literal prefix (see anchoredLiteralPrefix) are tried on every connection that no
+ * exact name, wildcard or prefix picks, one by one: a 253-byte name costs up to ~3 µs per pattern character of
+ * them all (nested quantifiers; ~1 µs for plain ones), so they may hold this many characters together (~3 ms at
+ * worst, bench/regex-routes.js).
+ */
+export const MAX_UNANCHORED_REGEX_TOTAL_LENGTH = 1_000;
+/** More regexes than this behind one literal prefix are tried as unanchored ones (the prefix saves little). */
+export const MAX_REGEXES_PER_PREFIX = 16;
 
 /** Whether this Node.js has the linear-time engine at all; without it every regex route is refused. */
 export const HAS_LINEAR_ENGINE = probeLinearEngine();
@@ -66,9 +75,10 @@ export function compileRouteRegex(source: string): RouteRegexResult {
   }
   const folded = foldCase(source);
   try {
-    const regex = new RegExp(folded, ROUTE_REGEX_FLAGS);
-    regex.test(''); // V8 compiles on first use: do it now, at load time, not on a connection's path
-    return { ok: true, regex, folded };
+    new RegExp(folded, ROUTE_REGEX_FLAGS); // with its groups, so that a backreference is refused, not read as octal
+    const runnable = withoutCaptures(folded);
+    // V8 compiles on first use: compileFoldedRegex does it now, at load time, not on a connection's path.
+    return { ok: true, regex: compileFoldedRegex(runnable), folded: runnable };
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     if (!detail.includes('linear time')) return { ok: false, reason: `is not a valid regular expression: ${detail}` };
@@ -76,10 +86,15 @@ export function compileRouteRegex(source: string): RouteRegexResult {
   }
 }
 
-/** Compiles a source already folded and accepted (a join of accepted ones); throws when V8 refuses it. */
-export function compileFoldedRegex(folded: string): RegExp {
-  const regex = new RegExp(folded, ROUTE_REGEX_FLAGS);
+/**
+ * Compiles a source already folded and accepted (or a join of accepted ones); throws when V8 refuses it.
+ * `sticky` (for sources that start with `^`): the engine tries position 0 only, instead of starting a thread at
+ * every position that dies at once on `^`; the caller resets `lastIndex` to 0 before each test.
+ */
+export function compileFoldedRegex(folded: string, sticky = false): RegExp {
+  const regex = new RegExp(folded, sticky ? `${ROUTE_REGEX_FLAGS}y` : ROUTE_REGEX_FLAGS);
   regex.test('');
+  regex.lastIndex = 0;
   return regex;
 }
 
@@ -180,6 +195,37 @@ function foldClass(body: string): string {
   return `[${isNegated ? '^' : ''}${safe}${twins}]`;
 }
 
+/**
+ * `(x)` and `(?<name>x)` as `(?:x)`: a route only asks whether the name matches, and the linear-time engine
+ * copies capture registers along every thread it runs (~6× slower on `(a+)+b` against 253 a's). Without
+ * backreferences (refused) the groups change no answer.
+ */
+export function withoutCaptures(source: string): string {
+  let out = '';
+  for (let i = 0; i < source.length; i++) {
+    const char = source.charAt(i);
+    if (char === '\\') {
+      out += source.slice(i, i + 2);
+      i += 1;
+    } else if (char === '[') {
+      const end = classEnd(source, i);
+      if (end === -1) return out + source.slice(i);
+      out += source.slice(i, end + 1);
+      i = end;
+    } else if (char === '(' && source.charAt(i + 1) !== '?') {
+      out += '(?:';
+    } else if (source.startsWith('(?<', i) && source.charAt(i + 3) !== '=' && source.charAt(i + 3) !== '!') {
+      const close = source.indexOf('>', i);
+      if (close === -1) return out + source.slice(i);
+      out += '(?:';
+      i = close;
+    } else {
+      out += char;
+    }
+  }
+  return out;
+}
+
 /** Characters a literal prefix may hold: what a canonical server name can contain. */
 const PREFIX_CHAR = /^[a-z0-9_-]$/;
 const QUANTIFIER_START = /^[?*+{]$/;
@@ -226,4 +272,20 @@ function hasTopLevelAlternation(source: string): boolean {
     else if (char === '|' && depth === 0) return true;
   }
   return false;
+}
+
+/**
+ * For folded sources in file order, the literal prefix each is looked up by, or '' for those tried on every
+ * miss (no prefix, or more than MAX_REGEXES_PER_PREFIX before it share theirs). RouteTable and check share it,
+ * so the limit check counts exactly the regexes the table scans.
+ */
+export function prefixKeys(folded: readonly string[]): string[] {
+  const counts = new Map<string, number>();
+  return folded.map((source) => {
+    const prefix = anchoredLiteralPrefix(source);
+    if (prefix === '') return '';
+    const count = (counts.get(prefix) ?? 0) + 1;
+    counts.set(prefix, count);
+    return count > MAX_REGEXES_PER_PREFIX ? '' : prefix;
+  });
 }

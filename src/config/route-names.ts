@@ -7,7 +7,14 @@
  *                                  (V8's linear-time engine; see route-regex.ts for what it refuses)
  */
 import { describeHostNameProblem, normalizeServerName } from '../host-name.js';
-import { compileRouteRegex, MAX_REGEX_ROUTES, MAX_REGEX_ROUTES_TOTAL_LENGTH } from '../route-regex.js';
+import {
+  compileRouteRegex,
+  foldCase,
+  MAX_REGEX_ROUTES,
+  MAX_REGEX_ROUTES_TOTAL_LENGTH,
+  MAX_UNANCHORED_REGEX_TOTAL_LENGTH,
+  prefixKeys,
+} from '../route-regex.js';
 import type { RouteConfig, RouteKind, SourcePosition } from './types.js';
 
 /** `reason` finishes a sentence that starts with "route '<name>' ". */
@@ -53,22 +60,31 @@ export function routeIdentity(kind: RouteKind, pattern: string): string {
 }
 
 /**
- * The first regex route past the limits on regex routes together (MAX_REGEX_ROUTES of them, at most
- * MAX_REGEX_ROUTES_TOTAL_LENGTH pattern characters in all), as a problem at that route; null when within them.
- * Every unmatched name is tested against all of them, so these bound what one connection can cost.
+ * The first regex route past the limits on regex routes together, as a problem at that route; null when within
+ * them: MAX_REGEX_ROUTES of them, MAX_REGEX_ROUTES_TOTAL_LENGTH pattern characters in all, and of those without
+ * an anchored literal prefix (tried on every connection nothing else picks) MAX_UNANCHORED_REGEX_TOTAL_LENGTH.
+ * Together these bound what one connection's lookup can cost, whatever name it sends.
  */
 export function findRegexBudgetProblem(routes: readonly RouteConfig[]): { source: SourcePosition | null; message: string } | null {
-  let count = 0;
+  const regexes = routes.filter((route) => route.kind === 'regex');
+  const keys = prefixKeys(regexes.slice(0, MAX_REGEX_ROUTES + 1).map((route) => foldCase(route.pattern)));
   let totalLength = 0;
-  for (const route of routes) {
-    if (route.kind !== 'regex') continue;
-    count += 1;
-    totalLength += route.pattern.length;
-    if (count > MAX_REGEX_ROUTES) {
-      return { source: route.source, message: `route '${route.name.slice(0, 64)}' is regex route number ${count}, over the limit of ${MAX_REGEX_ROUTES} regex routes; use exact names or wildcards for the rest` };
+  let unanchoredLength = 0;
+  for (const [index, route] of regexes.entries()) {
+    const named = `route '${route.name.slice(0, 64)}'`;
+    if (index >= MAX_REGEX_ROUTES) {
+      return { source: route.source, message: `${named} is regex route number ${index + 1}, over the limit of ${MAX_REGEX_ROUTES} regex routes; use exact names or wildcards for the rest` };
     }
+    totalLength += route.pattern.length;
     if (totalLength > MAX_REGEX_ROUTES_TOTAL_LENGTH) {
-      return { source: route.source, message: `route '${route.name.slice(0, 64)}' brings the regex routes to ${totalLength} pattern characters in all, over the limit of ${MAX_REGEX_ROUTES_TOTAL_LENGTH}; use exact names or wildcards for some` };
+      return { source: route.source, message: `${named} brings the regex routes to ${totalLength} pattern characters in all, over the limit of ${MAX_REGEX_ROUTES_TOTAL_LENGTH}; use exact names or wildcards for some` };
+    }
+    if (keys[index] === '') unanchoredLength += route.pattern.length;
+    if (unanchoredLength > MAX_UNANCHORED_REGEX_TOTAL_LENGTH) {
+      return {
+        source: route.source,
+        message: `${named} brings the regex routes that do not start with ^ and a literal (as in ^api-) to ${unanchoredLength} pattern characters, over the limit of ${MAX_UNANCHORED_REGEX_TOTAL_LENGTH}: every connection that no other route picks is tried against all of them; anchor it (^…) or use exact names or wildcards`,
+      };
     }
   }
   return null;
