@@ -290,7 +290,14 @@ export class Connection {
     this.reader = null;
     this.client.pause();
     this.host.helloHolds?.(0); // the hello's bytes now wait for a backend (or the TLS layer), not for more bytes
-    const match = this.host.snapshot.table.lookup(serverName, this.alpn);
+    let match: RouteMatch | null;
+    try {
+      match = this.host.snapshot.table.lookup(serverName, this.alpn);
+    } catch (error) {
+      // A table built from a validated config should never throw; if one ever does, it costs this connection only.
+      this.close('no_route', `route lookup failed: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
     if (!match) {
       this.close('no_route');
       return;

@@ -8,7 +8,8 @@
  */
 import type { Config, PoolConfig, RouteConfig } from './config/types.js';
 import { describeHostNameProblem, normalizeServerName } from './host-name.js';
-import { compileRouteRegex, RouteTable } from './route-table.js';
+import { compileRouteRegex } from './route-regex.js';
+import { RouteTable } from './route-table.js';
 
 export type ExplainKind = 'exact' | 'wildcard' | 'regex' | 'default' | 'closed';
 
@@ -44,15 +45,15 @@ export function explainRoute(config: Config, serverName: string | null, alpn: re
   const normalized = normalizeServerName(serverName);
   if (normalized === null) {
     const problem = describeHostNameProblem(serverName.replace(/\.$/, '')) ?? 'it is not a host name';
-    return fallBack(`'${serverName}' is never matched against routes: ${problem}`);
+    return fallBack(`'${shownName(serverName)}' is never matched against routes: ${problem}`);
   }
-  if (normalized !== serverName) reasons.push(`'${serverName}' is compared as '${normalized}'`);
+  if (normalized !== serverName) reasons.push(`'${shownName(serverName)}' is compared as '${normalized}'`);
 
   const exact = config.routes.find((route) => route.kind === 'exact' && route.pattern === normalized);
   const wildcards = config.routes
     .filter((route) => route.kind === 'wildcard' && normalized.length > route.pattern.length && normalized.endsWith(route.pattern))
     .sort((a, b) => b.pattern.length - a.pattern.length);
-  const regexes = config.routes.filter((route) => route.kind === 'regex' && compileRouteRegex(route.pattern).test(normalized));
+  const regexes = config.routes.filter((route) => route.kind === 'regex' && matchesRegex(route, normalized));
 
   let chosen: RouteConfig | undefined;
   if (exact) {
@@ -85,6 +86,18 @@ export function explainRoute(config: Config, serverName: string | null, alpn: re
   return { serverName, normalized, kind: chosen.kind, route: chosen, pool, alpnProtocol, reasons };
 }
 
+/** Tested exactly as RouteTable tests it: the same linear-time compile and case folding (route-regex.ts). */
+function matchesRegex(route: RouteConfig, normalized: string): boolean {
+  const compiled = compileRouteRegex(route.pattern);
+  return compiled.ok && compiled.regex.test(normalized);
+}
+
+/** Names that are not host names can be 64 KiB of anything: quote the start and say how long they are. */
+const MAX_SHOWN_NAME_CHARS = 255;
+function shownName(name: string): string {
+  return name.length <= MAX_SHOWN_NAME_CHARS ? name : `${name.slice(0, MAX_SHOWN_NAME_CHARS)}… (${name.length} characters)`;
+}
+
 function where(route: RouteConfig): string {
   if (route.source === null) return '';
   return route.source.line > 0 ? `(line ${route.source.line})` : '(from a flag)';
@@ -110,7 +123,7 @@ export function formatExplanation(explanation: Explanation): string {
   const { kind, route, pool } = explanation;
   const taken = route !== null ? `${route.name}  (${kind})` : kind === 'default' ? 'default pool' : 'none: the connection is closed (no_route)';
   const rows: Array<[string, string]> = [
-    ['name', explanation.serverName ?? '(no SNI)'],
+    ['name', explanation.serverName === null ? '(no SNI)' : shownName(explanation.serverName)],
     ['route', taken],
   ];
   if (pool !== null) {
@@ -118,6 +131,6 @@ export function formatExplanation(explanation: Explanation): string {
     rows.push(['proxy', pool.proxyProtocol], ['balance', pool.balance]);
     rows.push(['mode', route?.terminate ? 'terminate' : 'passthrough']);
   }
-  rows.push(...explanation.reasons.map((reason, index): [string, string] => [index === 0 ? 'why' : '', reason]));
+  explanation.reasons.forEach((reason, index) => rows.push([index === 0 ? 'why' : '', reason]));
   return rows.map(([key, value]) => `${key.padEnd(8)}  ${value}`.trimEnd()).join('\n');
 }

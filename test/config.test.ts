@@ -135,7 +135,7 @@ describe('every accepted spelling (good-every-form.yaml)', () => {
       ['wildcard', '.example.com', 'v1', 'source-hash'],
       ['wildcard', '.deep.example.com', 'none', 'random'],
       ['regex', '^api-[0-9]+\\.example\\.net$', 'v1', 'round-robin'],
-      ['regex', '(?=www)www\\.example\\.io$', 'v1', 'round-robin'],
+      ['regex', '(?:www)www\\.example\\.io$', 'v1', 'round-robin'],
     ]);
     expect(config.routes[0]?.pool.backends).toEqual([{ host: 'backend-a.internal', port: 443, label: 'backend-a.internal:443' }]);
     expect(config.routes[2]?.pool.backends.map((b) => b.label)).toEqual(['[2001:db8::5]:443', '10.0.0.7:443']);
@@ -220,8 +220,8 @@ describe('flags over the file', () => {
   });
 
   it("--route splits at the last '=', so a regex may hold one", () => {
-    const config = mustLoad({ listen: [':0'], routes: ['~^(?=api)api\\.test$=127.0.0.1:1'] });
-    expect(config.routes[0]?.pattern).toBe('^(?=api)api\\.test$');
+    const config = mustLoad({ listen: [':0'], routes: ['~^[=a]pi\\.test$=127.0.0.1:1'] });
+    expect(config.routes[0]?.pattern).toBe('^[=a]pi\\.test$');
   });
 
   it('--default replaces the default pool', () => {
@@ -457,7 +457,7 @@ describe('describeConfig', () => {
       '  2  wildcard  *.deep.example.com           [2001:db8::5]:443, 10.0.0.7:443  none   random       line 21  -',
       '  3  wildcard  *.Example.com                [2001:db8::5]:443, 10.0.0.7:443  v1     source-hash  line 18  -',
       '  4  regex     ~^api-[0-9]+\\.example\\.net$  10.0.2.5:443                     v1     round-robin  line 25  -',
-      '  5  regex     ~(?=www)www\\.example\\.io$    10.0.2.6:443                     v1     round-robin  line 26  -',
+      '  5  regex     ~(?:www)www\\.example\\.io$    10.0.2.6:443                     v1     round-robin  line 26  -',
       '  -  default   (anything else)              10.0.9.9:443                     v2     least-conn   -        -',
     ]);
   });

@@ -183,11 +183,14 @@ describe('RouteTable regexes', () => {
     expect(chosen(t.lookup('abc.test2'))).toBe('regex ~^ab');
   });
 
-  it('regexes with backreferences keep their meaning (they are tested one by one)', () => {
-    const t = RouteTable.compile([route('~^(a)x'), route('~^(b)\\1\\.test$'), route('~^(c)\\1')], DEFAULT_POOL);
-    expect(chosen(t.lookup('bb.test'))).toBe('regex ~^(b)\\1\\.test$');
-    expect(chosen(t.lookup('cc.test'))).toBe('regex ~^(c)\\1');
-    expect(chosen(t.lookup('bc.test'))).toBe('default');
+  it('regexes with backreferences or lookaround are refused: the linear-time engine cannot run them', () => {
+    // Route regexes now run on V8's linear-time engine (no backtracking, so no hostile name can stall the
+    // router); it has no backreferences or lookaround, so such a route is refused at load with why.
+    for (const name of ['~^(b)\\1\\.test$', '~^(?<x>c)\\k<x>', '~(?<=a)b', '~^a(?!b)']) {
+      const classified = classifyRouteName(name);
+      expect(classified.ok, name).toBe(false);
+      if (!classified.ok) expect(classified.reason, name).toMatch(/cannot be run in linear time: it uses (a backreference|lookahead or lookbehind)/);
+    }
   });
 
   it('named groups with the same name in two regexes still work', () => {
@@ -201,11 +204,32 @@ describe('RouteTable regexes', () => {
   });
 
   it('agrees with a plain first-match scan on arbitrary names and regex lists', () => {
-    const atoms = ['^a', 'b', 'c$', '\\.', '^[a-c]+\\.test$', 'a.c', '(?:ab|ba)', 'x?y', '^.{3}$', '[0-9]', '(a)\\1', '(?<=a)b'];
+    // Upper-case atoms check the case folding (route-regex.ts) against V8's own `i` flag, the oracle below.
+    const atoms = ['^a', 'b', 'c$', '\\.', '^[a-c]+\\.test$', 'a.c', '(?:ab|ba)', 'x?y', '^.{3}$', '[0-9]', '^A', 'B', '[A-C]+$', '[^B]', '\\x41', '^ab', '^a\\.', '^x|y', 'Y$', '[b-]', '^[^A-Z]+$', '^A\\.B', '\\X'];
     fc.assert(
       fc.property(
         fc.array(fc.constantFrom(...atoms), { minLength: 1, maxLength: 12 }),
         fc.array(fc.stringMatching(/^[abcxy0-9.]{1,8}$/), { minLength: 1, maxLength: 20 }),
+        (sources, names) => {
+          const routes = sources.map((source, index) => route(`~${source}`, `127.0.0.1:${index + 1}`));
+          const t = RouteTable.compile(routes, DEFAULT_POOL);
+          for (const name of names) {
+            const normalized = normalizeServerName(name);
+            const expected = normalized === null ? null : routes.find((r) => new RegExp(r.pattern, 'i').test(normalized));
+            expect(t.lookup(name)?.route ?? null).toBe(expected ?? null);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('agrees with a plain first-match scan when every regex is anchored with a literal prefix (the prefix Map)', () => {
+    const atoms = ['^a', '^ab', '^a\\.', '^b.*c$', '^A[bc]', '^ab?c', '^a+b', '^0', '^xy$', '^X\\.y', '^abc|^b'];
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(...atoms), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.stringMatching(/^[abcxy0.]{1,8}$/), { minLength: 1, maxLength: 20 }),
         (sources, names) => {
           const routes = sources.map((source, index) => route(`~${source}`, `127.0.0.1:${index + 1}`));
           const t = RouteTable.compile(routes, DEFAULT_POOL);

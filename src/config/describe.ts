@@ -37,17 +37,23 @@ export function describeConfig(config: Config): string {
     const rate = maxConnectionRatePerClient === null ? '' : `, max_connection_rate_per_client ${maxConnectionRatePerClient}/s`;
     settings.push(['limits', `max_hello_connections ${maxHelloConnections}, max_hello_connections_per_client ${maxHelloConnectionsPerClient}${bytes}${rate}`]);
   }
-  const keyWidth = Math.max(...settings.map(([key]) => key.length));
+  const keyWidth = settings.reduce((width, [key]) => Math.max(width, key.length), 0);
   const lines = settings.map(([key, value]) => `${key.padEnd(keyWidth)}  ${value}`);
 
   const header = ['#', 'kind', 'name', 'backends', 'proxy', 'balance', 'from', 'terminate'];
-  const rows = orderByPrecedence(config.routes).flatMap((route, index) => [routeRow(String(index + 1), route), ...subPoolRows(String(index + 1), route)]);
+  // No spread into push() or Math.max(): with a million routes that many arguments overflow the stack.
+  const rows: string[][] = [header];
+  orderByPrecedence(config.routes).forEach((route, index) => {
+    rows.push(routeRow(String(index + 1), route));
+    for (const row of subPoolRows(String(index + 1), route)) rows.push(row);
+  });
   rows.push(
     config.defaultPool === null
       ? ['-', 'default', '(anything else)', 'none: such connections are closed', '-', '-', '-', '-']
       : poolRow('-', 'default', '(anything else)', config.defaultPool, null),
   );
-  lines.push('', 'routes, in the order a lookup tries them:', ...formatTable([header, ...rows]).map((line) => `  ${line}`));
+  lines.push('', 'routes, in the order a lookup tries them:');
+  for (const line of formatTable(rows)) lines.push(`  ${line}`);
   return lines.join('\n');
 }
 

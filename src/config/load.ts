@@ -14,6 +14,7 @@ import { describeFileError } from './files.js';
 import { applyFlags } from './flags.js';
 import { deepFreeze } from './freeze.js';
 import { COMMAND_LINE, type ConfigProblem, sortProblems } from './problem.js';
+import { findRegexBudgetProblem } from './route-names.js';
 import type { Config } from './types.js';
 import { validateDocument } from './validate.js';
 import { parseYamlSource } from './yaml-source.js';
@@ -62,12 +63,12 @@ export function loadConfig(input: CliInput, options: LoadOptions = {}): ConfigRe
     } else {
       const source = parseYamlSource(text, input.configFile);
       if (source.syntaxProblems.length > 0) {
-        problems.push(...source.syntaxProblems);
+        for (const problem of source.syntaxProblems) problems.push(problem);
         isFileUnderstood = false;
       } else {
         const validated = validateDocument(source, path, dirname(path));
         draft = validated.draft;
-        problems.push(...validated.problems);
+        for (const problem of validated.problems) problems.push(problem); // no spread: a million problems overflow the stack
       }
     }
   } else {
@@ -75,7 +76,13 @@ export function loadConfig(input: CliInput, options: LoadOptions = {}): ConfigRe
     draft = emptyDraft(mode, null);
   }
 
-  problems.push(...applyFlags(draft, input, cwd));
+  for (const problem of applyFlags(draft, input, cwd)) problems.push(problem);
+
+  const regexBudget = findRegexBudgetProblem(draft.routes);
+  if (regexBudget !== null) {
+    const { source } = regexBudget;
+    problems.push({ file: source?.file ?? COMMAND_LINE, line: source?.line ?? 0, col: source?.col ?? 0, message: regexBudget.message });
+  }
 
   if (isFileUnderstood && !draft.isTopLevelUnclear) {
     const where = input.configFile ?? COMMAND_LINE;

@@ -13,7 +13,24 @@ export interface ConfigProblem {
 export const COMMAND_LINE = '<command line>';
 
 export function formatProblem(p: ConfigProblem): string {
-  return p.line > 0 ? `${p.file}:${p.line}:${p.col}: ${p.message}` : `${p.file}: ${p.message}`;
+  const message = shortenMessage(p.message);
+  return p.line > 0 ? `${p.file}:${p.line}:${p.col}: ${message}` : `${p.file}: ${message}`;
+}
+
+/** Longest value quoted whole in a problem; longer ones are cut with an ellipsis and their length. */
+export const MAX_SHOWN_VALUE_CHARS = 80;
+/** Longest message printed whole: a safety net for any value quoted without quoteValue. */
+const MAX_MESSAGE_CHARS = 1_000;
+
+/** A value from the config as a problem quotes it: `'value'`, or `'start…' (N characters)` when it is long. */
+export function quoteValue(value: string): string {
+  if (value.length <= MAX_SHOWN_VALUE_CHARS) return `'${value}'`;
+  return `'${value.slice(0, MAX_SHOWN_VALUE_CHARS)}…' (${value.length} characters)`;
+}
+
+function shortenMessage(message: string): string {
+  if (message.length <= MAX_MESSAGE_CHARS) return message;
+  return `${message.slice(0, MAX_MESSAGE_CHARS)}… (message cut; ${message.length} characters)`;
 }
 
 /**

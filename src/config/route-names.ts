@@ -4,10 +4,18 @@
  *   app.example.com     exact      pattern 'app.example.com' (lower case, one trailing dot removed)
  *   *.example.org       wildcard   pattern '.example.org'    (one or more labels in front; not example.org itself)
  *   ~^api-[0-9]+\.net$  regex      pattern '^api-[0-9]+\.net$', compiled as the route table will compile it
+ *                                  (V8's linear-time engine; see route-regex.ts for what it refuses)
  */
 import { describeHostNameProblem, normalizeServerName } from '../host-name.js';
-import { compileRouteRegex } from '../route-table.js';
-import type { RouteKind } from './types.js';
+import {
+  compileRouteRegex,
+  foldCase,
+  MAX_REGEX_ROUTES,
+  MAX_REGEX_ROUTES_TOTAL_LENGTH,
+  MAX_UNANCHORED_REGEX_TOTAL_LENGTH,
+  prefixKeys,
+} from '../route-regex.js';
+import type { RouteConfig, RouteKind, SourcePosition } from './types.js';
 
 /** `reason` finishes a sentence that starts with "route '<name>' ". */
 export type RouteNameResult =
@@ -21,12 +29,8 @@ export function classifyRouteName(name: string): RouteNameResult {
   if (name.startsWith(REGEX_PREFIX)) {
     const source = name.slice(REGEX_PREFIX.length);
     if (source.length === 0) return { ok: false, reason: "has an empty regex after '~'" };
-    try {
-      compileRouteRegex(source);
-    } catch (error) {
-      const detail = error instanceof Error ? error.message : String(error);
-      return { ok: false, reason: `is not a valid regular expression: ${detail}` };
-    }
+    const compiled = compileRouteRegex(source);
+    if (!compiled.ok) return { ok: false, reason: compiled.reason };
     return { ok: true, kind: 'regex', pattern: source };
   }
 
@@ -53,4 +57,35 @@ export function classifyRouteName(name: string): RouteNameResult {
 /** Two routes with the same identity are the same route (names compare case-insensitively). */
 export function routeIdentity(kind: RouteKind, pattern: string): string {
   return `${kind} ${pattern}`;
+}
+
+/**
+ * The first regex route past the limits on regex routes together, as a problem at that route; null when within
+ * them: MAX_REGEX_ROUTES of them, MAX_REGEX_ROUTES_TOTAL_LENGTH pattern characters in all, and of those without
+ * an anchored literal prefix (tried on every connection nothing else picks) MAX_UNANCHORED_REGEX_TOTAL_LENGTH.
+ * Together these bound what one connection's lookup can cost, whatever name it sends.
+ */
+export function findRegexBudgetProblem(routes: readonly RouteConfig[]): { source: SourcePosition | null; message: string } | null {
+  const regexes = routes.filter((route) => route.kind === 'regex');
+  const keys = prefixKeys(regexes.slice(0, MAX_REGEX_ROUTES + 1).map((route) => foldCase(route.pattern)));
+  let totalLength = 0;
+  let unanchoredLength = 0;
+  for (const [index, route] of regexes.entries()) {
+    const named = `route '${route.name.slice(0, 64)}'`;
+    if (index >= MAX_REGEX_ROUTES) {
+      return { source: route.source, message: `${named} is regex route number ${index + 1}, over the limit of ${MAX_REGEX_ROUTES} regex routes; use exact names or wildcards for the rest` };
+    }
+    totalLength += route.pattern.length;
+    if (totalLength > MAX_REGEX_ROUTES_TOTAL_LENGTH) {
+      return { source: route.source, message: `${named} brings the regex routes to ${totalLength} pattern characters in all, over the limit of ${MAX_REGEX_ROUTES_TOTAL_LENGTH}; use exact names or wildcards for some` };
+    }
+    if (keys[index] === '') unanchoredLength += route.pattern.length;
+    if (unanchoredLength > MAX_UNANCHORED_REGEX_TOTAL_LENGTH) {
+      return {
+        source: route.source,
+        message: `${named} brings the regex routes that do not start with ^ and a literal (as in ^api-) to ${unanchoredLength} pattern characters, over the limit of ${MAX_UNANCHORED_REGEX_TOTAL_LENGTH}: every connection that no other route picks is tried against all of them; anchor it (^…) or use exact names or wildcards`,
+      };
+    }
+  }
+  return null;
 }

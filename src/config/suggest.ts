@@ -20,12 +20,17 @@ export function editDistance(a: string, b: string): number {
   return previous[b.length] ?? 0;
 }
 
+/** Longer words get no "did you mean": no config keyword or value is anywhere near this long. */
+export const MAX_SUGGESTED_WORD_LENGTH = 64;
+
 /**
  * The known word closest to `word`: within a third of its length in edits (at least 1, at most 3), compared
  * ignoring case so that 'Listen' suggests 'listen'; failing that, one that it starts with or that starts with it.
  * Null when nothing is close.
  */
 export function closestWord(word: string, known: readonly string[]): string | null {
+  // Edit distance costs length × length: a 50 MB value would take a minute and gigabytes, and is no typo anyway.
+  if (word.length > MAX_SUGGESTED_WORD_LENGTH) return null;
   const lower = word.toLowerCase();
   const limit = Math.min(3, Math.max(1, Math.floor(word.length / 3)));
   let best: string | null = null;

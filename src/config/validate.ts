@@ -33,7 +33,7 @@ import { checkCertMaterial, type CertFileRole } from '../cert-store.js';
 import { TLS_MIN_VERSIONS, type BackendTlsSettings, type TlsMinVersion } from './types.js';
 import { ADMIN_KEYS, describeAdminBindProblem, parseWorkers } from './operations.js';
 import { describeHostNameProblem } from '../host-name.js';
-import type { ConfigProblem } from './problem.js';
+import { type ConfigProblem, quoteValue } from './problem.js';
 import { classifyRouteName, routeIdentity } from './route-names.js';
 import { closestWord, oneOf, suggestionSuffix } from './suggest.js';
 import {
@@ -115,8 +115,8 @@ class Walker {
     }
     const fields = this.#readFields(root, TOP_LEVEL_KEYS, (key) =>
       /[.*~]/.test(key)
-        ? `unknown top-level key '${key}'; routes go under 'routes:'`
-        : `unknown top-level key '${key}'${suggestionSuffix(key, TOP_LEVEL_KEYS)}`,
+        ? `unknown top-level key ${quoteValue(key)}; routes go under 'routes:'`
+        : `unknown top-level key ${quoteValue(key)}${suggestionSuffix(key, TOP_LEVEL_KEYS)}`,
     );
     const value = (key: string): Node | null => this.#valueOf(fields.pairs.get(key));
     draft.isTopLevelUnclear = fields.hasUnknownKeys;
@@ -165,7 +165,7 @@ class Walker {
       if (text === null) continue;
       const parsed = parseListenAddress(text);
       if (!parsed.ok) {
-        this.#report(long?.addressNode ?? item, `listen address '${text}' ${parsed.reason}`);
+        this.#report(long?.addressNode ?? item, `listen address ${quoteValue(text)} ${parsed.reason}`);
         continue;
       }
       const result = long === null ? parsed : { ok: true as const, value: { ...parsed.value, ...long.settings } };
@@ -192,7 +192,7 @@ class Walker {
     const fields = this.#readFields(
       node,
       TIMEOUT_KEYS,
-      (key) => `unknown key '${key}' in timeouts${suggestionSuffix(key, TIMEOUT_KEYS)}`,
+      (key) => `unknown key ${quoteValue(key)} in timeouts${suggestionSuffix(key, TIMEOUT_KEYS)}`,
     );
     for (const key of TIMEOUT_KEYS) {
       const pair = fields.pairs.get(key);
@@ -210,7 +210,7 @@ class Walker {
     if (typeof value === 'number' && Number.isInteger(value) && value >= MIN_MAX_HELLO_BYTES && value <= MAX_MAX_HELLO_BYTES) {
       return value;
     }
-    const shown = isScalar(node) ? `'${String(node.source ?? node.value)}'` : isSeq(node) ? 'a list' : 'a mapping';
+    const shown = isScalar(node) ? quoteValue(String(node.source ?? node.value)) : isSeq(node) ? 'a list' : 'a mapping';
     if (typeof value === 'number' && Number.isInteger(value) && value > MAX_MAX_HELLO_BYTES) {
       const limit = `${MAX_MAX_HELLO_BYTES} (1 MiB)`;
       this.#report(node, `max_hello_bytes ${value} is over the limit of ${limit}; a real ClientHello is a few KiB`);
@@ -227,7 +227,7 @@ class Walker {
     let addressNode: Node = node;
     let allowNonLoopback = false;
     if (isMap(node)) {
-      const fields = this.#readFields(node, ADMIN_KEYS, (key) => `unknown key '${key}' in admin${suggestionSuffix(key, ADMIN_KEYS)}`);
+      const fields = this.#readFields(node, ADMIN_KEYS, (key) => `unknown key ${quoteValue(key)} in admin${suggestionSuffix(key, ADMIN_KEYS)}`);
       const listenPair = fields.pairs.get('listen');
       if (listenPair === undefined) {
         if (!fields.misspelled.has('listen')) this.#report(node, "admin in long form needs 'listen', as in { listen: \"127.0.0.1:9901\" }");
@@ -246,7 +246,7 @@ class Walker {
     if (text === null) return null;
     const result = parseAdminAddress(text);
     if (!result.ok) {
-      this.#report(addressNode, `admin address '${text}' ${result.reason}`);
+      this.#report(addressNode, `admin address ${quoteValue(text)} ${result.reason}`);
       return null;
     }
     const problem = describeAdminBindProblem(result.value.label, result.value.host, allowNonLoopback);
@@ -286,7 +286,7 @@ class Walker {
       const keyNode = pair.key as Node;
       const classified = classifyRouteName(name);
       if (!classified.ok) {
-        this.#report(keyNode, `route '${name}' ${classified.reason}`);
+        this.#report(keyNode, `route ${quoteValue(name)} ${classified.reason}`);
         continue;
       }
       const source = this.#position(keyNode);
@@ -335,7 +335,7 @@ class Walker {
     const fields = this.#readFields(node, knownKeys, (key) =>
       key === 'terminate'
         ? `${what} cannot terminate TLS; only a named route can (its name picks the certificate)`
-        : `unknown key '${key}' in ${what}${suggestionSuffix(key, knownKeys)}`,
+        : `unknown key ${quoteValue(key)} in ${what}${suggestionSuffix(key, knownKeys)}`,
     );
     const backendsPair = fields.pairs.get('backends');
     let backends: BackendAddress[] | null = null;
@@ -379,7 +379,7 @@ class Walker {
     if (alpnPair !== undefined) {
       const read = this.#readAlpnPools(this.#valueOf(alpnPair), what, proxyProtocol, exactName);
       if (read === null) isExtraBroken = true;
-      else alpn.push(...read);
+      else for (const entry of read) alpn.push(entry);
     }
     if (backends === null || isTerminateBroken || isExtraBroken) return null;
     const pool: PoolConfig = health === null ? { backends, proxyProtocol: mode, balance } : { backends, proxyProtocol: mode, balance, health };
@@ -394,7 +394,7 @@ class Walker {
     addressNode: Node;
     settings: { acceptProxy: { trusted: Cidr[] } | null; maxConnections: number | null; maxConnectionsPerClient: number | null };
   } | null {
-    const fields = this.#readFields(node, LISTEN_KEYS, (key) => `unknown key '${key}' in a listen entry${suggestionSuffix(key, LISTEN_KEYS)}`);
+    const fields = this.#readFields(node, LISTEN_KEYS, (key) => `unknown key ${quoteValue(key)} in a listen entry${suggestionSuffix(key, LISTEN_KEYS)}`);
     const addressPair = fields.pairs.get('address');
     if (addressPair === undefined) {
       if (!fields.misspelled.has('address')) this.#report(node, "a listen entry in long form needs 'address', as in { address: \"127.0.0.1:443\" }");
@@ -428,7 +428,7 @@ class Walker {
       this.#report(node, example);
       return null;
     }
-    const fields = this.#readFields(node, ['trusted'], (key) => `unknown key '${key}' in accept_proxy_protocol${suggestionSuffix(key, ['trusted'])}`);
+    const fields = this.#readFields(node, ['trusted'], (key) => `unknown key ${quoteValue(key)} in accept_proxy_protocol${suggestionSuffix(key, ['trusted'])}`);
     const trustedPair = fields.pairs.get('trusted');
     if (trustedPair === undefined) {
       if (!fields.misspelled.has('trusted')) this.#report(node, "accept_proxy_protocol needs 'trusted', the peers allowed to send a header");
@@ -441,7 +441,7 @@ class Walker {
       const text = isScalar(item) ? String(item.value) : null;
       const result = text === null ? null : parseCidr(text);
       if (result === null || !result.ok) {
-        this.#report(item, `trusted network '${text ?? ''}' ${result === null ? 'must be a string' : result.reason}`);
+        this.#report(item, `trusted network ${quoteValue(text ?? '')} ${result === null ? 'must be a string' : result.reason}`);
         isBroken = true;
         continue;
       }
@@ -456,7 +456,7 @@ class Walker {
       this.#report(node, `health of ${what} must be a mapping, as in { interval: 5s, timeout: 2s, rise: 2, fall: 3 }`);
       return null;
     }
-    const fields = this.#readFields(node, HEALTH_KEYS, (key) => `unknown key '${key}' in health of ${what}${suggestionSuffix(key, HEALTH_KEYS)}`);
+    const fields = this.#readFields(node, HEALTH_KEYS, (key) => `unknown key ${quoteValue(key)} in health of ${what}${suggestionSuffix(key, HEALTH_KEYS)}`);
     let isBroken = fields.hasUnknownKeys;
     const duration = (key: 'interval' | 'timeout', fallback: number): number => {
       const pair = fields.pairs.get(key);
@@ -532,7 +532,7 @@ class Walker {
       this.#report(node, 'limits must be a mapping, as in { max_hello_connections: 10000, max_hello_connections_per_client: 256 }');
       return limits;
     }
-    const fields = this.#readFields(node, LIMITS_KEYS, (key) => `unknown key '${key}' in limits${suggestionSuffix(key, LIMITS_KEYS)}`);
+    const fields = this.#readFields(node, LIMITS_KEYS, (key) => `unknown key ${quoteValue(key)} in limits${suggestionSuffix(key, LIMITS_KEYS)}`);
     const total = fields.pairs.get('max_hello_connections');
     if (total !== undefined) limits.maxHelloConnections = this.#readCount(this.#valueOf(total) ?? (total.key as Node), 'limits.max_hello_connections', 1) ?? limits.maxHelloConnections;
     const perClient = fields.pairs.get('max_hello_connections_per_client');
@@ -558,7 +558,7 @@ class Walker {
   #readCount(node: Node, setting: string, min: number): number | null {
     const value = isScalar(node) ? node.value : undefined;
     if (typeof value === 'number' && Number.isSafeInteger(value) && value >= min) return value;
-    const shown = isScalar(node) ? `'${String(node.source ?? node.value)}'` : isSeq(node) ? 'a list' : 'a mapping';
+    const shown = isScalar(node) ? quoteValue(String(node.source ?? node.value)) : isSeq(node) ? 'a list' : 'a mapping';
     this.#report(node, `${setting} must be a whole number of at least ${min}, not ${shown}`);
     return null;
   }
@@ -583,7 +583,7 @@ class Walker {
       const parsed = text === null ? null : parseBackendAddress(text);
       const result = parsed !== null && parsed.ok && long !== null && long.weight !== null ? { ok: true as const, value: { ...parsed.value, weight: long.weight } } : parsed;
       if (result === null || !result.ok) {
-        if (result !== null) this.#report(long?.addressNode ?? item, `backend '${text ?? ''}' of ${what} ${result.reason}`);
+        if (result !== null) this.#report(long?.addressNode ?? item, `backend ${quoteValue(text ?? '')} of ${what} ${result.reason}`);
         isBroken = true;
         continue;
       }
@@ -600,7 +600,7 @@ class Walker {
 
   /** `{ address: "10.0.0.5:8443", weight: 3 }`. */
   #readBackendLongForm(node: YAMLMap, what: string): { address: string; addressNode: Node; weight: number | null } | null {
-    const fields = this.#readFields(node, BACKEND_KEYS, (key) => `unknown key '${key}' in a backend of ${what}${suggestionSuffix(key, BACKEND_KEYS)}`);
+    const fields = this.#readFields(node, BACKEND_KEYS, (key) => `unknown key ${quoteValue(key)} in a backend of ${what}${suggestionSuffix(key, BACKEND_KEYS)}`);
     const addressPair = fields.pairs.get('address');
     if (addressPair === undefined) {
       if (!fields.misspelled.has('address')) this.#report(node, `a backend of ${what} in long form needs 'address', as in { address: 10.0.0.5:8443, weight: 2 }`);
@@ -631,7 +631,7 @@ class Walker {
     const fields = this.#readFields(
       node,
       TERMINATE_KEYS,
-      (key) => `unknown key '${key}' in terminate of ${what}${suggestionSuffix(key, TERMINATE_KEYS)}`,
+      (key) => `unknown key ${quoteValue(key)} in terminate of ${what}${suggestionSuffix(key, TERMINATE_KEYS)}`,
     );
     const certFile = this.#readFilePath(fields.pairs.get('cert'), node, 'cert', 'certificate', what, !fields.misspelled.has('cert'));
     const keyFile = this.#readFilePath(fields.pairs.get('key'), node, 'key', 'private key', what, !fields.misspelled.has('key'));
@@ -737,7 +737,7 @@ class Walker {
     const fields = this.#readFields(
       node,
       BACKEND_TLS_KEYS,
-      (key) => `unknown key '${key}' in backend_tls of ${what}${suggestionSuffix(key, BACKEND_TLS_KEYS)}`,
+      (key) => `unknown key ${quoteValue(key)} in backend_tls of ${what}${suggestionSuffix(key, BACKEND_TLS_KEYS)}`,
     );
     let isBroken = fields.hasUnknownKeys;
     let caFile: string | null = null;
@@ -814,7 +814,7 @@ class Walker {
     const shown = String(node.source ?? node.value);
     const closest = closestWord(shown, allowed);
     const hint = closest !== null ? `; did you mean '${closest}'?` : '';
-    this.#report(node, `${setting} must be ${oneOf(allowed)}, not '${shown}'${hint}`);
+    this.#report(node, `${setting} must be ${oneOf(allowed)}, not ${quoteValue(shown)}${hint}`);
     return null;
   }
 
@@ -837,7 +837,7 @@ class Walker {
   #addressText(node: Node, what: string, owner = ''): string | null {
     if (isScalar(node) && typeof node.value === 'string') return node.value;
     if (isScalar(node)) {
-      this.#report(node, `${what} '${String(node.source ?? node.value)}'${owner} must be host:port, as in '10.0.0.5:8443'`);
+      this.#report(node, `${what} ${quoteValue(String(node.source ?? node.value))}${owner} must be host:port, as in '10.0.0.5:8443'`);
     } else {
       this.#report(node, `${what}${owner} must be a string such as '10.0.0.5:8443'; quote IPv6 addresses, as in "[::1]:8443"`);
     }
