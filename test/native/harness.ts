@@ -1,0 +1,123 @@
+/**
+ * The native plane under test: the real addon (or the one SNI_ROUTER_NATIVE_ADDON names, e.g. the sanitizer
+ * build), a small SNI → backends table as its `decide`, every event recorded, and the descriptor count of this
+ * process to prove nothing leaks.
+ */
+import { readdirSync } from 'node:fs';
+import { encodeProxyHeader } from '../../src/proxy-header.js';
+import type { ClosedEvent, NativeAddon, NativeBackend } from '../../src/native/addon.js';
+import { loadNativeAddon } from '../../src/native/load.js';
+import { NativeDataPlane, type Decision, type HandedOffSocket, type HelloVerdict } from '../../src/native/native-plane.js';
+
+const loaded = loadNativeAddon();
+export const addon: NativeAddon | null = 'addon' in loaded ? loaded.addon : null;
+export const loadError: string | null = 'error' in loaded ? loaded.error : null;
+if (loadError !== null) process.stderr.write(`test/native: skipped, the native addon did not load: ${loadError}\n`);
+
+export interface RouteEntry {
+  readonly backends: readonly NativeBackend[];
+  /** Default: a PROXY v2 header with the SNI as authority. */
+  readonly header?: 'v2' | 'none';
+  readonly connectTimeoutMs?: number;
+  readonly idleTimeoutMs?: number;
+  readonly handoff?: boolean;
+}
+
+export interface Closed {
+  readonly event: ClosedEvent;
+  readonly verdict: HelloVerdict | null;
+}
+
+export interface TestPlane {
+  readonly plane: NativeDataPlane;
+  readonly port: number;
+  readonly closed: Closed[];
+  readonly headers: Map<number, Buffer>;
+  /** Resolves with the n-th (0-based) closed event. */
+  closedEvent(index: number, timeoutMs?: number): Promise<Closed>;
+  destroy(): void;
+}
+
+export interface TestPlaneOptions {
+  readonly routes: Readonly<Record<string, RouteEntry>>;
+  readonly host?: string;
+  readonly helloTimeoutMs?: number;
+  readonly forceCopy?: boolean;
+  readonly onHandoff?: (verdict: HelloVerdict, socket: HandedOffSocket) => void;
+}
+
+export function startTestPlane(options: TestPlaneOptions): TestPlane {
+  if (addon === null) throw new Error(`native addon missing: ${loadError ?? ''}`);
+  const closed: Closed[] = [];
+  const headers = new Map<number, Buffer>();
+  let wake: Array<() => void> = [];
+  const decide = (verdict: HelloVerdict): Decision => {
+    if (verdict.result.kind !== 'hello') return { kind: 'close', reason: verdict.result.kind === 'not_tls' ? 'not_tls' : verdict.result.kind === 'too_large' ? 'hello_too_large' : 'hello_malformed' };
+    const sni = verdict.result.hello.sni;
+    const entry = sni === null ? undefined : options.routes[sni];
+    if (entry === undefined) return { kind: 'close', reason: 'no_route' };
+    if (entry.handoff === true) return { kind: 'handoff' };
+    const header = entry.header === 'none' ? null : encodeProxyHeader('v2', { source: verdict.client, destination: verdict.local, authority: sni });
+    if (header !== null) headers.set(verdict.connId, header);
+    return { kind: 'route', backends: entry.backends, header, connectTimeoutMs: entry.connectTimeoutMs ?? 2_000, idleTimeoutMs: entry.idleTimeoutMs ?? 30_000 };
+  };
+  const plane = new NativeDataPlane(addon, {
+    maxHelloBytes: 64 * 1024,
+    helloTimeoutMs: options.helloTimeoutMs ?? 5_000,
+    ...(options.forceCopy === undefined ? {} : { forceCopy: options.forceCopy }),
+    decide,
+    ...(options.onHandoff === undefined ? {} : { onHandoff: options.onHandoff }),
+    onClosed: (event, verdict) => {
+      closed.push({ event, verdict });
+      const current = wake;
+      wake = [];
+      for (const fn of current) fn();
+    },
+    onError: (error) => {
+      throw error;
+    },
+  });
+  const { port } = plane.listen({ host: options.host ?? '127.0.0.1', port: 0 });
+  return {
+    plane,
+    port,
+    closed,
+    headers,
+    closedEvent: async (index, timeoutMs = 10_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = closed[index];
+        if (found !== undefined) return found;
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) throw new Error(`no closed event #${index} within ${timeoutMs} ms (have ${closed.length})`);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, remaining);
+          wake.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+    },
+    destroy: () => plane.destroy(),
+  };
+}
+
+export function openFdCount(): number {
+  return readdirSync('/proc/self/fd').length;
+}
+
+/**
+ * Waits (on the event loop, bounded) until this process holds no more descriptors than `baseline`: sockets the
+ * tests closed are released by libuv a turn or two later.
+ */
+export async function expectFdsBackTo(baseline: number, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (openFdCount() > baseline) {
+    if (Date.now() > deadline) {
+      const list = readdirSync('/proc/self/fd').length;
+      throw new Error(`descriptor leak: ${list} open, ${baseline} before`);
+    }
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
