@@ -56,6 +56,10 @@ void wheel_advance(timer_wheel *wheel, uint64_t now_ms, timer_fire_fn fire, void
       pending.prev->next = &pending;
       list_init(slot);
     }
+    /* Past this tick before firing: an entry armed by a callback for "now" lands in the next slot, not in this
+     * one, which would only come round again a whole turn later. */
+    wheel->current_tick++;
+    steps++;
     while (pending.next != &pending) {
       timer_entry *entry = pending.next;
       list_unlink(entry);
@@ -66,8 +70,6 @@ void wheel_advance(timer_wheel *wheel, uint64_t now_ms, timer_fire_fn fire, void
       wheel->armed--;
       fire(context, entry);
     }
-    wheel->current_tick++;
-    steps++;
   }
   if (wheel->current_tick <= now_tick) wheel->current_tick = now_tick + 1;
 }
