@@ -39,7 +39,8 @@ export interface TestPlane {
 }
 
 export interface TestPlaneOptions {
-  readonly routes: Readonly<Record<string, RouteEntry>>;
+  /** By exact SNI, or a function of it. */
+  readonly routes: Readonly<Record<string, RouteEntry>> | ((sni: string) => RouteEntry | undefined);
   readonly host?: string;
   readonly helloTimeoutMs?: number;
   readonly forceCopy?: boolean;
@@ -54,7 +55,8 @@ export function startTestPlane(options: TestPlaneOptions): TestPlane {
   const decide = (verdict: HelloVerdict): Decision => {
     if (verdict.result.kind !== 'hello') return { kind: 'close', reason: verdict.result.kind === 'not_tls' ? 'not_tls' : verdict.result.kind === 'too_large' ? 'hello_too_large' : 'hello_malformed' };
     const sni = verdict.result.hello.sni;
-    const entry = sni === null ? undefined : options.routes[sni];
+    const routes = options.routes;
+    const entry = sni === null ? undefined : typeof routes === 'function' ? routes(sni) : routes[sni];
     if (entry === undefined) return { kind: 'close', reason: 'no_route' };
     if (entry.handoff === true) return { kind: 'handoff' };
     const header = entry.header === 'none' ? null : encodeProxyHeader('v2', { source: verdict.client, destination: verdict.local, authority: sni });
