@@ -333,7 +333,7 @@ int conn_route(plane *p, conn *c, const struct sockaddr_in6 *backends, int count
   if (c->state != CONN_HELLO) return -EALREADY;
   if (count > SNIR_MAX_BACKENDS || header_bytes > SNIR_MAX_HEADER_BYTES) return -E2BIG;
   memcpy(c->hello->backends, backends, sizeof(*backends) * (size_t)count);
-  memcpy(c->hello->header, header, header_bytes);
+  if (header_bytes > 0) memcpy(c->hello->header, header, header_bytes); /* header may be NULL when empty */
   c->hello->header_bytes = header_bytes;
   c->backend_count = (uint8_t)count;
   c->try_index = 0;

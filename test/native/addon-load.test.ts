@@ -1,5 +1,5 @@
 /**
- * The addon loads where it must: in CI (CI=true) a missing or broken build fails here, loudly, instead of every
+ * The addon loads where it must: in CI (CI=true, or SNI_ROUTER_REQUIRE_NATIVE=1 as .ci/run sets) a missing or broken build fails here, loudly, instead of every
  * other native test skipping. Elsewhere the reason it did not load is printed and the native tests skip.
  */
 import { describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { CLOSE_REASONS } from '../../src/close-reason.js';
 import { addon, loadError } from './harness.js';
 
 describe('native addon', () => {
-  it.runIf(process.env.CI === 'true')('loads in CI', () => {
+  it.runIf(process.env.CI === 'true' || process.env.SNI_ROUTER_REQUIRE_NATIVE === '1')('loads in CI', () => {
     expect(loadError).toBeNull();
     expect(addon).not.toBeNull();
   });
