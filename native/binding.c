@@ -151,13 +151,16 @@ static void on_handle_closed(uv_handle_t *handle) {
 /* Closes every connection (reason shutdown) and listener; delivers the last events when `is_delivering`. */
 static void destroy_plane(plane *p, bool is_delivering) {
   if (p->is_destroyed) return;
+  bool was_in_callback = p->is_in_callback; /* destroy() may run inside our own poll callback */
   p->is_in_callback = true;
   p->now_ms = plane_now_ms();
   for (int i = 0; i < SNIR_MAX_LISTENERS; i++) listener_close(p, i);
   conn_free_all(p);
-  if (is_delivering) events_flush(p);
-  p->event_count = 0;
-  p->is_in_callback = false;
+  /* Inside onEvents (destroy() called from a handler) the outer flush delivers these, then lets go of the
+   * callback (plane_release_callback); otherwise deliver them now. */
+  if (is_delivering && !p->is_dispatching) events_flush(p);
+  if (!is_delivering) p->event_count = 0;
+  p->is_in_callback = was_in_callback;
   p->is_destroyed = true;
   uv_poll_stop(&p->poll);
   uv_timer_stop(&p->tick);
@@ -168,6 +171,10 @@ static void destroy_plane(plane *p, bool is_delivering) {
   uv_close((uv_handle_t *)&p->poll, on_handle_closed);
   uv_close((uv_handle_t *)&p->tick, on_handle_closed);
   uv_close((uv_handle_t *)&p->flush, on_handle_closed);
+  if (!p->is_dispatching) plane_release_callback(p);
+}
+
+void plane_release_callback(plane *p) {
   if (p->on_events != NULL) napi_delete_reference(p->env, p->on_events);
   p->on_events = NULL;
   if (p->async_context != NULL) napi_async_destroy(p->env, p->async_context);

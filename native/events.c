@@ -18,7 +18,7 @@
 #include <string.h>
 
 event *events_push(plane *p, event_kind kind) {
-  if (p->is_destroyed && !p->is_in_callback) return NULL;
+  if (p->is_destroyed && !p->is_dispatching) return NULL;
   if (p->event_count == p->event_capacity) {
     size_t grown = p->event_capacity == 0 ? 256 : p->event_capacity * 2;
     event *events = realloc(p->events, grown * sizeof(event));
@@ -160,6 +160,7 @@ void events_flush(plane *p) {
   }
   p->event_count = 0;
   p->is_dispatching = false;
+  if (p->is_destroyed) plane_release_callback(p); /* destroy() was called from inside the callback */
 }
 
 void events_schedule_flush(plane *p) {

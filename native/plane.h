@@ -202,7 +202,8 @@ uint64_t plane_now_ms(void);
 uint64_t plane_now_us(void);
 void plane_ensure_tick(plane *p); /* start the wheel's uv_timer if it is not running */
 void plane_update_ref(plane *p);
-void plane_on_flush_timer(uv_timer_t *timer);  /* the poll handle keeps Node alive while listeners or connections exist */
+void plane_on_flush_timer(uv_timer_t *timer);
+void plane_release_callback(plane *p); /* drops the onEvents reference and async context (after destroy) */  /* the poll handle keeps Node alive while listeners or connections exist */
 
 /* epoll tags: the 64-bit data holds the kind in the top byte and the id below */
 #define TAG_LISTENER 1ull

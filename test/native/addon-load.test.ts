@@ -32,3 +32,25 @@ describe('native addon', () => {
     expect(() => plane.stats()).toThrow(/destroyed/);
   });
 });
+
+describe.skipIf(addon === null)('native addon: destroy from inside a handler', () => {
+  it('delivers the shutdown events of a destroy() called from onEvents, then nothing more', async () => {
+    const { connect } = await import('node:net');
+    const { once } = await import('node:events');
+    const seen: string[] = [];
+    let calls = 0;
+    const plane = addon!.createPlane((events) => {
+      calls++;
+      for (const event of events) {
+        seen.push(event.kind === 'closed' ? `closed:${event.reason}` : event.kind);
+        if (event.kind === 'accepted') plane.destroy();
+      }
+    });
+    const { port } = plane.listen({ host: '127.0.0.1', port: 0 });
+    const client = connect(port, '127.0.0.1');
+    client.on('error', () => {});
+    await once(client, 'close');
+    expect(seen).toEqual(['accepted', 'closed:shutdown']);
+    expect(calls).toBe(2);
+  });
+});
