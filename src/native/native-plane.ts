@@ -32,7 +32,12 @@ export interface HelloVerdict {
   readonly result: FinalHelloResult;
 }
 
-export type Decision =
+/**
+ * What to do with a connection. `context` is kept for the connection's life and handed back to `onClosed`:
+ * the caller keeps exactly what its access line needs (nothing is retained otherwise, so an idle connection
+ * costs the plane's C struct and one Map entry at most).
+ */
+export type Decision<Context> =
   | {
       readonly kind: 'route';
       /** Tried in order: the next on refusal or connect timeout. IP literals. */
@@ -41,10 +46,18 @@ export type Decision =
       readonly header: Uint8Array | null;
       readonly connectTimeoutMs: number;
       readonly idleTimeoutMs: number;
+      readonly context?: Context;
     }
-  | { readonly kind: 'close'; readonly reason: CloseReason }
+  | { readonly kind: 'close'; readonly reason: CloseReason; readonly context?: Context }
   /** TypeScript takes the socket over (terminate routes, inbound PROXY): see `onHandoff`. */
   | { readonly kind: 'handoff' };
+
+/** A connection that closed before its hello was decided (hello timeout, reset, early FIN). */
+export interface UndecidedConnection {
+  readonly listenerId: number;
+  readonly client: ProxyEndpoint;
+  readonly local: ProxyEndpoint;
+}
 
 export interface HandedOffSocket {
   /** Give it to `new net.Socket({ fd, readable: true, writable: true })`; the plane no longer knows it. */
@@ -53,33 +66,34 @@ export interface HandedOffSocket {
   readonly peeked: Buffer;
 }
 
-export interface NativeDataPlaneOptions extends NativePlaneOptions {
+export interface NativeDataPlaneOptions<Context> extends NativePlaneOptions {
   readonly maxHelloBytes: number;
-  readonly decide: (verdict: HelloVerdict) => Decision;
+  readonly decide: (verdict: HelloVerdict) => Decision<Context>;
   readonly onHandoff?: (verdict: HelloVerdict, socket: HandedOffSocket) => void;
   readonly onConnected?: (event: ConnectedEvent) => void;
-  /** `verdict` is null when the connection closed before its hello was read (timeout, reset, early FIN). */
-  readonly onClosed?: (event: ClosedEvent, verdict: HelloVerdict | null, client: ProxyEndpoint | null) => void;
+  /**
+   * Once per connection the plane closed. `context`: what `decide` returned with its decision (null without
+   * one); `undecided`: set instead when it closed before the decision.
+   */
+  readonly onClosed?: (event: ClosedEvent, context: Context | null, undecided: UndecidedConnection | null) => void;
   readonly onEmfile?: (listenerId: number) => void;
   /** A `decide` or handler that threw: the connection is closed (no_route) and the router keeps serving. */
   readonly onError?: (error: unknown) => void;
 }
 
-/** Per connection while it is open: the reader until the verdict, then the verdict for the close line. */
-interface Tracked {
-  readonly listenerId: number;
-  readonly client: ProxyEndpoint;
-  readonly local: ProxyEndpoint;
-  reader: ClientHelloReader | null;
-  verdict: HelloVerdict | null;
+/** A connection waiting for its hello. */
+interface Pending extends UndecidedConnection {
+  readonly reader: ClientHelloReader;
 }
 
-export class NativeDataPlane {
+export class NativeDataPlane<Context = never> {
   readonly #plane: RawNativePlane;
-  readonly #options: NativeDataPlaneOptions;
-  readonly #tracked = new Map<number, Tracked>();
+  readonly #options: NativeDataPlaneOptions<Context>;
+  readonly #pending = new Map<number, Pending>();
+  /** Decided connections whose decision carried a context. */
+  readonly #contexts = new Map<number, Context>();
 
-  constructor(addon: NativeAddon, options: NativeDataPlaneOptions) {
+  constructor(addon: NativeAddon, options: NativeDataPlaneOptions<Context>) {
     this.#options = options;
     const planeOptions: NativePlaneOptions = {
       maxHelloBytes: options.maxHelloBytes,
@@ -116,7 +130,8 @@ export class NativeDataPlane {
   /** Closes everything (reason shutdown); the last closed events are delivered before it returns. */
   destroy(): void {
     this.#plane.destroy();
-    this.#tracked.clear();
+    this.#pending.clear();
+    this.#contexts.clear();
   }
 
   #onEvents(events: readonly NativeEvent[]): void {
@@ -133,29 +148,30 @@ export class NativeDataPlane {
   #onEvent(event: NativeEvent): void {
     switch (event.kind) {
       case 'accepted': {
-        const tracked: Tracked = {
+        const pending: Pending = {
           listenerId: event.listenerId,
           client: { address: event.clientAddress, port: event.clientPort },
           local: { address: event.localAddress, port: event.localPort },
           reader: new ClientHelloReader({ maxHelloBytes: this.#options.maxHelloBytes }),
-          verdict: null,
         };
-        this.#tracked.set(event.connId, tracked);
-        this.#onBytes(event.connId, tracked, event.bytes, event.end);
+        this.#pending.set(event.connId, pending);
+        this.#onBytes(event.connId, pending, event.bytes, event.end);
         return;
       }
       case 'hello': {
-        const tracked = this.#tracked.get(event.connId);
-        if (tracked !== undefined) this.#onBytes(event.connId, tracked, event.bytes, event.end);
+        const pending = this.#pending.get(event.connId);
+        if (pending !== undefined) this.#onBytes(event.connId, pending, event.bytes, event.end);
         return;
       }
       case 'connected':
         this.#options.onConnected?.(event);
         return;
       case 'closed': {
-        const tracked = this.#tracked.get(event.connId);
-        this.#tracked.delete(event.connId);
-        this.#options.onClosed?.(event, tracked?.verdict ?? null, tracked?.client ?? null);
+        const pending = this.#pending.get(event.connId) ?? null;
+        const context = this.#contexts.get(event.connId);
+        if (pending !== null) this.#pending.delete(event.connId);
+        if (context !== undefined) this.#contexts.delete(event.connId);
+        this.#options.onClosed?.(event, context ?? null, pending);
         return;
       }
       case 'emfile':
@@ -164,28 +180,26 @@ export class NativeDataPlane {
     }
   }
 
-  #onBytes(connId: number, tracked: Tracked, bytes: Buffer, isEnd: boolean): void {
-    const reader = tracked.reader;
-    if (reader === null) return; // decided already; late bytes flow with the splice
-    const result = bytes.length > 0 ? reader.push(bytes) : ({ kind: 'need_more' } as const);
+  #onBytes(connId: number, pending: Pending, bytes: Buffer, isEnd: boolean): void {
+    const result = bytes.length > 0 ? pending.reader.push(bytes) : ({ kind: 'need_more' } as const);
     if (result.kind === 'need_more') {
       if (isEnd) this.#plane.close(connId, 'client_reset'); // FIN before a complete hello: nothing to route
       return;
     }
-    tracked.reader = null;
-    const verdict: HelloVerdict = { connId, listenerId: tracked.listenerId, client: tracked.client, local: tracked.local, result };
-    tracked.verdict = verdict;
+    this.#pending.delete(connId);
+    const verdict: HelloVerdict = { connId, listenerId: pending.listenerId, client: pending.client, local: pending.local, result };
     const decision = this.#options.decide(verdict);
     switch (decision.kind) {
       case 'route':
+        if (decision.context !== undefined) this.#contexts.set(connId, decision.context);
         this.#plane.route(connId, decision.backends, decision.header, decision.connectTimeoutMs, decision.idleTimeoutMs);
         return;
       case 'close':
+        if (decision.context !== undefined) this.#contexts.set(connId, decision.context);
         this.#plane.close(connId, decision.reason);
         return;
       case 'handoff': {
         const socket = this.#plane.handoff(connId);
-        this.#tracked.delete(connId);
         if (socket === null) return;
         if (this.#options.onHandoff === undefined) closeSync(socket.fd); // nobody to take it: never leak it
         else this.#options.onHandoff(verdict, socket);

@@ -3,6 +3,8 @@
  * other native test skipping. Elsewhere the reason it did not load is printed and the native tests skip.
  */
 import { describe, expect, it } from 'vitest';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { CLOSE_REASONS } from '../../src/close-reason.js';
 import { addon, loadError } from './harness.js';
 
@@ -35,8 +37,6 @@ describe('native addon', () => {
 
 describe.skipIf(addon === null)('native addon: destroy from inside a handler', () => {
   it('delivers the shutdown events of a destroy() called from onEvents, then nothing more', async () => {
-    const { connect } = await import('node:net');
-    const { once } = await import('node:events');
     const seen: string[] = [];
     let calls = 0;
     const plane = addon!.createPlane((events) => {

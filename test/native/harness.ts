@@ -29,7 +29,7 @@ export interface Closed {
 }
 
 export interface TestPlane {
-  readonly plane: NativeDataPlane;
+  readonly plane: NativeDataPlane<HelloVerdict>;
   readonly port: number;
   readonly closed: Closed[];
   readonly headers: Map<number, Buffer>;
@@ -52,18 +52,18 @@ export function startTestPlane(options: TestPlaneOptions): TestPlane {
   const closed: Closed[] = [];
   const headers = new Map<number, Buffer>();
   let wake: Array<() => void> = [];
-  const decide = (verdict: HelloVerdict): Decision => {
-    if (verdict.result.kind !== 'hello') return { kind: 'close', reason: verdict.result.kind === 'not_tls' ? 'not_tls' : verdict.result.kind === 'too_large' ? 'hello_too_large' : 'hello_malformed' };
+  const decide = (verdict: HelloVerdict): Decision<HelloVerdict> => {
+    if (verdict.result.kind !== 'hello') return { kind: 'close', context: verdict, reason: verdict.result.kind === 'not_tls' ? 'not_tls' : verdict.result.kind === 'too_large' ? 'hello_too_large' : 'hello_malformed' };
     const sni = verdict.result.hello.sni;
     const routes = options.routes;
     const entry = sni === null ? undefined : typeof routes === 'function' ? routes(sni) : routes[sni];
-    if (entry === undefined) return { kind: 'close', reason: 'no_route' };
+    if (entry === undefined) return { kind: 'close', reason: 'no_route', context: verdict };
     if (entry.handoff === true) return { kind: 'handoff' };
     const header = entry.header === 'none' ? null : encodeProxyHeader('v2', { source: verdict.client, destination: verdict.local, authority: sni });
     if (header !== null) headers.set(verdict.connId, header);
-    return { kind: 'route', backends: entry.backends, header, connectTimeoutMs: entry.connectTimeoutMs ?? 2_000, idleTimeoutMs: entry.idleTimeoutMs ?? 30_000 };
+    return { kind: 'route', context: verdict, backends: entry.backends, header, connectTimeoutMs: entry.connectTimeoutMs ?? 2_000, idleTimeoutMs: entry.idleTimeoutMs ?? 30_000 };
   };
-  const plane = new NativeDataPlane(addon, {
+  const plane = new NativeDataPlane<HelloVerdict>(addon, {
     maxHelloBytes: 64 * 1024,
     helloTimeoutMs: options.helloTimeoutMs ?? 5_000,
     ...(options.forceCopy === undefined ? {} : { forceCopy: options.forceCopy }),
