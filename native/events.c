@@ -62,17 +62,15 @@ static void set(napi_env env, napi_value object, const char *name, napi_value va
 }
 
 void address_to_js(napi_env env, napi_value object, const char *address_key, const char *port_key,
-                   const struct sockaddr_storage *address) {
+                   const peer_address *address) {
   char text[INET6_ADDRSTRLEN] = "";
   int port = 0;
-  if (address->ss_family == AF_INET) {
-    const struct sockaddr_in *v4 = (const struct sockaddr_in *)address;
-    inet_ntop(AF_INET, &v4->sin_addr, text, sizeof(text));
-    port = ntohs(v4->sin_port);
-  } else if (address->ss_family == AF_INET6) {
-    const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)address;
-    inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof(text));
-    port = ntohs(v6->sin6_port);
+  if (address->sa.sa_family == AF_INET) {
+    inet_ntop(AF_INET, &address->v4.sin_addr, text, sizeof(text));
+    port = ntohs(address->v4.sin_port);
+  } else if (address->sa.sa_family == AF_INET6) {
+    inet_ntop(AF_INET6, &address->v6.sin6_addr, text, sizeof(text));
+    port = ntohs(address->v6.sin6_port);
   }
   set(env, object, address_key, make_string(env, text));
   set(env, object, port_key, make_number(env, port));

@@ -147,11 +147,11 @@ void listener_accept_all(plane *p, int id) {
       pause_listener(p, id);
       return;
     }
-    memcpy(&c->client_addr, &client, sizeof(client));
+    memcpy(&c->client_addr, &client, sizeof(c->client_addr)); /* TCP over IPv4/IPv6: ≤ sizeof(sockaddr_in6) */
     socklen_t local_length = sizeof(c->local_addr);
     if (!l->is_wildcard) {
-      memcpy(&c->local_addr, &l->address, sizeof(l->address)); /* saves a getsockname per connection */
-    } else if (getsockname(fd, (struct sockaddr *)&c->local_addr, &local_length) < 0) {
+      memcpy(&c->local_addr, &l->address, sizeof(c->local_addr)); /* saves a getsockname per connection */
+    } else if (getsockname(fd, &c->local_addr.sa, &local_length) < 0) {
       memset(&c->local_addr, 0, sizeof(c->local_addr)); /* ENOBUFS: report an unspecified local address */
     }
     conn_start(p, c);

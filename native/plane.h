@@ -75,6 +75,13 @@ typedef enum {
 
 typedef struct hello_block hello_block;
 
+/* An IPv4 or IPv6 endpoint in 28 bytes (sockaddr_storage would be 128: ×2 per idle connection). */
+typedef union {
+  struct sockaddr sa;
+  struct sockaddr_in v4;
+  struct sockaddr_in6 v6;
+} peer_address;
+
 typedef struct conn {
   conn_state state;
   uint32_t generation;
@@ -99,8 +106,8 @@ typedef struct conn {
   uint8_t tries;               /* connect attempts made */
   direction up;                /* client → backend */
   direction down;              /* backend → client */
-  struct sockaddr_storage client_addr;
-  struct sockaddr_storage local_addr;
+  peer_address client_addr;
+  peer_address local_addr;
   struct conn *next_free;
 } conn;
 
@@ -132,7 +139,7 @@ typedef struct {
   size_t from, to;
   bool is_end;         /* the client sent FIN after these bytes */
   /* ACCEPTED: addresses (copied, the conn may be gone by the flush) */
-  struct sockaddr_storage client_addr, local_addr;
+  peer_address client_addr, local_addr;
   /* CONNECTED / CLOSED */
   int backend_index;
   uint32_t connect_us;
@@ -254,6 +261,6 @@ event *events_push(plane *p, event_kind kind);
 void events_flush(plane *p);
 void events_schedule_flush(plane *p);
 void address_to_js(napi_env env, napi_value object, const char *address_key, const char *port_key,
-                   const struct sockaddr_storage *address);
+                   const peer_address *address);
 
 #endif
