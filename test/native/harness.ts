@@ -3,10 +3,15 @@
  * build), a small SNI → backends table as its `decide`, every event recorded, and the descriptor count of this
  * process to prove nothing leaks.
  */
-import { readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { encodeProxyHeader } from '../../src/proxy-header.js';
 import type { ClosedEvent, NativeAddon, NativeBackend } from '../../src/native/addon.js';
-import { loadNativeAddon } from '../../src/native/load.js';
+import { DEFAULT_ADDON_PATH, loadNativeAddon } from '../../src/native/load.js';
 import { NativeDataPlane, type Decision, type HandedOffSocket, type HelloVerdict } from '../../src/native/native-plane.js';
 
 const loaded = loadNativeAddon();
@@ -122,4 +127,53 @@ export async function expectFdsBackTo(baseline: number, timeoutMs = 5_000): Prom
     }
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
+}
+
+const PLANE_CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'plane-child.mjs');
+
+export function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
+  if (match === null) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(match[1]);
+}
+
+export interface PlaneChild {
+  readonly pid: number;
+  readonly port: number;
+  stats(): Promise<Record<string, unknown>>;
+  /** Ends it (stdin closed, then SIGTERM by PID) and waits for its exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A native plane alone in a child process (test/native/plane-child.mjs), routing every connection to
+ * `backendPort`: its memory is its own in /proc, and its limits can be set (`maxOpenFiles`, through prlimit).
+ */
+export async function startPlaneChild(backendPort: number, maxOpenFiles?: number): Promise<PlaneChild> {
+  const args = [PLANE_CHILD, String(backendPort), DEFAULT_ADDON_PATH];
+  const child =
+    maxOpenFiles === undefined
+      ? spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] })
+      : spawn('prlimit', [`--nofile=${maxOpenFiles}:${maxOpenFiles}`, process.execPath, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = once(child, 'exit');
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const first = await lines.next();
+  if (first.done === true) throw new Error('the plane child exited before listening');
+  const { port } = JSON.parse(String(first.value)) as { port: number };
+  return {
+    pid: child.pid!,
+    port,
+    stats: async () => {
+      child.stdin!.write('stats\n');
+      const line = await lines.next();
+      if (line.done === true) throw new Error('the plane child is gone');
+      return JSON.parse(String(line.value)) as Record<string, unknown>;
+    },
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.stdin!.end();
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }

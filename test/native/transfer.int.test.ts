@@ -8,47 +8,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { DEFAULT_ADDON_PATH } from '../../src/native/load.js';
 import { startCaptureBackend } from '../helpers/backends.js';
 import { buildClientHello, toRecords } from '../helpers/hello-builder.js';
-import { addon, expectFdsBackTo, openFdCount, startTestPlane } from './harness.js';
-
-const PLANE_CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'plane-child.mjs');
-
-function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
-  if (match === null) throw new Error(`no ${field} in /proc/${pid}/status`);
-  return Number(match[1]);
-}
-
-/** The plane in its own process; `stats()` asks it over stdin. Stopped (by PID) in afterEach. */
-async function startPlaneChild(backendPort: number): Promise<{ pid: number; port: number; stats(): Promise<Record<string, unknown>> }> {
-  const child = spawn(process.execPath, [PLANE_CHILD, String(backendPort), DEFAULT_ADDON_PATH], { stdio: ['pipe', 'pipe', 'inherit'] });
-  cleanups.push(async () => {
-    if (child.exitCode === null) {
-      child.stdin.end();
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    }
-  });
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const first = await lines.next();
-  const { port } = JSON.parse(String(first.value)) as { port: number };
-  return {
-    pid: child.pid!,
-    port,
-    stats: async () => {
-      child.stdin.write('stats\n');
-      return JSON.parse(String((await lines.next()).value)) as Record<string, unknown>;
-    },
-  };
-}
+import { addon, expectFdsBackTo, openFdCount, startPlaneChild, startTestPlane, statusKiB } from './harness.js';
 
 const MIB = 1024 * 1024;
 const HELLO = toRecords(buildClientHello({ sni: 'bulk.test' }), 'one');
@@ -118,6 +81,7 @@ async function transferBothWays(totalBytes: number, forceCopy: boolean, isChild:
   const routed = isChild ? null : startTestPlane({ forceCopy, routes: { 'bulk.test': { backends: [{ host: '127.0.0.1', port: backend.port }], header: 'none' } } });
   if (routed !== null) cleanups.push(() => routed.destroy());
   const child = isChild ? await startPlaneChild(backend.port) : null;
+  if (child !== null) cleanups.push(() => child.stop());
   const rssBeforeKiB = child === null ? 0 : statusKiB(child.pid, 'VmRSS');
   const port = child?.port ?? routed!.port;
   const client = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
