@@ -286,8 +286,6 @@ static napi_value method_listen(napi_env env, napi_callback_info info) {
   napi_create_object(env, &result);
   napi_set_named_property(env, result, "listenerId", js_number(env, id));
   napi_set_named_property(env, result, "port", js_number(env, listener_local_port(p, id)));
-  /* What was already queued before the socket joined the epoll set raised no edge: accept it now. */
-  p->now_ms = plane_now_ms();
   return result;
 }
 
