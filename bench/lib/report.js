@@ -184,7 +184,7 @@ export function loadGeneratorChecks(summaries) {
   /** @type {string[]} */
   const lines = [];
   const WIDE_MARGIN = 1.3;
-  const proxies = /** @type {TargetName[]} */ (['sni-router', 'haproxy', 'nginx']);
+  const proxies = /** @type {TargetName[]} */ (['sni-router', 'sni-router-native', 'haproxy', 'nginx']);
   const check = (scenario, key, unit, digits) => {
     const byTarget = summaries[scenario];
     const direct = byTarget?.direct?.[key]?.median;

@@ -33,7 +33,7 @@ const IDLE_WARMUP_MS = 500;
 const MAX_ERROR_SHARE = 0.01;
 
 /** Which PROXY header each target is expected to send (nginx 1.22 can only send v1). */
-export const EXPECTED_HEADER = { direct: 'no_header', 'sni-router': 'proxy_v2', haproxy: 'proxy_v2', nginx: 'proxy_v1' };
+export const EXPECTED_HEADER = { direct: 'no_header', 'sni-router': 'proxy_v2', 'sni-router-native': 'proxy_v2', haproxy: 'proxy_v2', nginx: 'proxy_v1' };
 
 /**
  * @param {Context} ctx

@@ -10,7 +10,7 @@ import { startChild } from './children.js';
 import { BUILD_DIR, CLI_JS, REPO_DIR } from './paths.js';
 import { freePort, waitForPort } from './ports.js';
 
-export const TARGET_NAMES = /** @type {const} */ (['direct', 'sni-router', 'haproxy', 'nginx']);
+export const TARGET_NAMES = /** @type {const} */ (['direct', 'sni-router', 'sni-router-native', 'haproxy', 'nginx']);
 /** @typedef {(typeof TARGET_NAMES)[number]} TargetName */
 
 /** Where the Debian/Ubuntu packages put them; SNI_BENCH_HAPROXY / SNI_BENCH_NGINX point elsewhere. */
@@ -26,6 +26,9 @@ const PEER_MAX_CONNECTIONS = 9_800;
 const NGINX_WORKER_CONNECTIONS = 19_600;
 const NGINX_RLIMIT_NOFILE = 19_900;
 const PEERS_DIR = path.join(BUILD_DIR, 'peers');
+const NATIVE_SERVER_JS = path.join(REPO_DIR, 'bench', 'native-server.js');
+const NATIVE_ADDON = path.join(REPO_DIR, 'build', 'Release', 'sni_router_native.node');
+const NATIVE_WRAPPER_JS = path.join(REPO_DIR, 'dist', 'native', 'native-plane.js');
 const LOGS_DIR = path.join(BUILD_DIR, 'logs');
 
 /**
@@ -102,6 +105,15 @@ export function checkTargets() {
       reason: cliBuilt ? null : `${path.relative(REPO_DIR, CLI_JS)} is missing: run npm run build`,
       version: cliBuilt ? readPackageVersion() : null,
     },
+    'sni-router-native': {
+      isAvailable: existsSync(NATIVE_ADDON) && existsSync(NATIVE_WRAPPER_JS),
+      reason: !existsSync(NATIVE_ADDON)
+        ? `the native plane is not built (${path.relative(REPO_DIR, NATIVE_ADDON)}): npm install or npm run build:native`
+        : !existsSync(NATIVE_WRAPPER_JS)
+          ? `${path.relative(REPO_DIR, NATIVE_WRAPPER_JS)} is missing: run npm run build`
+          : null,
+      version: existsSync(NATIVE_ADDON) ? readPackageVersion() : null,
+    },
     haproxy: {
       isAvailable: haproxy !== null,
       reason: haproxy === null ? `HAProxy is not installed (${HAPROXY_BIN}); make bench-deps installs it` : null,
@@ -155,6 +167,8 @@ export function startTarget(name, options) {
       return Promise.resolve({ port: options.backendPort, pid: null, stop: async () => ({}) });
     case 'sni-router':
       return startRouter(options);
+    case 'sni-router-native':
+      return startNativeServer(options);
     case 'haproxy':
       return startHaproxy(options);
     case 'nginx':
@@ -204,6 +218,32 @@ async function startRouter(options) {
       const notes = { exit: status.signal ?? status.code, access_log: summarizeAccessLog(logFile) };
       rmSync(logFile, { force: true });
       return notes;
+    },
+  };
+}
+
+/**
+ * The native data plane with a fixed SNI route (bench/native-server.js): the plane and the hello path, no access
+ * log yet. Its stdout is the log file; the close reasons it prints at exit are the notes.
+ * @param {StartOptions} options
+ */
+async function startNativeServer(options) {
+  const port = await freePort();
+  mkdirSync(LOGS_DIR, { recursive: true });
+  const logFile = path.join(LOGS_DIR, `sni-router-native-${port}.log`);
+  const logFd = openSync(logFile, 'w');
+  const args = [...(options.nodeArgs ?? []), NATIVE_SERVER_JS, '--listen', `127.0.0.1:${port}`, '--route', `${options.sni}=127.0.0.1:${options.backendPort}`];
+  const child = startChild('sni-router-native', process.execPath, args, { cpus: options.cpus, stdout: logFd, cwd: REPO_DIR });
+  closeSync(logFd);
+  await waitUntilListening(child, port, () => tail(logFile));
+  return {
+    port,
+    pid: child.pid,
+    async stop() {
+      const status = await child.stop(STOP_GRACE_MS);
+      const reasons = readFileSync(logFile, 'utf8').match(/\{"closed_by_reason":(\{[^}]*\})\}/)?.[1];
+      rmSync(logFile, { force: true });
+      return { exit: status.signal ?? status.code, close_reasons: reasons ? JSON.parse(reasons) : null };
     },
   };
 }
