@@ -8,9 +8,9 @@
  * Needs `npm run build` (dist/) and the addon (npm install builds it). Stops on SIGTERM / SIGINT.
  */
 import { parseArgs } from 'node:util';
-import { encodeProxyHeader } from '../dist/proxy-header.js';
-import { loadNativeAddon } from '../dist/native/load.js';
-import { NativeDataPlane } from '../dist/native/native-plane.js';
+import { encodeProxyHeader } from '../dist/wire/proxy-header.js';
+import { loadNativeAddon } from '../dist/data-path/native/load.js';
+import { NativeDataPlane } from '../dist/data-path/native/native-plane.js';
 
 const { values } = parseArgs({ options: { listen: { type: 'string' }, route: { type: 'string', multiple: true } } });
 const [listenHost, listenPort] = splitHostPort(values.listen ?? '127.0.0.1:0');

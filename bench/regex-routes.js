@@ -19,7 +19,7 @@ import { DIST_DIR } from './lib/paths.js';
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
 const RUNS = values.quick ? 3 : 5;
 
-const { RouteTable } = await import(path.join(DIST_DIR, 'route-table.js'));
+const { RouteTable } = await import(path.join(DIST_DIR, 'routing', 'route-table.js'));
 const { classifyRouteName } = await import(path.join(DIST_DIR, 'config', 'route-names.js'));
 
 const POOL = { backends: [{ host: '127.0.0.1', port: 1, label: '127.0.0.1:1' }], proxyProtocol: 'none', balance: 'round-robin' };
@@ -71,7 +71,7 @@ for (const count of values.quick ? [1_000, 10_000] : [1_000, 10_000, 60_000]) {
 }
 
 // At the limit check enforces on unanchored regexes (1,000 characters), with nested quantifiers and all-a names.
-const { MAX_UNANCHORED_REGEX_TOTAL_LENGTH } = await import(path.join(DIST_DIR, 'route-regex.js'));
+const { MAX_UNANCHORED_REGEX_TOTAL_LENGTH } = await import(path.join(DIST_DIR, 'config', 'route-regex.js'));
 const nested = (i) => `(a+)+b${String(i).padStart(4, '0')}x+y`;
 const atLimit = Array.from({ length: Math.floor(MAX_UNANCHORED_REGEX_TOTAL_LENGTH / nested(0).length) }, (_, i) => route(`~${nested(i)}`));
 const limitTable = RouteTable.compile(atLimit, null);

@@ -228,7 +228,7 @@ async function main() {
 
 /** @param {string | null} choice */
 async function resolveHello(choice) {
-  const { readClientHello } = await import(path.join(DIST_DIR, 'client-hello.js'));
+  const { readClientHello } = await import(path.join(DIST_DIR, 'wire', 'client-hello.js'));
   const { readFileSync } = await import('node:fs');
   const file = choice === 'pq'
     ? writePostQuantumHello(path.join(BUILD_DIR, 'hellos'), 'capture.example.com')

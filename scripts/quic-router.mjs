@@ -10,9 +10,9 @@
 // once bound, then one JSON line per flow (the flow record) on stdout; SIGTERM/SIGINT close every flow.
 import { parseArgs } from 'node:util';
 import { loadConfig, formatProblem } from '../dist/config/load.js';
-import { RouteTable } from '../dist/route-table.js';
-import { QuicFlowEngine } from '../dist/quic/quic-flows.js';
-import { decideByRouteTable } from '../dist/quic/route-decision.js';
+import { RouteTable } from '../dist/routing/route-table.js';
+import { QuicFlowEngine } from '../dist/data-path/quic/quic-flows.js';
+import { decideByRouteTable } from '../dist/data-path/quic/route-decision.js';
 
 const { values } = parseArgs({
   options: {

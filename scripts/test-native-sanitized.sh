@@ -15,4 +15,4 @@ export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 export SNI_ROUTER_NATIVE_ADDON="$PWD/build/sanitize/sni_router_native.node"
 export SNI_ROUTER_REQUIRE_NATIVE=1
 export SNIR_FUZZ_RUNS="${SNIR_FUZZ_RUNS:-150}"
-exec npx vitest run test/native "$@"
+exec npx vitest run test/integration/native "$@"

@@ -21,11 +21,11 @@ import { Command } from 'commander';
 import { describeConfig } from './config/describe.js';
 import { type CliInput, type ConfigProblem, formatProblem } from './config/load.js';
 import { loadWithFlags, type LoadSpec } from './config/load-with-flags.js';
-import { configToYaml } from './config-yaml.js';
-import { explainRoute, formatExplanation } from './explain.js';
-import { createLogger } from './log.js';
-import { EXIT_BAD_CONFIG, EXIT_OK, exitOnUncaughtErrors, runSingle } from './supervisor.js';
-import { isWorkerProcess, runPrimary, runWorker } from './workers.js';
+import { configToYaml } from './config/to-yaml.js';
+import { explainRoute, formatExplanation } from './routing/explain.js';
+import { createLogger } from './ops/log.js';
+import { EXIT_BAD_CONFIG, EXIT_OK, exitOnUncaughtErrors, runSingle } from './control/supervisor.js';
+import { isWorkerProcess, runPrimary, runWorker } from './control/workers.js';
 
 /** What commander hands us; the repeatable flags default to []. */
 interface CliOptions {

@@ -13,8 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { V2ProxyProtocol } from 'proxy-protocol-js';
 import { loadConfig, formatProblem } from './config/load.js';
 import { describeConfig } from './config/describe.js';
-import { startRouter } from './router.js';
-import { createLogger } from './log.js';
+import { startRouter } from './serve/router.js';
+import { createLogger } from './ops/log.js';
 
 const CERT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/certs');
 const PP2_HEADER_FIXED_BYTES = 16;

@@ -12,7 +12,7 @@
  * judgement Node applies when the address is used.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { describeHostNameProblem } from '../host-name.js';
+import { describeHostNameProblem } from '../wire/host-name.js';
 import type { HostPort, ListenAddress } from './types.js';
 
 /** `reason` finishes a sentence that starts with what the address is for: "backend '10.0.0.5' <reason>". */

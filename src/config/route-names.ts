@@ -6,7 +6,7 @@
  *   ~^api-[0-9]+\.net$  regex      pattern '^api-[0-9]+\.net$', compiled as the route table will compile it
  *                                  (V8's linear-time engine; see route-regex.ts for what it refuses)
  */
-import { describeHostNameProblem, normalizeServerName } from '../host-name.js';
+import { describeHostNameProblem, normalizeServerName } from '../wire/host-name.js';
 import {
   compileRouteRegex,
   foldCase,
@@ -14,7 +14,7 @@ import {
   MAX_REGEX_ROUTES_TOTAL_LENGTH,
   MAX_UNANCHORED_REGEX_TOTAL_LENGTH,
   prefixKeys,
-} from '../route-regex.js';
+} from './route-regex.js';
 import type { RouteConfig, RouteKind, SourcePosition } from './types.js';
 
 /** `reason` finishes a sentence that starts with "route '<name>' ". */

@@ -8,7 +8,7 @@
 import { resolve } from 'node:path';
 import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import { parseAdminAddress, parseBackendAddress, parseListenAddress } from './addresses.js';
-import { parseCidr } from '../cidr.js';
+import { parseCidr } from '../wire/cidr.js';
 import {
   BACKEND_KEYS,
   HEALTH_KEYS,
@@ -29,10 +29,10 @@ import {
 } from './draft.js';
 import { parseDuration } from './durations.js';
 import { describeUnreadableFile } from './files.js';
-import { checkCertMaterial, type CertFileRole } from '../cert-store.js';
+import { checkCertMaterial, type CertFileRole } from '../data-path/cert-store.js';
 import { TLS_MIN_VERSIONS, type BackendTlsSettings, type TlsMinVersion } from './types.js';
 import { ADMIN_KEYS, describeAdminBindProblem, parseWorkers } from './operations.js';
-import { describeHostNameProblem } from '../host-name.js';
+import { describeHostNameProblem } from '../wire/host-name.js';
 import { type ConfigProblem, quoteValue } from './problem.js';
 import { classifyRouteName, routeIdentity } from './route-names.js';
 import { closestWord, oneOf, suggestionSuffix } from './suggest.js';

@@ -12,8 +12,8 @@
  * datagrams that hold no Initial this reader can open are ignored, as a QUIC server discards packets it cannot
  * decrypt (RFC 9000 §12.2), so a forged datagram from a spoofed source cannot end someone else's pending flow.
  */
-import { ClientHelloReader, type ClientHello, type MalformedReason } from '../client-hello.js';
-import { CONTENT_TYPE_HANDSHAKE, HANDSHAKE_HEADER_BYTES, HANDSHAKE_TYPE_CLIENT_HELLO, MAX_PLAINTEXT_RECORD_BYTES, RECORD_HEADER_BYTES } from '../tls-wire.js';
+import { ClientHelloReader, type ClientHello, type MalformedReason } from './client-hello.js';
+import { CONTENT_TYPE_HANDSHAKE, HANDSHAKE_HEADER_BYTES, HANDSHAKE_TYPE_CLIENT_HELLO, MAX_PLAINTEXT_RECORD_BYTES, RECORD_HEADER_BYTES } from './tls-wire.js';
 import { CryptoStream, readInitialFrames, type FrameProblem } from './crypto-frames.js';
 import { deriveClientInitialKeys, type InitialKeys } from './quic-crypto.js';
 import { MIN_INITIAL_DATAGRAM_BYTES, openInitial, readLongHeader, type HeaderProblem } from './quic-initial.js';

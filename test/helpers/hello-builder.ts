@@ -42,7 +42,7 @@ import {
   VERSION_TLS_1_0,
   VERSION_TLS_1_2,
   VERSION_TLS_1_3,
-} from '../../src/tls-wire.js';
+} from '../../src/wire/tls-wire.js';
 
 export interface TlsExtension {
   readonly type: number;

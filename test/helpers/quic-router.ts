@@ -4,10 +4,10 @@
  * flow record it is handed.
  */
 import { loadConfig } from '../../src/config/load.js';
-import { RouteTable } from '../../src/route-table.js';
-import type { QuicFlowLimits, QuicFlowRecord } from '../../src/quic/flow-types.js';
-import { QuicFlowEngine } from '../../src/quic/quic-flows.js';
-import { decideByRouteTable } from '../../src/quic/route-decision.js';
+import { RouteTable } from '../../src/routing/route-table.js';
+import type { QuicFlowLimits, QuicFlowRecord } from '../../src/data-path/quic/flow-types.js';
+import { QuicFlowEngine } from '../../src/data-path/quic/quic-flows.js';
+import { decideByRouteTable } from '../../src/data-path/quic/route-decision.js';
 import { setTimeout as delay } from 'node:timers/promises';
 
 export interface TestQuicRouter {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { loadConfig, formatProblem } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
-import { startRouter, type RunningRouter } from '../../src/router.js';
+import { startRouter, type RunningRouter } from '../../src/serve/router.js';
 
 export interface LogLine {
   readonly level: string | number;

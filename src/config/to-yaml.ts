@@ -1,0 +1,68 @@
+/**
+ * `sni-router --print-config`: the YAML file equivalent to a resolved Config, so that a command-line set-up can
+ * graduate to a file without surprises (`sni-router -c printed.yaml` routes exactly as the flags did).
+ *
+ * Flags give pools PROXY `none` by default while a file's default is `v2`, so the printed file always states
+ * `proxy_protocol` at the top; pools that match it and use the default balancer are written in short form.
+ * Settings at their defaults are left out, except `listen`, `proxy_protocol` and `timeouts`, which an operator
+ * reading the file should not have to look up.
+ */
+import { stringify } from 'yaml';
+import { DEFAULT_BALANCE, DEFAULT_LOG_LEVEL } from './draft.js';
+import { formatDuration } from './durations.js';
+import { type Config, DEFAULT_MAX_HELLO_BYTES, type PoolConfig, type RouteConfig } from './types.js';
+
+type Yaml = Record<string, unknown>;
+
+export function configToYaml(config: Config): string {
+  const document: Yaml = {
+    listen: config.listen.map((listen) => listen.label),
+    proxy_protocol: config.proxyProtocol,
+    timeouts: {
+      client_hello: formatDuration(config.timeouts.clientHelloMs),
+      connect: formatDuration(config.timeouts.connectMs),
+      idle: formatDuration(config.timeouts.idleMs),
+    },
+  };
+  if (config.maxHelloBytes !== DEFAULT_MAX_HELLO_BYTES) document.max_hello_bytes = config.maxHelloBytes;
+  if (config.logLevel !== DEFAULT_LOG_LEVEL) document.log_level = config.logLevel;
+  if (config.admin !== null) {
+    document.admin = config.admin.allowNonLoopback ? { listen: config.admin.label, allow_non_loopback: true } : config.admin.label;
+  }
+  if (config.shutdownGraceMs !== undefined) document.shutdown_grace = formatDuration(config.shutdownGraceMs);
+  if (config.workers !== undefined) document.workers = config.workers;
+  if (config.routes.length > 0) {
+    document.routes = Object.fromEntries(config.routes.map((route) => [route.name, routeYaml(route, config)]));
+  }
+  if (config.defaultPool !== null) document.default = poolYaml(config.defaultPool, config);
+  const source = config.sourceFile ?? 'the command line';
+  return `# sni-router config equivalent to ${source}\n${stringify(document, { lineWidth: 0 })}`;
+}
+
+function routeYaml(route: RouteConfig, config: Config): unknown {
+  const pool = poolYaml(route.pool, config);
+  const extra: Yaml = {};
+  if (route.terminate !== null) {
+    const { certFile, keyFile, alpn } = route.terminate;
+    extra.terminate = { cert: certFile, key: keyFile, ...(alpn !== undefined ? { alpn: [...alpn] } : {}) };
+  }
+  if (route.alpn && route.alpn.length > 0) extra.alpn = Object.fromEntries(route.alpn.map((entry) => [entry.protocol, poolYaml(entry.pool, config)]));
+  if (route.fallback) extra.fallback = poolYaml(route.fallback, config);
+  if (Object.keys(extra).length === 0) return pool;
+  return { ...(Array.isArray(pool) ? { backends: pool } : (pool as Yaml)), ...extra };
+}
+
+/** Short form (a list of backends) when nothing but the backends differs from the defaults. */
+function poolYaml(pool: PoolConfig, config: Config): unknown {
+  const backends = pool.backends.map((backend) =>
+    backend.weight !== undefined && backend.weight !== 1 ? { address: backend.label, weight: backend.weight } : backend.label,
+  );
+  const long: Yaml = { backends };
+  if (pool.proxyProtocol !== config.proxyProtocol) long.proxy_protocol = pool.proxyProtocol;
+  if (pool.balance !== DEFAULT_BALANCE) long.balance = pool.balance;
+  if (pool.health) {
+    const { intervalMs, timeoutMs, rise, fall, tls, tlsServerName } = pool.health;
+    long.health = { interval: formatDuration(intervalMs), timeout: formatDuration(timeoutMs), rise, fall, tls: tls ? (tlsServerName ?? true) : false };
+  }
+  return Object.keys(long).length === 1 ? backends : long;
+}

@@ -1,0 +1,178 @@
+/**
+ * The admin HTTP listener (off by default; `--admin ADDR` or `admin:` in the config). Loopback only unless the
+ * config's long form says `allow_non_loopback: true` (checked when the config is read, src/config/operations.ts).
+ *
+ *   GET  /healthz       200 "ok" while the process runs and its event loop keeps up (503 past the lag limit)
+ *   GET  /readyz        200 when the listeners are open, a config is loaded and the loop keeps up; else 503
+ *   GET  /routes        the resolved table as JSON, in lookup order, with the config's hash
+ *   GET  /connections   counts as JSON: active (by listener), accepted, closed by reason
+ *   GET  /metrics       Prometheus text format (prom-client)
+ *   POST /reload        reload the config now; 200 with what changed, or 422 with every problem (config kept)
+ *
+ * The server knows nothing about routers or workers: the run mode hands it an AdminHandlers. Every request must
+ * pass src/admin-guard.ts (Host names this listener; no cross-site browser request); reloads are rate-limited;
+ * connections are capped and a request must be whole within ADMIN_REQUEST_TIMEOUT_MS.
+ */
+import http from 'node:http';
+import { RateLimit, refusalOfAdminRequest } from './admin-guard.js';
+import type { Config, PoolConfig, RouteConfig } from '../config/types.js';
+import { orderByPrecedence } from '../routing/route-table.js';
+import { diffFields } from '../config/diff.js';
+import type { ReloadOutcome } from './reload.js';
+
+/** Admin connections open at once; more are closed at accept (the admin API is for a few tools, not a crowd). */
+export const ADMIN_MAX_CONNECTIONS = 64;
+/** Headers must arrive within this, and the whole request within ADMIN_REQUEST_TIMEOUT_MS, or the socket closes. */
+export const ADMIN_HEADERS_TIMEOUT_MS = 5_000;
+export const ADMIN_REQUEST_TIMEOUT_MS = 10_000;
+
+/** Whether the process (with workers: every worker) keeps up; `detail` says why not, for the 503 body. */
+export interface LoopHealth {
+  readonly isHealthy: boolean;
+  readonly lagSeconds: number;
+  readonly detail?: string;
+}
+
+export interface AdminHandlers {
+  isReady(): boolean;
+  /** Event-loop health (src/loop-watchdog.ts); absent: always healthy. */
+  loopHealth?(): LoopHealth;
+  config(): { config: Config; hash: string };
+  connections(): Promise<unknown>;
+  metrics(): Promise<{ contentType: string; body: string }>;
+  reload(): Promise<ReloadOutcome>;
+}
+
+export interface AdminServer {
+  readonly address: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function startAdmin(host: string, port: number, handlers: AdminHandlers): Promise<AdminServer> {
+  const reloads = new RateLimit();
+  const server = http.createServer(
+    {
+      headersTimeout: ADMIN_HEADERS_TIMEOUT_MS,
+      requestTimeout: ADMIN_REQUEST_TIMEOUT_MS,
+      // How often node checks those two timeouts (default 30 s, which would let a half-sent request stay that long).
+      connectionsCheckingInterval: 500,
+      maxHeaderSize: 8 * 1024,
+    },
+    (request, response) => {
+      const refusal = refusalOfAdminRequest(request, host);
+      if (refusal !== null) {
+        request.resume();
+        return void send(response, 403, { error: refusal }, { connection: 'close' });
+      }
+      handle(request, response, handlers, reloads).catch((error: unknown) => {
+        send(response, 500, { error: error instanceof Error ? error.message : String(error) });
+      });
+    },
+  );
+  server.keepAliveTimeout = 5_000;
+  // A connection that sends nothing at all is not a request yet, so the two timeouts above do not see it.
+  server.timeout = ADMIN_REQUEST_TIMEOUT_MS;
+  server.maxConnections = ADMIN_MAX_CONNECTIONS;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.removeListener('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', () => {});
+  const info = server.address();
+  const bound = info !== null && typeof info === 'object' ? info : { address: host, port };
+  return {
+    address: bound.address,
+    port: bound.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+const GET_PATHS = ['/healthz', '/readyz', '/routes', '/connections', '/metrics'];
+
+async function handle(request: http.IncomingMessage, response: http.ServerResponse, handlers: AdminHandlers, reloads: RateLimit): Promise<void> {
+  const path = new URL(request.url ?? '/', 'http://admin').pathname;
+  request.resume(); // bodies are ignored
+  if (path === '/reload') {
+    if (request.method !== 'POST') return void send(response, 405, { error: 'use POST /reload' }, { allow: 'POST' });
+    if (!reloads.take()) {
+      const retryAfter = reloads.retryAfterSeconds();
+      return void send(response, 429, { error: `too many reloads; retry in ${retryAfter} s` }, { 'retry-after': String(retryAfter) });
+    }
+    const outcome = await handlers.reload();
+    if (outcome.ok) send(response, 200, { ok: true, hash: outcome.hash, duration_ms: outcome.durationMs, ...diffFields(outcome.diff) });
+    else send(response, 422, { ok: false, problems: outcome.problems });
+    return;
+  }
+  if (!GET_PATHS.includes(path)) return void send(response, 404, { error: `no such path; try ${[...GET_PATHS, 'POST /reload'].join(', ')}` });
+  if (request.method !== 'GET' && request.method !== 'HEAD') return void send(response, 405, { error: `use GET ${path}` }, { allow: 'GET, HEAD' });
+  switch (path) {
+    case '/healthz': {
+      const loop = handlers.loopHealth?.() ?? null;
+      if (loop !== null && !loop.isHealthy) return void sendText(response, 503, `unhealthy: ${loop.detail ?? `event loop lag ${loop.lagSeconds.toFixed(3)} s`}\n`);
+      return void sendText(response, 200, 'ok\n');
+    }
+    case '/readyz': {
+      const loop = handlers.loopHealth?.() ?? null;
+      if (loop !== null && !loop.isHealthy) return void sendText(response, 503, `not ready: ${loop.detail ?? `event loop lag ${loop.lagSeconds.toFixed(3)} s`}\n`);
+      return handlers.isReady() ? void sendText(response, 200, 'ready\n') : void sendText(response, 503, 'not ready\n');
+    }
+    case '/routes': {
+      const { config, hash } = handlers.config();
+      return void send(response, 200, describeRoutes(config, hash));
+    }
+    case '/connections':
+      return void send(response, 200, await handlers.connections());
+    case '/metrics': {
+      const { contentType, body } = await handlers.metrics();
+      response.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+      response.end(body);
+      return;
+    }
+  }
+}
+
+/** The table as JSON, routes in the order a lookup tries them, keys in the config file's vocabulary. */
+export function describeRoutes(config: Config, hash: string): unknown {
+  return {
+    hash,
+    config: config.sourceFile,
+    listen: config.listen.map((listen) => listen.label),
+    routes: orderByPrecedence(config.routes).map((route) => describeRoute(route)),
+    default: config.defaultPool === null ? null : describePool(config.defaultPool),
+  };
+}
+
+function describeRoute(route: RouteConfig): Record<string, unknown> {
+  return {
+    name: route.name,
+    kind: route.kind,
+    ...describePool(route.pool),
+    terminate: route.terminate !== null,
+    ...(route.alpn && route.alpn.length > 0 ? { alpn: Object.fromEntries(route.alpn.map((entry) => [entry.protocol, describePool(entry.pool)])) } : {}),
+    ...(route.fallback ? { fallback: describePool(route.fallback) } : {}),
+    line: route.source && route.source.line > 0 ? route.source.line : null,
+  };
+}
+
+function describePool(pool: PoolConfig): Record<string, unknown> {
+  return { backends: pool.backends.map((backend) => backend.label), proxy_protocol: pool.proxyProtocol, balance: pool.balance };
+}
+
+function send(response: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = `${JSON.stringify(body, null, 2)}\n`;
+  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  response.end(text);
+}
+
+function sendText(response: http.ServerResponse, status: number, text: string): void {
+  response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  response.end(text);
+}

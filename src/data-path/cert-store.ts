@@ -1,0 +1,361 @@
+/**
+ * Certificate material for terminated names: checked once (for `sni-router check` and start-up), compiled into a
+ * node:tls SecureContext, and rebuilt when the files change on disk (certbot renewals, cert-manager's symlink swap).
+ *
+ *   checkCertMaterial(cert, key)  → problems, each naming the file   (config time, no state)
+ *   ServerTlsContext              → current() SecureContext; watches its files; a bad new file keeps the old one
+ *
+ * One ServerTlsContext per distinct set of settings, shared by every snapshot that uses them (a reload with the
+ * same files keeps the context, and re-reads the files if they changed). Connections take `current()` once, at
+ * handshake time, so a rebuild never touches a connection that is open.
+ *
+ * Watching: fs.watch on each file's folder (a rename into place, or a `..data` symlink swap, is an event in the
+ * folder, not on the file) plus a stat poll as a fallback where watch events are unreliable (NFS, some
+ * containers). Either only schedules a check; the check compares each file's (dev, ino, size, mtime) — through
+ * symlinks — with the last attempt, and rebuilds only when something changed. Timers and watchers are unref'd so
+ * that they never keep the process alive.
+ */
+import { constants as cryptoConstants, createPrivateKey, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import tls from 'node:tls';
+import type { Logger } from 'pino';
+import { DEFAULT_TLS_MIN_VERSION, type TerminateSettings } from '../config/types.js';
+import { CertificateError } from '../ops/errors.js';
+import { describeFileError } from '../config/files.js';
+import { DEFAULT_POLL_INTERVAL_MS, FileWatch, signatureOf } from '../ops/file-watch.js';
+
+export { DEFAULT_POLL_INTERVAL_MS, RELOAD_DEBOUNCE_MS } from '../ops/file-watch.js';
+/** Session ticket key material: 16 name + 16 HMAC + 16 AES (node's `ticketKeys`). */
+const TICKET_KEY_BYTES = 48;
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** What a problem is about, so config validation can point at the right YAML key. */
+export type CertFileRole = 'cert' | 'key' | 'client_ca' | 'backend_ca';
+
+export interface CertProblem {
+  readonly role: CertFileRole;
+  readonly file: string;
+  /** One plain sentence naming the file. */
+  readonly message: string;
+}
+
+/** The PEM certificates of a file, parsed; or a sentence saying why not. */
+function readCertificates(file: string, role: CertFileRole, noun: string): { certs: X509Certificate[]; pem: Buffer } | CertProblem {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(file);
+  } catch (error) {
+    return { role, file, message: `cannot read the ${noun} file '${file}': ${describeFileError(error)}` };
+  }
+  const blocks = pem.toString('latin1').match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) return { role, file, message: `the ${noun} file '${file}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)` };
+  const certs: X509Certificate[] = [];
+  for (const [index, block] of blocks.entries()) {
+    try {
+      certs.push(new X509Certificate(block));
+    } catch (error) {
+      const which = blocks.length > 1 ? `certificate ${index + 1} of ` : '';
+      return { role, file, message: `${which}the ${noun} file '${file}' cannot be parsed: ${(error as Error).message}` };
+    }
+  }
+  return { certs, pem };
+}
+
+function readKey(file: string): { key: KeyObject; pem: Buffer } | CertProblem {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(file);
+  } catch (error) {
+    return { role: 'key', file, message: `cannot read the private key file '${file}': ${describeFileError(error)}` };
+  }
+  try {
+    return { key: createPrivateKey(pem), pem };
+  } catch (error) {
+    const detail = (error as NodeJS.ErrnoException).code === 'ERR_MISSING_PASSPHRASE' ? 'it is encrypted (give an unencrypted key)' : (error as Error).message;
+    return { role: 'key', file, message: `the private key file '${file}' cannot be read as a PEM private key: ${detail}` };
+  }
+}
+
+function isProblem(value: object): value is CertProblem {
+  return 'message' in value;
+}
+
+interface Material {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly ca: Buffer | null;
+  readonly leaf: X509Certificate;
+}
+
+/** Reads and checks cert + key (+ client CA): the leaf matches the key and is valid now. */
+function readMaterial(settings: TerminateSettings, now: Date): Material | CertProblem {
+  const certs = readCertificates(settings.certFile, 'cert', 'certificate');
+  if (isProblem(certs)) return certs;
+  const key = readKey(settings.keyFile);
+  if (isProblem(key)) return key;
+  const leaf = certs.certs[0]!;
+  if (!leaf.checkPrivateKey(key.key)) {
+    return {
+      role: 'key',
+      file: settings.keyFile,
+      message: `the private key file '${settings.keyFile}' does not match the certificate in '${settings.certFile}' (${leaf.subject.replace(/\n/g, ', ')})`,
+    };
+  }
+  const notAfter = new Date(leaf.validTo);
+  const notBefore = new Date(leaf.validFrom);
+  if (notAfter.getTime() < now.getTime()) {
+    return { role: 'cert', file: settings.certFile, message: `the certificate in '${settings.certFile}' expired on ${notAfter.toISOString()}` };
+  }
+  if (notBefore.getTime() > now.getTime()) {
+    return { role: 'cert', file: settings.certFile, message: `the certificate in '${settings.certFile}' is not valid before ${notBefore.toISOString()}` };
+  }
+  let ca: Buffer | null = null;
+  if (settings.clientCaFile) {
+    const read = readCertificates(settings.clientCaFile, 'client_ca', 'client CA');
+    if (isProblem(read)) return read;
+    ca = read.pem;
+  }
+  return { cert: certs.pem, key: key.pem, ca, leaf };
+}
+
+/**
+ * Every problem with a terminated route's files, each naming its file; [] when the material is usable. Used by
+ * config validation (so `sni-router check` reports it at the key's line) — no state, nothing kept.
+ */
+export function checkCertMaterial(settings: TerminateSettings, now = new Date()): CertProblem[] {
+  const problems: CertProblem[] = [];
+  const material = readMaterial(settings, now);
+  if (isProblem(material)) problems.push(material);
+  else {
+    try {
+      buildContext(settings, material, randomBytes(TICKET_KEY_BYTES));
+    } catch (error) {
+      problems.push({ role: 'cert', file: settings.certFile, message: `the certificate '${settings.certFile}' and key '${settings.keyFile}' cannot be used for TLS: ${(error as Error).message}` });
+    }
+  }
+  if (settings.backendTls?.caFile) {
+    const read = readCertificates(settings.backendTls.caFile, 'backend_ca', 'backend CA');
+    if (isProblem(read)) problems.push(read);
+  }
+  return problems;
+}
+
+function buildContext(settings: TerminateSettings, material: Material, ticketKeys: Buffer): tls.SecureContext {
+  return tls.createSecureContext({
+    cert: material.cert,
+    key: material.key,
+    ...(material.ca ? { ca: material.ca } : {}),
+    minVersion: settings.minVersion ?? DEFAULT_TLS_MIN_VERSION,
+    // Ciphers: the runtime's default list (modern AEAD suites first); not set here on purpose.
+    // No renegotiation (TLS 1.2; 1.3 has none): OpenSSL answers a client's attempt with a no_renegotiation alert.
+    // TLSSocket.disableRenegotiation() alone does not stop a client-initiated one on a socket made without a server.
+    secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
+    ticketKeys,
+  });
+}
+
+export interface ServerTlsContextOptions {
+  readonly logger?: Logger | null;
+  readonly pollIntervalMs?: number;
+}
+
+/** The live SecureContext of one terminate setting; see the file comment. */
+export class ServerTlsContext {
+  readonly settings: TerminateSettings;
+  private context: tls.SecureContext;
+  private leaf: X509Certificate;
+  private readonly files: readonly string[];
+  /** Signature of the files at the last attempt, good or bad: a bad file is reported once, not every poll. */
+  private attempted: string;
+  /** Kept across rebuilds, so sessions resumed with a ticket survive a certificate renewal. */
+  private readonly ticketKeys = randomBytes(TICKET_KEY_BYTES);
+  private logger: Logger | null;
+  private readonly watch: FileWatch;
+  /** How many times the context was rebuilt after start (for tests and the admin side). */
+  reloads = 0;
+
+  /** Throws CertificateError (naming the file) when the material cannot be used. */
+  constructor(settings: TerminateSettings, options: ServerTlsContextOptions = {}) {
+    this.settings = settings;
+    this.logger = options.logger ?? null;
+    this.files = [settings.certFile, settings.keyFile, ...(settings.clientCaFile ? [settings.clientCaFile] : [])];
+    this.attempted = signatureOf(this.files);
+    const material = readMaterial(settings, new Date());
+    if (isProblem(material)) throw new CertificateError(material.message);
+    try {
+      this.context = buildContext(settings, material, this.ticketKeys);
+    } catch (error) {
+      throw new CertificateError(`the certificate '${settings.certFile}' and key '${settings.keyFile}' cannot be used for TLS: ${(error as Error).message}`, { cause: error });
+    }
+    this.leaf = material.leaf;
+    this.watch = new FileWatch(this.files, () => this.refresh(), options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
+  }
+
+  /** The context for a handshake starting now. */
+  current(): tls.SecureContext {
+    return this.context;
+  }
+
+  /** SHA-256 fingerprint of the certificate being served. */
+  get fingerprint(): string {
+    return this.leaf.fingerprint256;
+  }
+
+  useLogger(logger: Logger): void {
+    this.logger ??= logger;
+  }
+
+  /** Re-reads the files now if they changed since the last attempt; a bad new file keeps the old context. */
+  refresh(): void {
+    const signature = signatureOf(this.files);
+    if (signature === this.attempted) return;
+    this.attempted = signature;
+    const material = readMaterial(this.settings, new Date());
+    if (isProblem(material)) {
+      this.logger?.error({ file: material.file, err: material.message, serving: this.fingerprint }, 'certificate reload failed; keeping the previous certificate');
+      return;
+    }
+    try {
+      this.context = buildContext(this.settings, material, this.ticketKeys);
+    } catch (error) {
+      this.logger?.error({ file: this.settings.certFile, err: (error as Error).message, serving: this.fingerprint }, 'certificate reload failed; keeping the previous certificate');
+      return;
+    }
+    this.leaf = material.leaf;
+    this.reloads++;
+    this.logger?.info(
+      { cert: this.settings.certFile, key: this.settings.keyFile, subject: material.leaf.subject.replace(/\n/g, ', '), not_after: new Date(material.leaf.validTo).toISOString(), fingerprint: this.fingerprint },
+      'certificate reloaded',
+    );
+  }
+
+  /** Stops watching (the context stays usable by handshakes already given it). */
+  close(): void {
+    this.watch.close();
+  }
+}
+
+/** Identity of a terminate setting: routes and snapshots with equal settings share one context. */
+function settingsKey(settings: TerminateSettings): string {
+  return JSON.stringify([settings.certFile, settings.keyFile, settings.minVersion ?? null, settings.clientCaFile ?? null]);
+}
+
+/**
+ * A backend CA file (`backend_tls.ca`), read at start and re-read when it changes on disk, like the certificates:
+ * a rotated internal CA reaches new backend handshakes without a reload. A bad new file keeps the previous one.
+ */
+export class BackendCaFile {
+  readonly file: string;
+  private pem: Buffer;
+  private attempted: string;
+  private logger: Logger | null;
+  private readonly watch: FileWatch;
+
+  /** Throws CertificateError (naming the file) when it cannot be read or holds no certificate. */
+  constructor(file: string, options: ServerTlsContextOptions = {}) {
+    this.file = file;
+    this.logger = options.logger ?? null;
+    this.attempted = signatureOf([file]);
+    const read = readCertificates(file, 'backend_ca', 'backend CA');
+    if (isProblem(read)) throw new CertificateError(read.message);
+    this.pem = read.pem;
+    this.watch = new FileWatch([file], () => this.refresh(), options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
+  }
+
+  /** The CA certificates for a backend handshake starting now. */
+  current(): Buffer {
+    return this.pem;
+  }
+
+  useLogger(logger: Logger): void {
+    this.logger ??= logger;
+  }
+
+  refresh(): void {
+    const signature = signatureOf([this.file]);
+    if (signature === this.attempted) return;
+    this.attempted = signature;
+    const read = readCertificates(this.file, 'backend_ca', 'backend CA');
+    if (isProblem(read)) {
+      this.logger?.error({ file: this.file, err: read.message }, 'backend CA reload failed; keeping the previous CA');
+      return;
+    }
+    this.pem = read.pem;
+    this.logger?.info({ file: this.file }, 'backend CA reloaded');
+  }
+
+  close(): void {
+    this.watch.close();
+  }
+}
+
+interface Watched {
+  useLogger(logger: Logger): void;
+  refresh(): void;
+  close(): void;
+}
+
+/**
+ * Watched material shared by reference count: every snapshot that uses a key holds it, and the last release
+ * closes its watches. A reload acquires the next snapshot's material before it releases the previous one's, so
+ * material both use is kept (and re-read if it changed); material only the old one used is let go at once —
+ * connections that already hold it keep working, it just is no longer refreshed.
+ */
+class SharedMaterial<T extends Watched> {
+  private readonly entries = new Map<string, { value: T; owners: Set<object> }>();
+
+  acquire(key: string, owner: object, logger: Logger | null, create: () => T): T {
+    const entry = this.entries.get(key);
+    if (entry) {
+      if (logger) entry.value.useLogger(logger);
+      if (!entry.owners.has(owner)) entry.value.refresh();
+      entry.owners.add(owner);
+      return entry.value;
+    }
+    const value = create();
+    this.entries.set(key, { value, owners: new Set([owner]) });
+    return value;
+  }
+
+  release(owner: object): void {
+    for (const [key, entry] of this.entries) {
+      if (!entry.owners.delete(owner) || entry.owners.size > 0) continue;
+      entry.value.close();
+      this.entries.delete(key);
+    }
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+const serverContexts = new SharedMaterial<ServerTlsContext>();
+const backendCas = new SharedMaterial<BackendCaFile>();
+
+/**
+ * The shared context for `settings`, held for `owner` (a snapshot) until releaseTlsMaterial(owner): created on
+ * first use (throws CertificateError when the material is bad), else the existing one, refreshed from disk (so a
+ * reload re-reads renewed files). A bad file on refresh keeps the running context, so a reload never takes a
+ * working name down.
+ */
+export function acquireServerTlsContext(settings: TerminateSettings, logger: Logger | null, owner: object): ServerTlsContext {
+  return serverContexts.acquire(settingsKey(settings), owner, logger, () => new ServerTlsContext(settings, { logger }));
+}
+
+/** The shared, watched backend CA file, held for `owner` like acquireServerTlsContext. */
+export function acquireBackendCa(file: string, logger: Logger | null, owner: object): BackendCaFile {
+  return backendCas.acquire(file, owner, logger, () => new BackendCaFile(file, { logger }));
+}
+
+/** Gives back everything `owner` acquired; what no other owner holds stops being watched. */
+export function releaseTlsMaterial(owner: object): void {
+  serverContexts.release(owner);
+  backendCas.release(owner);
+}
+
+/** How many server contexts and backend CA files are held now (for tests and the gauge). */
+export function heldTlsMaterial(): { serverContexts: number; backendCas: number } {
+  return { serverContexts: serverContexts.size, backendCas: backendCas.size };
+}
