@@ -24,6 +24,7 @@ import {
   type TerminateProfile,
 } from './terminate.js';
 import { type ConnectionMetrics, NO_METRICS } from '../ops/connection-metrics.js';
+import { writeAccessLine } from './access-line.js';
 
 /** What a connection needs from the listener that accepted it. */
 export interface ConnectionHost {
@@ -76,9 +77,6 @@ type State = typeof READING_PROXY | typeof PEEKING | typeof HANDSHAKING | typeof
 // connection allocates no closures (the ws library's habit).
 const kConnection = Symbol('sni-router.connection');
 type TaggedSocket = net.Socket & { [kConnection]: Connection };
-
-/** Longest SNI written to the log; a hello may carry a 64 KiB "name" and the log should not. */
-const MAX_LOGGED_SNI_CHARS = 255;
 
 export class Connection {
   readonly id = nextConnectionId();
@@ -573,37 +571,24 @@ export class Connection {
   // ---- CLOSED ----------------------------------------------------------------------------------------------
 
   private writeAccessLine(reason: CloseReason): void {
-    const sni = this.sni !== null && this.sni.length > MAX_LOGGED_SNI_CHARS ? `${this.sni.slice(0, MAX_LOGGED_SNI_CHARS)}…` : this.sni;
-    const match = this.match;
-    const listener = this.host.listenerLabel;
-    const route = match ? (match.route ? match.route.name : 'default') : null;
-    const durationMs = Math.round((performance.now() - this.startedAt) * 1000) / 1000;
-    const line: Record<string, unknown> = {
+    writeAccessLine(this.host.logger, this.metrics, {
       id: this.id,
-      // A client gone before accept completed has no address left to show: null, not ":0".
-      client: this.clientAddress === '' ? null : `${this.clientAddress}:${this.clientPort}`,
-      listener,
-      sni,
-      alpn: this.alpn.length > 0 ? this.alpn.join(',') : null,
-      route,
+      clientAddress: this.clientAddress,
+      clientPort: this.clientPort,
+      listener: this.host.listenerLabel,
+      sni: this.sni,
+      alpn: this.alpn,
+      match: this.match,
       backend: this.backend ? this.backendLabel : null,
       mode: this.mode,
-      bytes_in: this.bytesIn,
-      bytes_out: this.bytesOut,
-      duration_ms: durationMs,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      durationMs: performance.now() - this.startedAt,
       reason,
-    };
-    if (this.tlsInfo !== null) {
-      line.tls_version = this.tlsInfo.version;
-      line.cipher = this.tlsInfo.cipher;
-      line.alpn_negotiated = this.tlsInfo.alpn;
-    }
-    if (this.detail !== null) line.detail = this.detail;
-    // Which of the route's pools served it, when not its main one: `alpn acme-tls/1`, or `fallback`.
-    if (this.isOnFallback) line.pool = 'fallback';
-    else if (match?.alpn) line.pool = `alpn ${match.alpn}`;
-    this.host.logger.info(line, 'connection closed');
-    this.metrics.closed({ listener, route, reason, bytesIn: this.bytesIn, bytesOut: this.bytesOut, durationMs });
+      tls: this.tlsInfo,
+      detail: this.detail,
+      isOnFallback: this.isOnFallback,
+    });
   }
 }
 
