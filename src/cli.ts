@@ -42,6 +42,7 @@ interface CliOptions {
   logLevel?: string;
   admin?: string;
   workers?: string;
+  dataPlane?: string;
   /** commander's `--no-watch`: false when given. */
   watch?: boolean;
   printConfig?: boolean;
@@ -75,6 +76,7 @@ function addRouterOptions(command: Command, withTerminateAlpn = true): Command {
     .option('--log-level <level>', 'pino level: fatal, error, warn, info, debug, trace, silent (default: info)')
     .option('--admin <addr>', 'admin HTTP listener (metrics, health, reload); default off; loopback only')
     .option('--workers <n>', "processes sharing the listeners: a number, or 'auto' for one per core (default 1)")
+    .option('--data-plane <plane>', "auto (the native C plane where it loaded, else node), native or node (default: auto)")
     .option('--no-watch', 'do not reload when the config file changes on disk (SIGHUP and POST /reload still do)')
     .option('--print-config', 'print the YAML config equivalent to the other flags, and exit');
 }
@@ -110,6 +112,7 @@ function mergeOptions(outer: CliOptions, inner: Omit<CliOptions, 'alpn'> & { alp
     logLevel: inner.logLevel ?? outer.logLevel,
     admin: inner.admin ?? outer.admin,
     workers: inner.workers ?? outer.workers,
+    dataPlane: inner.dataPlane ?? outer.dataPlane,
   };
 }
 
@@ -118,7 +121,7 @@ function printProblems(problems: readonly ConfigProblem[]): void {
 }
 
 function check(input: CliInput, options: CliOptions): number {
-  const result = loadWithFlags({ input, workers: options.workers });
+  const result = loadWithFlags({ input, workers: options.workers, dataPlane: options.dataPlane });
   if (!result.ok) {
     printProblems(result.problems);
     return EXIT_BAD_CONFIG;
@@ -133,7 +136,7 @@ function explain(input: CliInput, options: CliOptions, offered: { alpn: string[]
     process.stderr.write("sni-router explain: give the server name to explain, or --no-sni for a hello without one\n");
     return EXIT_BAD_CONFIG;
   }
-  const result = loadWithFlags({ input, workers: options.workers });
+  const result = loadWithFlags({ input, workers: options.workers, dataPlane: options.dataPlane });
   if (!result.ok) {
     printProblems(result.problems);
     return EXIT_BAD_CONFIG;
@@ -145,7 +148,7 @@ function explain(input: CliInput, options: CliOptions, offered: { alpn: string[]
 
 /** Starts the router (one process, or a cluster primary); resolves once it runs. */
 async function run(input: CliInput, options: CliOptions): Promise<void> {
-  const spec: LoadSpec = { input, workers: options.workers };
+  const spec: LoadSpec = { input, workers: options.workers, dataPlane: options.dataPlane };
   const loaded = loadWithFlags(spec); // start-up stays synchronous; reloads run in the loader thread
   if (!loaded.ok) {
     printProblems(loaded.problems);

@@ -30,6 +30,7 @@ export function describeConfig(config: Config): string {
   // Shown only when set, so that the table of a config without them reads as it always did.
   if (config.shutdownGraceMs !== undefined) settings.push(['shutdown_grace', formatDuration(config.shutdownGraceMs)]);
   if (config.workers !== undefined) settings.push(['workers', String(config.workers)]);
+  if (config.dataPlane !== undefined) settings.push(['data_plane', config.dataPlane]);
   if (config.limits?.isGiven) {
     const { maxHelloConnections, maxHelloConnectionsPerClient, maxHelloBytesTotal, maxConnectionRatePerClient } = config.limits;
     // The newer keys only when set away from their defaults, so existing configs' tables read as they did.

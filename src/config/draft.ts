@@ -5,6 +5,7 @@
 import {
   type AdminAddress,
   type BalanceAlgorithm,
+  type DataPlaneChoice,
   DEFAULT_MAX_HELLO_BYTES,
   DEFAULT_TIMEOUTS,
   type Limits,
@@ -44,6 +45,7 @@ export interface Draft {
   /** `shutdown_grace` and `workers` when the file gives them; absent = the defaults (src/config/operations.ts). */
   shutdownGraceMs?: number;
   workers?: number;
+  dataPlane?: DataPlaneChoice | undefined;
   /** Top-level `limits` when the file gives it (issue 6); absent = DEFAULT_LIMITS. */
   limits?: Limits & { isGiven: boolean };
 }

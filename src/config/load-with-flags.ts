@@ -5,13 +5,15 @@
  */
 import { deepFreeze } from './freeze.js';
 import { type CliInput, COMMAND_LINE, type ConfigProblem, type ConfigResult, loadConfig } from './load.js';
-import { describeAdminBindProblem, parseWorkers } from './operations.js';
+import { describeAdminBindProblem, parseDataPlane, parseWorkers } from './operations.js';
 
 /** Everything a load needs, as plain data (it crosses to the loader thread). */
 export interface LoadSpec {
   readonly input: CliInput;
   /** `--workers` as given, or undefined. */
   readonly workers?: string | undefined;
+  /** `--data-plane` as given, or undefined. */
+  readonly dataPlane?: string | undefined;
 }
 
 export function loadWithFlags(spec: LoadSpec): ConfigResult {
@@ -23,12 +25,21 @@ export function loadWithFlags(spec: LoadSpec): ConfigResult {
   };
   const workers = spec.workers === undefined ? undefined : parseWorkers(spec.workers);
   if (workers && !workers.ok) report(`--workers ${workers.reason}`);
+  const dataPlane = spec.dataPlane === undefined ? undefined : parseDataPlane(spec.dataPlane);
+  if (dataPlane && !dataPlane.ok) report(`--data-plane ${dataPlane.reason}`);
   if (result.ok && input.admin !== undefined && result.config.admin !== null) {
     const { label, host } = result.config.admin;
     const problem = describeAdminBindProblem(label, host, result.config.admin.allowNonLoopback ?? false);
     if (problem !== null) report(`--admin: ${problem}`);
   }
   if (!result.ok || problems.length > 0) return { ok: false, problems };
-  if (workers?.ok) return { ok: true, config: deepFreeze({ ...result.config, workers: workers.workers }) };
-  return result;
+  if (!workers?.ok && !dataPlane?.ok) return result;
+  return {
+    ok: true,
+    config: deepFreeze({
+      ...result.config,
+      ...(workers?.ok ? { workers: workers.workers } : {}),
+      ...(dataPlane?.ok ? { dataPlane: dataPlane.dataPlane } : {}),
+    }),
+  };
 }

@@ -125,6 +125,7 @@ function toConfig(draft: Draft): Config {
     sourceFile: draft.sourceFile,
     ...(draft.shutdownGraceMs !== undefined ? { shutdownGraceMs: draft.shutdownGraceMs } : {}),
     ...(draft.workers !== undefined ? { workers: draft.workers } : {}),
+    ...(draft.dataPlane !== undefined ? { dataPlane: draft.dataPlane } : {}),
     ...(draft.limits ? { limits: draft.limits } : {}),
   };
 }

@@ -9,7 +9,26 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { MAX_WORKERS } from './types.js';
+import { type DataPlaneChoice, MAX_WORKERS } from './types.js';
+
+export const DATA_PLANE_CHOICES: readonly DataPlaneChoice[] = ['auto', 'native', 'node'];
+
+export type DataPlaneResult = { readonly ok: true; readonly dataPlane: DataPlaneChoice } | { readonly ok: false; readonly reason: string };
+
+/** `data_plane` / `--data-plane`. `reason` finishes "data_plane …". */
+export function parseDataPlane(value: unknown): DataPlaneResult {
+  if (typeof value === 'string' && (DATA_PLANE_CHOICES as readonly string[]).includes(value)) return { ok: true, dataPlane: value as DataPlaneChoice };
+  return { ok: false, reason: `must be one of ${DATA_PLANE_CHOICES.join(', ')}, not '${String(value)}'` };
+}
+
+/**
+ * The plane when neither the file nor a flag names one: SNI_ROUTER_DATA_PLANE when it holds a valid choice (the
+ * test suite runs once per plane with it), else auto.
+ */
+export function defaultDataPlane(): DataPlaneChoice {
+  const fromEnvironment = parseDataPlane(process.env.SNI_ROUTER_DATA_PLANE);
+  return fromEnvironment.ok ? fromEnvironment.dataPlane : 'auto';
+}
 
 export const ADMIN_KEYS = ['listen', 'allow_non_loopback'];
 

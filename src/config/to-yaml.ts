@@ -31,6 +31,7 @@ export function configToYaml(config: Config): string {
   }
   if (config.shutdownGraceMs !== undefined) document.shutdown_grace = formatDuration(config.shutdownGraceMs);
   if (config.workers !== undefined) document.workers = config.workers;
+  if (config.dataPlane !== undefined) document.data_plane = config.dataPlane;
   if (config.routes.length > 0) {
     document.routes = Object.fromEntries(config.routes.map((route) => [route.name, routeYaml(route, config)]));
   }

@@ -8,6 +8,8 @@
 export type ProxyProtocolMode = 'v2' | 'v1' | 'none';
 export type BalanceAlgorithm = 'round-robin' | 'least-conn' | 'random' | 'source-hash';
 export type RouteKind = 'exact' | 'wildcard' | 'regex';
+/** `auto`: the native (C) plane where its addon loaded, else the node plane. */
+export type DataPlaneChoice = 'auto' | 'native' | 'node';
 
 /** Where a setting came from, for error messages and `sni-router check`. `file` is '<command line>' for flags. */
 export interface SourcePosition {
@@ -170,6 +172,8 @@ export interface Config {
   readonly shutdownGraceMs?: number;
   /** Processes sharing the listeners (node:cluster); 1 = no cluster. `auto` was resolved to the core count. */
   readonly workers?: number;
+  /** Which data plane carries connections (`data_plane`, `--data-plane`); absent = the default (src/config/operations.ts). */
+  readonly dataPlane?: DataPlaneChoice;
   /** Absolute path of the YAML file, or null in quick mode (flags only). */
   readonly sourceFile: string | null;
   /** Hello-phase caps; absent = DEFAULT_LIMITS. `isGiven` is false when the file did not set `limits`. */

@@ -31,7 +31,7 @@ import { parseDuration } from './durations.js';
 import { describeUnreadableFile } from './files.js';
 import { checkCertMaterial, type CertFileRole } from '../data-path/cert-store.js';
 import { TLS_MIN_VERSIONS, type BackendTlsSettings, type TlsMinVersion } from './types.js';
-import { ADMIN_KEYS, describeAdminBindProblem, parseWorkers } from './operations.js';
+import { ADMIN_KEYS, DATA_PLANE_CHOICES, describeAdminBindProblem, parseWorkers } from './operations.js';
 import { describeHostNameProblem } from '../wire/host-name.js';
 import { type ConfigProblem, quoteValue } from './problem.js';
 import { classifyRouteName, routeIdentity } from './route-names.js';
@@ -57,7 +57,7 @@ import {
 } from './types.js';
 import type { YamlSource } from './yaml-source.js';
 
-const TOP_LEVEL_KEYS = ['listen', 'proxy_protocol', 'timeouts', 'max_hello_bytes', 'routes', 'default', 'log_level', 'admin', 'limits', 'shutdown_grace', 'workers'];
+const TOP_LEVEL_KEYS = ['listen', 'proxy_protocol', 'timeouts', 'max_hello_bytes', 'routes', 'default', 'log_level', 'admin', 'limits', 'shutdown_grace', 'workers', 'data_plane'];
 const TIMEOUT_KEYS: readonly (keyof typeof TIMEOUT_FIELDS)[] = ['client_hello', 'connect', 'idle'];
 const TIMEOUT_FIELDS = { client_hello: 'clientHelloMs', connect: 'connectMs', idle: 'idleMs' } as const satisfies Record<
   string,
@@ -138,6 +138,7 @@ class Walker {
     if (fields.pairs.has('admin')) draft.admin = this.#readAdmin(value('admin'));
     if (fields.pairs.has('shutdown_grace')) draft.shutdownGraceMs = this.#readShutdownGrace(value('shutdown_grace'));
     if (fields.pairs.has('workers')) draft.workers = this.#readWorkers(value('workers'));
+    if (fields.pairs.has('data_plane')) draft.dataPlane = this.#readEnum(value('data_plane'), 'data_plane', DATA_PLANE_CHOICES) ?? undefined;
     if (fields.pairs.has('limits')) draft.limits = { ...this.#readLimits(value('limits')), isGiven: true };
     if (fields.pairs.has('routes')) {
       draft.isRoutingGiven = true;

@@ -69,6 +69,7 @@ export function warnRestartOnly(before: Config, after: Config, logger: Logger): 
   const changed: string[] = [];
   if (before.admin?.label !== after.admin?.label) changed.push('admin');
   if ((before.workers ?? 1) !== (after.workers ?? 1)) changed.push('workers');
+  if (before.dataPlane !== after.dataPlane) changed.push('data_plane');
   if (changed.length > 0) logger.warn({ settings: changed }, 'these settings take effect on restart, not on reload');
 }
 

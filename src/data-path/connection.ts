@@ -48,6 +48,11 @@ export interface ConnectionHost {
   readonly helloHolds?: (bytes: number) => void;
   /** A backend dial failed for want of a file descriptor: our shortage, not the backend's fault. */
   readonly outOfDescriptors?: (code: string) => void;
+  /**
+   * The native plane accepted this connection, counted it and read its first bytes, then handed the socket over
+   * (terminate routes, inbound PROXY): keep its id, and start from `peeked` as if they had just been read.
+   */
+  readonly handedOver?: { readonly id: string; readonly peeked: Buffer };
 }
 
 export type ConnectionMode = 'passthrough' | 'terminate';
@@ -79,7 +84,7 @@ const kConnection = Symbol('sni-router.connection');
 type TaggedSocket = net.Socket & { [kConnection]: Connection };
 
 export class Connection {
-  readonly id = nextConnectionId();
+  readonly id: string;
   private state: State = PEEKING;
   /** The client's stream: the accepted socket, or in terminate mode (from HANDSHAKING on) the TLSSocket over it. */
   private client: TaggedSocket;
@@ -133,7 +138,8 @@ export class Connection {
     this.client[kConnection] = this;
     this.host = host;
     this.metrics = host.metrics ?? NO_METRICS;
-    this.metrics.accepted(host.listenerLabel);
+    this.id = host.handedOver?.id ?? nextConnectionId();
+    if (host.handedOver === undefined) this.metrics.accepted(host.listenerLabel);
     this.rawClientAddress = client.remoteAddress ?? '';
     this.clientAddress = displayAddress(this.rawClientAddress);
     this.clientPort = client.remotePort ?? 0;
@@ -162,6 +168,8 @@ export class Connection {
       this.state = READING_PROXY;
       this.proxyReader = new ProxyHeaderReader();
     }
+    const peeked = host.handedOver?.peeked;
+    if (peeked !== undefined && peeked.length > 0) this.onClientData(peeked);
   }
 
   /** Ends the connection. Safe to call any number of times: only the first call acts and logs. */
