@@ -111,6 +111,7 @@ conn *conn_new(plane *p, int client_fd, int listener_id) {
   c->backend_count = 0;
   c->try_index = 0;
   c->tries = 0;
+  c->connect_errno = 0;
   direction_init(&c->up);
   direction_init(&c->down);
   p->open_conns++;
@@ -157,6 +158,7 @@ void conn_close(plane *p, conn *c, close_reason reason) {
     e->bytes_out = c->down.bytes;
     e->backend_index = c->state == CONN_SENDING || c->state == CONN_SPLICING ? c->try_index : -1;
     e->tries = c->tries;
+    e->connect_errno = c->connect_errno;
     e->duration_ms = p->now_ms - c->accepted_ms;
   }
   if (reason == REASON_CLIENT_RESET && c->backend_fd >= 0) reset_on_close(c->backend_fd);
@@ -286,6 +288,7 @@ static void connect_next(plane *p, conn *c) {
       return;
     }
     /* ECONNREFUSED, ENETUNREACH, EADDRNOTAVAIL (out of ephemeral ports): the next backend may do better. */
+    c->connect_errno = errno;
     close(fd);
     p->connect_failures++;
     c->try_index++;
@@ -293,7 +296,8 @@ static void connect_next(plane *p, conn *c) {
   conn_close(p, c, REASON_BACKEND_UNAVAILABLE);
 }
 
-static void connect_failed(plane *p, conn *c) {
+static void connect_failed(plane *p, conn *c, int error) {
+  c->connect_errno = error;
   close(c->backend_fd);
   c->backend_fd = -1;
   p->connect_failures++;
@@ -307,7 +311,7 @@ static void on_connect_ready(plane *p, conn *c) {
   if (getsockopt(c->backend_fd, SOL_SOCKET, SO_ERROR, &error, &length) < 0) error = errno;
   if (error == EINPROGRESS || error == EALREADY) return; /* spurious edge */
   if (error != 0) { /* ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH */
-    connect_failed(p, c);
+    connect_failed(p, c, error);
     return;
   }
   wheel_disarm(&p->wheel, &c->timer);
@@ -466,7 +470,7 @@ void conn_on_timer(plane *p, conn *c) {
       conn_close(p, c, REASON_HELLO_TIMEOUT);
       return;
     case CONN_CONNECTING:
-      connect_failed(p, c);
+      connect_failed(p, c, ETIMEDOUT);
       return;
     case CONN_SENDING:
     case CONN_SPLICING: {

@@ -104,6 +104,7 @@ typedef struct conn {
   uint8_t backend_count;
   uint8_t try_index;           /* backend being tried; the one that connected in SPLICING */
   uint8_t tries;               /* connect attempts made */
+  int connect_errno;           /* why the last connect attempt failed (ETIMEDOUT for its timer), 0 = none */
   direction up;                /* client → backend */
   direction down;              /* backend → client */
   peer_address client_addr;
@@ -147,6 +148,7 @@ typedef struct {
   close_reason reason;
   uint64_t bytes_in, bytes_out, duration_ms;
   int tries;
+  int connect_errno;
 } event;
 
 typedef struct pipe_pool {

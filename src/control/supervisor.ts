@@ -153,6 +153,7 @@ export async function runSingle(spec: LoadSpec, config: Config, logger: Logger, 
   try {
     router = await startRouter(config, { logger, ...(routerMetrics ? { metrics: routerMetrics } : {}) });
     routerMetrics?.watchBackends(() => router.backendStates());
+    routerMetrics?.dataPlane(router.dataPlane);
     admin = await startAdminFor(config, logger, {
       isReady: () => !router.isClosing && router.listeners.length > 0,
       loopHealth: () => {
@@ -210,6 +211,6 @@ export async function runSingle(spec: LoadSpec, config: Config, logger: Logger, 
   setInterval(() => logger.flush(), LOG_FLUSH_INTERVAL_MS).unref();
   loopWatchdog(); // from now on: start-up's own compile is not lag
   logListening(router.listeners, logger, new Set());
-  logger.info({ config: config.sourceFile, routes: config.routes.length, hash: reloader.hash }, 'sni-router started');
+  logger.info({ config: config.sourceFile, routes: config.routes.length, hash: reloader.hash, data_plane: router.dataPlane }, 'sni-router started');
   logger.flush(); // lifecycle lines go out at once, not with the next periodic flush
 }

@@ -44,6 +44,7 @@ export class RouterMetrics implements ConnectionMetrics {
   readonly #durationSeconds: Histogram<'route'>;
   readonly #limited: Counter<'limit'>;
   readonly #outOfDescriptors: Counter<'where'>;
+  readonly #dataPlane: Gauge<'plane'>;
   #backendStates: (() => Iterable<BackendState>) | null = null;
 
   constructor(registry: Registry = new Registry(), options: { processMetrics?: boolean } = {}) {
@@ -147,7 +148,20 @@ export class RouterMetrics implements ConnectionMetrics {
       labelNames: ['where'],
       registers,
     });
+    this.#dataPlane = new Gauge({
+      name: `${METRIC_PREFIX}data_plane_info`,
+      help: 'The data plane carrying connections: 1 for the one that runs (native: C on Node-API; node: net.Socket).',
+      labelNames: ['plane'],
+      aggregator: 'max',
+      registers,
+    });
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  }
+
+  /** Which data plane runs (sni_router_data_plane_info{plane}). */
+  dataPlane(plane: 'native' | 'node'): void {
+    this.#dataPlane.reset();
+    this.#dataPlane.set({ plane }, 1);
   }
 
   accepted(listener: string): void {

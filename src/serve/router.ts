@@ -1,18 +1,16 @@
 import type { Logger } from 'pino';
 import type { Config, PoolConfig } from '../config/types.js';
-import type { Connection } from '../data-path/connection.js';
 import type { ConnectionMetrics } from '../ops/connection-metrics.js';
-import { Listener, type ListenerOwner } from './listener.js';
+import { type BoundListener, chooseDataPlane, type DataPlane, type DataPlaneName, type PlaneOwner } from './data-plane.js';
+import { NativeServingPlane } from './native-serving-plane.js';
+import { NodeServingPlane } from './node-serving-plane.js';
 import { Snapshot } from './snapshot.js';
 
-export interface BoundListener {
-  /** As configured, e.g. '127.0.0.1:8443' or ':8443'. */
-  readonly label: string;
-  readonly address: string;
-  readonly port: number;
-}
+export type { BoundListener, DataPlaneName } from './data-plane.js';
 
 export interface RunningRouter {
+  /** Which data plane carries the connections. */
+  readonly dataPlane: DataPlaneName;
   readonly listeners: readonly BoundListener[];
   /** Number of connections open right now (any state). */
   readonly activeConnections: number;
@@ -35,22 +33,31 @@ export interface RouterOptions {
 }
 
 /**
- * The composition root: owns the live snapshot, the listeners and the set of open connections. Only this module
- * knows about reload and shutdown; connections only see the snapshot they were accepted with.
+ * The composition root: owns the live snapshot and the data plane (data-plane.ts) that carries the connections.
+ * Only this module knows about reload and shutdown; connections only see the snapshot they were accepted with.
  */
-class Router implements ListenerOwner, RunningRouter {
+class Router implements PlaneOwner, RunningRouter {
   readonly logger: Logger;
   readonly metrics: ConnectionMetrics | undefined;
   isClosing = false;
   private snapshot: Snapshot;
-  private listenersByLabel = new Map<string, Listener>();
-  private readonly open = new Set<Connection>();
+  private readonly plane: DataPlane;
   private drainWaiters: Array<() => void> = [];
 
   constructor(config: Config, logger: Logger, metrics?: ConnectionMetrics) {
     this.metrics = metrics;
     this.snapshot = new Snapshot(config, logger);
     this.logger = logger;
+    const choice = chooseDataPlane(config);
+    if (choice.name === 'native') this.plane = new NativeServingPlane(this, choice.addon, config);
+    else {
+      if (choice.fallbackReason !== null) logger.warn({ data_plane: 'node', why: choice.fallbackReason }, 'native data plane not used; running the node plane');
+      this.plane = new NodeServingPlane(this);
+    }
+  }
+
+  get dataPlane(): DataPlaneName {
+    return this.plane.name;
   }
 
   get config(): Config {
@@ -76,13 +83,8 @@ class Router implements ListenerOwner, RunningRouter {
     return this.snapshot;
   }
 
-  connectionOpened(connection: Connection): void {
-    if (!connection.isClosed) this.open.add(connection);
-  }
-
-  connectionClosed(connection: Connection): void {
-    this.open.delete(connection);
-    if (this.open.size === 0 && this.drainWaiters.length > 0) {
+  connectionEnded(): void {
+    if (this.plane.openConnections === 0 && this.drainWaiters.length > 0) {
       const waiters = this.drainWaiters;
       this.drainWaiters = [];
       for (const wake of waiters) wake();
@@ -90,29 +92,15 @@ class Router implements ListenerOwner, RunningRouter {
   }
 
   get activeConnections(): number {
-    return this.open.size;
+    return this.plane.openConnections;
   }
 
-  get listeners(): BoundListener[] {
-    return [...this.listenersByLabel.values()].map((listener) => ({ label: listener.address.label, ...listener.bound }));
+  get listeners(): readonly BoundListener[] {
+    return this.plane.listeners;
   }
 
   async openListeners(config: Config): Promise<void> {
-    const opened: Listener[] = [];
-    try {
-      for (const address of config.listen) {
-        if (this.listenersByLabel.has(address.label)) continue;
-        const listener = await Listener.open(address, this);
-        opened.push(listener);
-        this.listenersByLabel.set(address.label, listener);
-      }
-    } catch (error) {
-      for (const listener of opened) {
-        this.listenersByLabel.delete(listener.address.label);
-        listener.stopAccepting();
-      }
-      throw error;
-    }
+    await this.plane.openListeners(config);
   }
 
   async reload(next: Config): Promise<void> {
@@ -120,29 +108,24 @@ class Router implements ListenerOwner, RunningRouter {
     // listeners: if either fails, the running config stays whole.
     const built = await Snapshot.build(next, this.logger, this.snapshot);
     try {
-      await this.openListeners(next);
+      await this.plane.openListeners(next);
     } catch (error) {
       built.retire();
       throw error;
     }
-    const wanted = new Set(next.listen.map((address) => address.label));
-    for (const [label, listener] of this.listenersByLabel) {
-      if (wanted.has(label)) continue;
-      this.listenersByLabel.delete(label);
-      listener.stopAccepting();
-    }
+    this.plane.keepListeners(new Set(next.listen.map((address) => address.label)));
     const previous = this.snapshot;
     built.takeOver();
     this.snapshot = built;
+    this.plane.configChanged(next);
     previous.retire();
   }
 
   async close(graceMs = 0): Promise<void> {
     this.isClosing = true;
-    for (const listener of this.listenersByLabel.values()) listener.stopAccepting();
-    this.listenersByLabel.clear();
+    this.plane.stopAccepting();
     this.snapshot.dispose();
-    if (this.open.size > 0 && graceMs > 0) {
+    if (this.plane.openConnections > 0 && graceMs > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs);
         this.drainWaiters.push(() => {
@@ -151,7 +134,7 @@ class Router implements ListenerOwner, RunningRouter {
         });
       });
     }
-    for (const connection of [...this.open]) connection.close('shutdown');
+    this.plane.closeConnections();
   }
 }
 

@@ -135,19 +135,19 @@ function addressBytes(text: string): AddressBytes {
   return bytes.length === IPV6_ADDRESS_BYTES && isIPv4Mapped(bytes) ? bytes.slice(IPV6_ADDRESS_BYTES - IPV4_ADDRESS_BYTES) : bytes;
 }
 
-function checkPort(port: number): number {
+export function checkPort(port: number): number {
   if (!Number.isInteger(port) || port < 0 || port > PORT_MAX) throw new RangeError(`PROXY header: bad port ${port}`);
   return port;
 }
 
 /** Both addresses in one family: IPv4 when both are IPv4 (or mapped), else IPv6 with IPv4 mapped. */
-interface AddressPair {
+export interface AddressPair {
   readonly isIPv4: boolean;
   readonly source: AddressBytes;
   readonly destination: AddressBytes;
 }
 
-function addressPair(input: ProxyHeaderInput): AddressPair {
+export function addressPair(input: ProxyHeaderInput): AddressPair {
   const source = addressBytes(input.source.address);
   const destination = addressBytes(input.destination.address);
   if (source.length === IPV4_ADDRESS_BYTES && destination.length === IPV4_ADDRESS_BYTES) {

@@ -64,6 +64,8 @@ export interface ClosedEvent {
   readonly backendIndex: number;
   /** Connect attempts made. */
   readonly tries: number;
+  /** Why the last connect attempt failed, as node names it ('ECONNREFUSED', 'ETIMEDOUT', …), or null. */
+  readonly connectError: string | null;
   readonly durationMs: number;
 }
 
