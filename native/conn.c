@@ -261,8 +261,9 @@ static void connect_next(plane *p, conn *c) {
   while (c->try_index < c->backend_count) {
     const struct sockaddr_in6 *b = &c->hello->backends[c->try_index];
     int fd = socket(b->sin6_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) { /* EMFILE, ENFILE, ENOBUFS */
-      conn_close(p, c, REASON_LIMIT);
+    if (fd < 0) { /* EMFILE, ENFILE, ENOBUFS: our shortage, named in the event so the backend is not blamed */
+      c->connect_errno = errno;
+      conn_close(p, c, REASON_BACKEND_UNAVAILABLE);
       return;
     }
     c->tries++;

@@ -62,6 +62,9 @@ static napi_value connect_error_name(napi_env env, int error) {
     case ENETUNREACH: return make_string(env, "ENETUNREACH");
     case EADDRNOTAVAIL: return make_string(env, "EADDRNOTAVAIL");
     case ECONNRESET: return make_string(env, "ECONNRESET");
+    case EMFILE: return make_string(env, "EMFILE");
+    case ENFILE: return make_string(env, "ENFILE");
+    case ENOBUFS: return make_string(env, "ENOBUFS");
     default: {
       char text[32];
       snprintf(text, sizeof text, "errno %d", error);

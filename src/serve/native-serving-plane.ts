@@ -15,6 +15,7 @@ import { type Decision, type HandedOffSocket, type HelloVerdict, NativeDataPlane
 import type { CloseReason } from '../ops/close-reason.js';
 import { nextConnectionId } from '../ops/conn-id.js';
 import { type ConnectionMetrics, NO_METRICS } from '../ops/connection-metrics.js';
+import { isOutOfDescriptors } from '../ops/descriptors.js';
 import { ListenError } from '../ops/errors.js';
 import type { Pool } from '../pools/pool.js';
 import type { RouteMatch } from '../routing/route-table.js';
@@ -127,7 +128,7 @@ export class NativeServingPlane implements DataPlane {
         this.#byLabel.set(address.label, listener);
       } catch (error) {
         for (const listener of opened) this.#closeListener(listener);
-        throw new ListenError(address.label, error);
+        throw new ListenError(address.label, listenErrorLikeNode(error, address));
       }
     }
   }
@@ -399,6 +400,11 @@ export class NativeServingPlane implements DataPlane {
       state.detail = `no complete ClientHello within ${config.timeouts.clientHelloMs} ms`;
     } else if (reason === 'client_reset' && !state.isDecided) {
       state.detail = 'client closed before its ClientHello was complete';
+    } else if (reason === 'backend_unavailable' && isOutOfDescriptors(event.connectError ?? undefined)) {
+      // Our shortage, not the backend's: it stays up.
+      this.#metrics.outOfDescriptors('dial');
+      const next = state.candidates[tries];
+      state.detail = `out of file descriptors (${event.connectError}) dialing ${next ? next.pool.backendAt(next.index).label : 'a backend'}`;
     } else if (reason === 'backend_unavailable') {
       const tried = state.candidates.slice(0, tries);
       for (const failed of tried) this.#attemptFailed(state, failed, event.connectError ?? 'connect failed');
@@ -444,4 +450,12 @@ export class NativeServingPlane implements DataPlane {
       'out of file descriptors; refusing new connections',
     );
   }
+}
+
+/** node's wording ("listen EADDRINUSE: address already in use 127.0.0.1:8443"), with the code kept for the hints. */
+function listenErrorLikeNode(error: unknown, address: ListenAddress): unknown {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  if (!(error instanceof Error) || code === undefined) return error;
+  const text = error.message.replace(/^listen: /, '').toLowerCase();
+  return Object.assign(new Error(`listen ${code}: ${text} ${address.label}`), { code });
 }
