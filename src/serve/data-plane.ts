@@ -17,6 +17,7 @@ import { defaultDataPlane } from '../config/operations.js';
 import type { ConnectionMetrics } from '../ops/connection-metrics.js';
 import { loadNativeAddon } from '../data-path/native/load.js';
 import type { NativeAddon } from '../data-path/native/addon.js';
+import { SniRouterError } from '../ops/errors.js';
 import type { Snapshot } from './snapshot.js';
 
 export type DataPlaneName = 'native' | 'node';
@@ -75,11 +76,11 @@ export function chooseDataPlane(config: Config): PlaneChoice {
   if (wanted === 'node') return { name: 'node', fallbackReason: null };
   const loaded = loadNativeAddon();
   if ('error' in loaded) {
-    if (wanted === 'native') throw new Error(`data_plane native cannot run: ${loaded.error}`);
+    if (wanted === 'native') throw new SniRouterError('SNIR_ERR_CONFIG', `data_plane native cannot run: ${loaded.error}`);
     return { name: 'node', fallbackReason: loaded.error };
   }
   const unsuitable = nativeUnsuitability(config);
   if (unsuitable === null) return { name: 'native', addon: loaded.addon };
-  if (wanted === 'native' && config.dataPlane === 'native') throw new Error(`data_plane native cannot run: ${unsuitable}`);
+  if (wanted === 'native' && config.dataPlane === 'native') throw new SniRouterError('SNIR_ERR_CONFIG', `data_plane native cannot run: ${unsuitable}`);
   return { name: 'node', fallbackReason: unsuitable };
 }
