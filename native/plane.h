@@ -227,7 +227,7 @@ void plane_release_callback(plane *p); /* drops the onEvents reference and async
 #define TAG_TRY(id) ((id) >> TAG_TRY_SHIFT)
 
 /* listener.c */
-int listener_open(plane *p, const char *host, int port, int backlog, bool reuse_port, int *error_out);
+int listener_open(plane *p, const char *host, int port, int backlog, bool reuse_port, bool ipv6_only, int *error_out);
 void listener_close(plane *p, int id);
 void listener_accept_all(plane *p, int id);
 void listener_resume_due(plane *p, uint64_t now_ms);

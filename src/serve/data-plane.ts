@@ -11,6 +11,7 @@
  * `data_plane: auto` takes native where its addon loaded and every listener suits it, else node with one warning
  * line saying why.
  */
+import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config, DataPlaneChoice } from '../config/types.js';
 import { defaultDataPlane } from '../config/operations.js';
@@ -61,7 +62,8 @@ export type PlaneChoice = { readonly name: 'node'; readonly fallbackReason: stri
 /** Why `config` cannot run on the native plane, or null. */
 export function nativeUnsuitability(config: Config): string | null {
   for (const listener of config.listen) {
-    if (listener.host === '::' && listener.ipv6Only) return `listener ${listener.label} is IPv6-only on every address, which the native plane does not set`;
+    // The C side takes IP literals only; net.Server resolves names.
+    if (isIP(listener.host) === 0) return `listener ${listener.label} names a host, and the native plane listens on IP addresses only`;
   }
   return null;
 }

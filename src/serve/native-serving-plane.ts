@@ -121,7 +121,7 @@ export class NativeServingPlane implements DataPlane {
     for (const address of config.listen) {
       if (this.#byLabel.has(address.label)) continue;
       try {
-        const { listenerId, port } = this.#plane.listen({ host: address.host, port: address.port, backlog: 4096, reusePort: this.#reusePort });
+        const { listenerId, port } = this.#plane.listen({ host: address.host, port: address.port, backlog: 4096, reusePort: this.#reusePort, ipv6Only: address.ipv6Only });
         const listener: NativeListener = { address, listenerId, port, counts: new ListenerCounts(), refusals: new RefusalLog(this.#owner.logger, address.label) };
         opened.push(listener);
         this.#byId.set(listenerId, listener);

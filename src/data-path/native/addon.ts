@@ -12,6 +12,8 @@ export interface ListenOptions {
   readonly backlog?: number;
   /** SO_REUSEPORT: several workers may listen on the same address, the kernel spreads connections. */
   readonly reusePort?: boolean;
+  /** IPV6_V6ONLY on an IPv6 socket ('[::]:443' beside '0.0.0.0:443'); false = dual stack. */
+  readonly ipv6Only?: boolean;
 }
 
 export interface NativeBackend {
