@@ -312,6 +312,8 @@ async function startHaproxy(options, isSplice) {
     'global',
     '  nbthread 1',
     `  maxconn ${PEER_MAX_CONNECTIONS}`,
+    // splice-auto holds pipes (2 descriptors each; default maxconn / 4 of them): within the descriptor limit.
+    ...(isSplice ? ['  maxpipes 1024'] : []),
     'defaults',
     '  mode tcp',
     '  timeout connect 5s',

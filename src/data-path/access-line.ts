@@ -6,8 +6,10 @@ import type { Logger } from 'pino';
 import type { CloseReason } from '../ops/close-reason.js';
 import type { ConnectionMetrics } from '../ops/connection-metrics.js';
 import type { RouteMatch } from '../routing/route-table.js';
-import type { ConnectionMode } from './connection.js';
 import type { NegotiatedTls } from './terminate.js';
+
+/** How the connection was carried: bytes passed through untouched, or TLS ended here. */
+export type ConnectionMode = 'passthrough' | 'terminate';
 
 /** Longest SNI written to the log; a hello may carry a 64 KiB "name" and the log should not. */
 const MAX_LOGGED_SNI_CHARS = 255;

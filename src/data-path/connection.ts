@@ -24,7 +24,7 @@ import {
   type TerminateProfile,
 } from './terminate.js';
 import { type ConnectionMetrics, NO_METRICS } from '../ops/connection-metrics.js';
-import { writeAccessLine } from './access-line.js';
+import { type ConnectionMode, writeAccessLine } from './access-line.js';
 
 /** What a connection needs from the listener that accepted it. */
 export interface ConnectionHost {
@@ -55,7 +55,7 @@ export interface ConnectionHost {
   readonly handedOver?: { readonly id: string; readonly peeked: Buffer };
 }
 
-export type ConnectionMode = 'passthrough' | 'terminate';
+export type { ConnectionMode } from './access-line.js';
 
 /**
  * The per-connection state machine. States move forward only:
