@@ -11,6 +11,7 @@ export const CLOSE_REASONS = [
   'backend_unavailable', // every backend of the pool refused or timed out
   'client_reset', // the client reset or errored
   'backend_reset', // the backend reset or errored
+  'backend_closed_early', // the backend closed its side before sending a byte, while the client was still sending
   'idle_timeout', // no bytes either way for timeouts.idle
   'limit', // refused by a connection limit
   'proxy_rejected', // inbound PROXY header required but the peer is untrusted, or the header is missing or malformed
