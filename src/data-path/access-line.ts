@@ -9,9 +9,12 @@
  * connection (TLS records, handshake included).
  */
 import type net from 'node:net';
+import type { Logger } from 'pino';
+import type { ConnectionMetrics } from '../ops/connection-metrics.js';
 import type { CloseReason } from '../ops/close-reason.js';
 import type { RouteMatch } from '../routing/route-table.js';
 import { displayAddress } from '../wire/address.js';
+import type { InboundProxyHeader } from '../wire/proxy-reader.js';
 import type { NegotiatedTls } from './terminate.js';
 
 export type ConnectionMode = 'passthrough' | 'terminate';
@@ -95,6 +98,23 @@ export class ConnectionRecord {
     this.localPort = socket.localPort ?? 0;
   }
 
+  /** A trusted peer's PROXY header: its client stands for the connection's (LOCAL or UNKNOWN: the peer's own). */
+  adoptProxyHeader(header: InboundProxyHeader): void {
+    const { source, destination } = header;
+    if (source === null || destination === null) return;
+    this.clientAddress = source.address;
+    this.clientPort = source.port;
+    this.localAddress = destination.address;
+    this.localPort = destination.port;
+  }
+
+  /** Terminate mode from here: `wire` is the client's TCP socket, and bytes_in counts plaintext from now on. */
+  terminating(wire: net.Socket): void {
+    this.mode = 'terminate';
+    this.wire = wire;
+    this.bytesIn = 0;
+  }
+
   get routeName(): string | null {
     const match = this.match;
     return match ? (match.route ? match.route.name : 'default') : null;
@@ -118,6 +138,14 @@ export class ConnectionRecord {
 
   durationMs(): number {
     return roundMs(performance.now() - this.startedAt);
+  }
+
+  /** Writes the access line and counts the close: once, when the connection closes. */
+  write(logger: Logger, metrics: ConnectionMetrics, id: string, listener: string, reason: CloseReason): void {
+    const durationMs = this.durationMs();
+    logger.info(this.line(id, listener, reason, durationMs), 'connection closed');
+    const { bytesIn, bytesOut } = this;
+    metrics.closed({ listener, route: this.routeName, reason, bytesIn, bytesOut, durationMs });
   }
 
   line(id: string, listener: string, reason: CloseReason, durationMs: number): AccessLine {

@@ -25,6 +25,14 @@ export interface DialPlan {
   readonly alpn: string | null;
   /** The PROXY header for a pool, or null; written before the backend's TLS handshake with backend_tls. */
   proxyHeader(pool: Pool): Buffer | null;
+  /** A dial failed for want of a file descriptor: our shortage, not the backend's. */
+  readonly outOfDescriptors: ((code: string) => void) | null;
+}
+
+/** Where the attempts are written down (the connection's record, for the access line). */
+export interface DialLog {
+  dialing(label: string): void;
+  isOnFallback: boolean;
 }
 
 export interface DialerOwner {
@@ -32,17 +40,13 @@ export interface DialerOwner {
   backendReady(socket: net.Socket, pool: Pool, index: number, isHeaderSent: boolean): void;
   /** Every backend failed, or the router is out of descriptors: `detail` says which. */
   dialFailed(detail: string): void;
-  /** A backend is being dialed (for the access line's `backends_tried`). */
-  dialing(label: string): void;
-  /** The route's fallback pool is now the one being dialed. */
-  usingFallback(): void;
-  readonly outOfDescriptors?: (code: string) => void;
 }
 
 export class BackendDialer {
   readonly #plan: DialPlan;
   readonly #routing: RoutingState;
   readonly #owner: DialerOwner;
+  readonly #log: DialLog;
   readonly #logger: Logger;
   readonly #id: string;
   #pool: Pool;
@@ -52,7 +56,8 @@ export class BackendDialer {
   #inFlight: net.Socket | null = null;
   #isCancelled = false;
 
-  constructor(id: string, plan: DialPlan, routing: RoutingState, owner: DialerOwner, logger: Logger) {
+  constructor(id: string, plan: DialPlan, routing: RoutingState, owner: DialerOwner, log: DialLog, logger: Logger) {
+    this.#log = log;
     this.#id = id;
     this.#plan = plan;
     this.#routing = routing;
@@ -84,7 +89,7 @@ export class BackendDialer {
     if (!fallback || this.#isOnFallback) return false;
     this.#isOnFallback = true;
     this.#logger.debug({ id: this.#id, why }, 'using the fallback pool');
-    this.#owner.usingFallback();
+    this.#log.isOnFallback = true;
     this.#pool = this.#routing.pool(fallback);
     this.start();
     return true;
@@ -103,7 +108,7 @@ export class BackendDialer {
   #tryBackend(index: number, attempt: number): void {
     const pool = this.#pool;
     const backend = pool.backendAt(index);
-    this.#owner.dialing(backend.label);
+    this.#log.dialing(backend.label);
     const connectMs = this.#routing.timeouts.connectMs;
     this.#inFlight = dial(backend, connectMs, (error, socket) => {
       this.#inFlight = null;
@@ -115,7 +120,7 @@ export class BackendDialer {
         const code = errorCodeOf(error?.cause);
         if (code !== undefined && isOutOfDescriptors(code)) {
           // Our shortage, not the backend's: it stays up, and the other backends would fail the same way.
-          this.#owner.outOfDescriptors?.(code);
+          this.#plan.outOfDescriptors?.(code);
           this.#owner.dialFailed(`out of file descriptors (${code}) dialing ${backend.label}`);
           return;
         }

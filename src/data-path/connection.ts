@@ -1,24 +1,21 @@
 import type net from 'node:net';
-import type tls from 'node:tls';
 import type { CloseReason } from '../ops/close-reason.js';
 import { nextConnectionId } from '../ops/conn-id.js';
 import { type ConnectionMetrics, NO_METRICS } from '../ops/connection-metrics.js';
 import type { Pool } from '../pools/pool.js';
 import { HelloBytes } from '../wire/hello-buffer.js';
 import { normalizeServerName } from '../wire/host-name.js';
-import { encodeProxyHeader } from '../wire/proxy-header.js';
 import { ProxyHeaderReader } from '../wire/proxy-reader.js';
 import type { SniffReader } from '../wire/sniffer.js';
 import { displayAddress } from '../wire/address.js';
 import type { RouteMatch } from '../routing/route-table.js';
 import { ConnectionRecord } from './access-line.js';
-import { BackendDialer } from './backend-dialer.js';
+import { BackendDialer, type DialerOwner } from './backend-dialer.js';
+import { ClientHandshake, type HandshakeOwner } from './client-handshake.js';
+import { outboundProxyHeader } from './outbound-header.js';
 import type { ConnectionHost, RoutingState } from './connection-host.js';
-import { Splice, type SpliceOwner } from './splice.js';
-import { acceptTls, negotiatedOf, refusalOf, type TerminateProfile } from './terminate.js';
-
-export type { ConnectionHost } from './connection-host.js';
-export type { ConnectionMode } from './access-line.js';
+import { Splice, type SpliceEnd, type SpliceOwner } from './splice.js';
+import type { BackendTlsProfile, NegotiatedTls, TerminateProfile } from './terminate.js';
 
 /**
  * A connection is in one stage at a time, and each stage holds only its own data. Stages move forward only:
@@ -35,8 +32,8 @@ export type { ConnectionMode } from './access-line.js';
 type Stage =
   | { readonly name: 'reading_proxy'; readonly reader: ProxyHeaderReader; readonly timer: NodeJS.Timeout }
   | { readonly name: 'peeking'; readonly reader: SniffReader; readonly bytes: HelloBytes; readonly timer: NodeJS.Timeout }
-  | { readonly name: 'handshaking'; readonly secure: tls.TLSSocket; readonly profile: TerminateProfile; readonly pending: Buffer[]; readonly timer: NodeJS.Timeout }
-  | { readonly name: 'dialing'; readonly stream: net.Socket; readonly dialer: BackendDialer; readonly pending: Buffer[]; isClientEnded: boolean }
+  | { readonly name: 'handshaking'; readonly handshake: ClientHandshake; readonly profile: TerminateProfile; readonly pending: Buffer[]; readonly timer: NodeJS.Timeout }
+  | { readonly name: 'dialing'; readonly handshake: ClientHandshake | null; readonly dialer: BackendDialer; readonly pending: Buffer[]; isClientEnded: boolean }
   | { readonly name: 'splicing'; readonly splice: Splice; readonly pool: Pool; readonly backendIndex: number }
   | { readonly name: 'closed' };
 
@@ -47,7 +44,7 @@ const CLOSED: Stage = Object.freeze({ name: 'closed' });
 const kConnection = Symbol('sni-router.connection');
 type TaggedSocket = net.Socket & { [kConnection]: Connection };
 
-export class Connection implements SpliceOwner {
+export class Connection implements SpliceOwner, HandshakeOwner, DialerOwner {
   readonly id = nextConnectionId();
   #stage: Stage = CLOSED;
   /** The accepted socket. In terminate mode the TLS layer alone reads it; the stages hold the TLSSocket. */
@@ -94,37 +91,20 @@ export class Connection implements SpliceOwner {
     this.#host.helloFinished?.();
     const record = this.#record;
     if (detail !== undefined) record.detail = detail;
-    switch (stage.name) {
-      case 'reading_proxy':
-        clearTimeout(stage.timer);
-        break;
-      case 'peeking':
-        clearTimeout(stage.timer);
-        stage.bytes.clear();
-        break;
-      case 'handshaking':
-        clearTimeout(stage.timer);
-        stage.secure.destroy();
-        break;
-      case 'dialing':
-        stage.dialer.cancel();
-        stage.stream.destroy();
-        if (record.connectMs === null && record.backendsTried.length > 0) record.dialed(null);
-        break;
-      case 'splicing':
-        stage.splice.destroy();
-        stage.pool.release(stage.backendIndex);
-        break;
+    if ('timer' in stage) clearTimeout(stage.timer);
+    if ('handshake' in stage) stage.handshake?.secure.destroy();
+    if (stage.name === 'dialing') {
+      stage.dialer.cancel();
+      if (record.connectMs === null && record.backendsTried.length > 0) record.dialed(null);
+    } else if (stage.name === 'splicing') {
+      stage.splice.destroy();
+      stage.pool.release(stage.backendIndex);
     }
     if (farewell !== null && this.#client.writable) {
       this.#client.resume(); // what the client still sends is read and dropped, so the close is a FIN, not a reset
       this.#client.end(farewell, () => this.#client.destroy());
     } else this.#client.destroy();
-    const durationMs = record.durationMs();
-    const { listenerLabel: listener } = this.#host;
-    this.#host.logger.info(record.line(this.id, listener, reason, durationMs), 'connection closed');
-    const { bytesIn, bytesOut } = record;
-    this.#metrics.closed({ listener, route: record.routeName, reason, bytesIn, bytesOut, durationMs });
+    record.write(this.#host.logger, this.#metrics, this.id, this.#host.listenerLabel, reason);
     this.#host.connectionClosed(this);
   }
 
@@ -163,15 +143,7 @@ export class Connection implements SpliceOwner {
       this.close('proxy_rejected', `${what}: ${result.reason}`);
       return;
     }
-    const { source, destination } = result.header;
-    // LOCAL (or v1 UNKNOWN): the peer speaks for itself, so the connection's own addresses stand.
-    if (source !== null && destination !== null) {
-      const record = this.#record;
-      record.clientAddress = source.address;
-      record.clientPort = source.port;
-      record.localAddress = destination.address;
-      record.localPort = destination.port;
-    }
+    this.#record.adoptProxyHeader(result.header);
     this.#stage = this.#peeking(timer);
     if (result.rest.length > 0) this.onClientData(result.rest);
   }
@@ -256,7 +228,7 @@ export class Connection implements SpliceOwner {
       return;
     }
     this.#host.helloFinished?.();
-    this.#dial(this.#client, peeked);
+    this.#dial(peeked, null, null);
   }
 
   #startHandshake(profile: TerminateProfile, peeked: Buffer[]): void {
@@ -266,110 +238,74 @@ export class Connection implements SpliceOwner {
     raw.removeListener('data', clientOnData);
     raw.removeListener('end', clientOnEnd);
     profile.context.useLogger(this.#host.logger); // certificate reloads log through the router's logger
-    const secure = acceptTls(raw, peeked, profile) as tls.TLSSocket & TaggedSocket;
-    const record = this.#record;
-    record.mode = 'terminate';
-    record.wire = raw;
-    record.bytesIn = 0; // bytes_in counts the forwarded stream: in terminate mode, plaintext
-    secure[kConnection] = this;
-    secure.on('error', clientOnTlsError);
-    secure.on('close', clientOnClose);
-    secure.once('secure', clientOnSecure);
-    // Flowing while the handshake runs, so that a client leaving mid-handshake is seen ('end' needs a reader);
-    // there is no plaintext before 'secure', and onClientData keeps any that comes before splicing.
-    secure.on('data', clientOnData);
-    secure.on('end', clientOnEnd);
+    this.#record.terminating(raw);
+    const handshake = new ClientHandshake(raw, peeked, profile, this);
     const timer = setTimeout(helloTimedOut, this.#routing.timeouts.clientHelloMs, this);
-    this.#stage = { name: 'handshaking', secure, profile, pending: [], timer };
+    this.#stage = { name: 'handshaking', handshake, profile, pending: [], timer };
   }
 
-  /** @internal The client's handshake is done: check its certificate (mTLS), then dial as passthrough does. */
-  onSecure(): void {
+  /** The client's handshake is done and its certificate accepted: dial as passthrough does. */
+  handshakeDone(negotiated: NegotiatedTls): void {
     const stage = this.#stage;
     if (stage.name !== 'handshaking') return;
-    const { secure, profile } = stage;
-    const negotiated = negotiatedOf(secure, profile);
     this.#record.tls = negotiated;
-    const refusal = refusalOf(secure, profile, negotiated);
-    if (refusal !== null) {
-      this.close('client_reset', refusal);
-      return;
-    }
     clearTimeout(stage.timer);
     this.#host.helloFinished?.();
-    secure.pause(); // plaintext waits in the TLS socket until the backend is up
-    secure.removeListener('close', clientOnClose);
-    this.#dial(secure, stage.pending);
+    this.#dial(stage.pending, stage.handshake, stage.profile.backendTls);
   }
 
-  /** @internal */
-  onTlsError(error: NodeJS.ErrnoException): void {
-    const what = this.#stage.name === 'handshaking' ? 'TLS handshake failed' : 'TLS error';
-    this.close('client_reset', `${what}: ${error.code ?? error.message}`);
+  handshakeFailed(detail: string, negotiated: NegotiatedTls | null): void {
+    if (negotiated !== null) this.#record.tls = negotiated;
+    this.close('client_reset', detail);
   }
 
   // ---- dialing, splicing -----------------------------------------------------------------------------------
 
-  /** `stream`: what the client's bytes are read from (the TLSSocket in terminate mode); `pending`: sent first. */
-  #dial(stream: net.Socket, pending: Buffer[]): void {
+  /** `pending`: client bytes to send first; `handshake`: in terminate mode, whose TLS socket the client speaks on. */
+  #dial(pending: Buffer[], handshake: ClientHandshake | null, backendTls: BackendTlsProfile | null): void {
     const record = this.#record;
     const match = record.match;
     if (match === null) return;
-    const negotiated = record.tls;
-    const terminate = this.#stage.name === 'handshaking' ? this.#stage.profile : null;
-    const plan = {
+    const dialer = new BackendDialer(this.id, {
       pool: this.#routing.pool(match.pool),
       fallback: match.fallback,
       clientAddress: displayAddress(record.clientAddress),
-      backendTls: terminate?.backendTls ?? null,
+      backendTls,
       servername: record.sni === null ? null : normalizeServerName(record.sni),
-      alpn: negotiated?.alpn ?? null,
-      proxyHeader: (pool: Pool) => this.#proxyHeader(pool),
-    };
-    const dialer = new BackendDialer(this.id, plan, this.#routing, {
-      backendReady: (socket, pool, index, isHeaderSent) => this.#onBackendReady(socket, pool, index, isHeaderSent),
-      dialFailed: (detail) => this.close('backend_unavailable', detail),
-      dialing: (label) => record.dialing(label),
-      usingFallback: () => (record.isOnFallback = true),
-      outOfDescriptors: this.#host.outOfDescriptors,
-    }, this.#host.logger);
-    this.#stage = { name: 'dialing', stream, dialer, pending, isClientEnded: false };
+      alpn: record.tls?.alpn ?? null,
+      proxyHeader: (pool: Pool) => outboundProxyHeader(pool, record, this.id),
+      outOfDescriptors: this.#host.outOfDescriptors ?? null,
+    }, this.#routing, this, record, this.#host.logger);
+    this.#stage = { name: 'dialing', handshake, dialer, pending, isClientEnded: false };
     dialer.start();
   }
 
-  #onBackendReady(socket: net.Socket, pool: Pool, index: number, isHeaderSent: boolean): void {
+  dialFailed(detail: string): void {
+    this.close('backend_unavailable', detail);
+  }
+
+  backendReady(socket: net.Socket, pool: Pool, index: number, isHeaderSent: boolean): void {
     const stage = this.#stage;
     if (stage.name !== 'dialing') {
       socket.destroy();
       return;
     }
     const backendIndex = index % pool.size;
-    const label = pool.backendAt(backendIndex).label;
     pool.acquire(backendIndex);
-    this.#record.dialed(label);
-    this.#metrics.backendConnected(this.#record.routeName ?? 'default', this.#record.connectMs ?? 0);
-    const { stream } = stage;
-    // The splice's handlers replace the connection's (the raw socket keeps its 'error' handler in terminate mode).
-    stream.removeListener('data', clientOnData);
-    stream.removeListener('end', clientOnEnd);
-    const splice = new Splice(stream, socket, this, this.#record);
+    const record = this.#record;
+    record.dialed(pool.backendAt(backendIndex).label);
+    this.#metrics.backendConnected(record.routeName ?? 'default', record.connectMs ?? 0);
+    // The splice's handlers replace the connection's ('error' handlers stay: a failure is the client's either way).
+    const { handshake } = stage;
+    if (handshake) handshake.release();
+    else {
+      this.#client.removeListener('data', clientOnData);
+      this.#client.removeListener('end', clientOnEnd);
+    }
+    const splice = new Splice(handshake?.secure ?? this.#client, socket, this, record);
     this.#stage = { name: 'splicing', splice, pool, backendIndex };
-    const header = isHeaderSent ? null : this.#proxyHeader(pool);
+    const header = isHeaderSent ? null : outboundProxyHeader(pool, record, this.id);
     splice.start({ header, peeked: stage.pending, isClientEnded: stage.isClientEnded }, this.#routing.timeouts.idleMs);
-  }
-
-  /** The PROXY header for `pool`, or null; in terminate mode with the negotiated ALPN and TLS version. */
-  #proxyHeader(pool: Pool): Buffer | null {
-    if (pool.config.proxyProtocol === 'none') return null;
-    const { tls: negotiated, sni, clientAddress, clientPort, localAddress, localPort } = this.#record;
-    return encodeProxyHeader(pool.config.proxyProtocol, {
-      source: { address: clientAddress, port: clientPort },
-      destination: { address: localAddress, port: localPort },
-      authority: sni === null ? null : normalizeServerName(sni),
-      uniqueId: this.id,
-      alpn: negotiated?.alpn ?? null,
-      ssl: negotiated ? { version: negotiated.version, hasClientCert: negotiated.hasClientCert, clientCertVerified: negotiated.clientCertVerified } : null,
-    });
   }
 
   /** @internal */
@@ -380,34 +316,18 @@ export class Connection implements SpliceOwner {
     else this.close('client_reset', 'client closed before its ClientHello was complete');
   }
 
-  /** @internal The TLS socket closed during the handshake. */
-  onClientClose(): void {
-    if (this.#stage.name === 'handshaking') this.close('client_reset', 'client left during the TLS handshake');
-  }
-
-  spliceEnded(reason: 'done' | 'backend_closed_early'): void {
-    this.close(reason);
-  }
-
-  clientFailed(code: string): void {
-    this.close('client_reset', code);
+  spliceEnded(reason: SpliceEnd, detail?: string): void {
+    this.close(reason, detail);
   }
 
   /**
-   * The backend's socket failed. A reset before it sent a single byte, after it accepted, is the backend refusing
-   * the connection (a crashed worker behind a live accept queue, an overloaded server): passive health counts it
-   * like a refused connect, so the balancer stops sending it every other client.
+   * A reset before the backend sent a single byte, after it accepted, is the backend refusing the connection (a
+   * crashed worker behind a live accept queue, an overloaded server): passive health counts it like a refused
+   * connect, so the balancer stops sending it every other client.
    */
-  backendFailed(code: string, beforeFirstByte: boolean): void {
+  backendRefused(code: string): void {
     const stage = this.#stage;
-    if (stage.name === 'splicing' && beforeFirstByte && (code === 'ECONNRESET' || code === 'EPIPE')) {
-      stage.pool.health.reportDialFailure(stage.pool.backendAt(stage.backendIndex).label, `reset before its first byte (${code})`);
-    }
-    this.close('backend_reset', code);
-  }
-
-  idle(): void {
-    this.close('idle_timeout');
+    if (stage.name === 'splicing') stage.pool.health.reportDialFailure(stage.pool.backendAt(stage.backendIndex).label, `reset before its first byte (${code})`);
   }
 }
 
@@ -417,17 +337,8 @@ function clientOnData(this: TaggedSocket, chunk: Buffer): void {
 function clientOnEnd(this: TaggedSocket): void {
   this[kConnection].onClientEnd();
 }
-function clientOnClose(this: TaggedSocket): void {
-  this[kConnection].onClientClose();
-}
 function clientOnError(this: TaggedSocket, error: NodeJS.ErrnoException): void {
   this[kConnection].close('client_reset', error.code ?? error.message);
-}
-function clientOnSecure(this: TaggedSocket): void {
-  this[kConnection].onSecure();
-}
-function clientOnTlsError(this: TaggedSocket, error: NodeJS.ErrnoException): void {
-  this[kConnection].onTlsError(error);
 }
 function helloTimedOut(connection: Connection): void {
   connection.onHelloTimeout();

@@ -7,16 +7,20 @@
  *   FIN either way ─► end() on the other side; both sockets closed ─► ended('done' | 'backend_closed_early')
  */
 import type net from 'node:net';
+import type { CloseReason } from '../ops/close-reason.js';
 
-/** How a splice reports to its connection; each is called at most once per cause, then the owner closes. */
+/**
+ * How a splice ends: both sockets closed (`done`; `backend_closed_early` when the backend ended before sending a
+ * byte while the client still talked), one failed (`client_reset`, `backend_reset`, `detail` the error code), or
+ * no byte moved for the idle timeout.
+ */
+export type SpliceEnd = Extract<CloseReason, 'done' | 'backend_closed_early' | 'client_reset' | 'backend_reset' | 'idle_timeout'>;
+
+/** How a splice reports to its connection, which then closes it. */
 export interface SpliceOwner {
-  /** Both sockets closed cleanly. `backend_closed_early`: the backend ended before sending a byte. */
-  spliceEnded(reason: 'done' | 'backend_closed_early'): void;
-  clientFailed(code: string): void;
-  /** `beforeFirstByte`: the backend had sent nothing yet (a refusal behind a live accept queue). */
-  backendFailed(code: string, beforeFirstByte: boolean): void;
-  /** No byte either way for the idle timeout. */
-  idle(): void;
+  spliceEnded(reason: SpliceEnd, detail?: string): void;
+  /** The backend reset (ECONNRESET, EPIPE) before sending a byte: called before spliceEnded('backend_reset'). */
+  backendRefused(code: string): void;
 }
 
 /** The bytes a splice counts, shared with the connection's record (added to, never reset). */
@@ -136,17 +140,19 @@ export class Splice {
 
   /** @internal */
   onClientError(error: NodeJS.ErrnoException): void {
-    this.#owner.clientFailed(error.code ?? error.message);
+    this.#owner.spliceEnded('client_reset', error.code ?? error.message);
   }
 
   /** @internal */
   onBackendError(error: NodeJS.ErrnoException): void {
-    this.#owner.backendFailed(error.code ?? error.message, !this.#hasBackendSent);
+    const code = error.code ?? error.message;
+    if (!this.#hasBackendSent && (code === 'ECONNRESET' || code === 'EPIPE')) this.#owner.backendRefused(code);
+    this.#owner.spliceEnded('backend_reset', code);
   }
 
   /** @internal */
   onIdle(): void {
-    this.#owner.idle();
+    this.#owner.spliceEnded('idle_timeout');
   }
 }
 
