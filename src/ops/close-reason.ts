@@ -11,11 +11,12 @@ export const CLOSE_REASONS = [
   'backend_unavailable', // every backend of the pool refused or timed out
   'client_reset', // the client reset or errored
   'backend_reset', // the backend reset or errored
-  'backend_closed_early', // the backend closed its side before sending a byte, while the client was still sending
   'idle_timeout', // no bytes either way for timeouts.idle
   'limit', // refused by a connection limit
   'proxy_rejected', // inbound PROXY header required but the peer is untrusted, or the header is missing or malformed
   'shutdown', // the router closed it while shutting down
+  // Added later: appended, as the native plane numbers reasons in this order (native/plane.h).
+  'backend_closed_early', // the backend closed its side before sending a byte, while the client was still sending
 ] as const;
 
 export type CloseReason = (typeof CLOSE_REASONS)[number];
