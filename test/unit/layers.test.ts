@@ -3,6 +3,7 @@
  * "Architecture" section (or stays in its own folder), and no set of files imports itself in a circle. A new
  * folder has to be placed in LAYER_ORDER before it can land, so the order stays the one place that says it.
  */
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
@@ -16,6 +17,7 @@ import {
 } from '../helpers/import-graph.js';
 
 const SOURCE_ROOT = fileURLToPath(new URL('../../src/', import.meta.url));
+const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
 /** Top first. A folder may import itself and anything below it; subfolders (data-path/native) count as their folder. */
 const LAYER_ORDER: LayerOrder = [
@@ -101,5 +103,18 @@ describe('layers of src/', () => {
   it('lists each known violation once', () => {
     const keys = KNOWN_VIOLATIONS.map((entry) => key(entry.edge, entry.rule));
     expect(new Set(keys).size).toBe(keys.length);
+  });
+});
+
+describe('README "Architecture"', () => {
+  it('draws the layers in the order this test enforces', () => {
+    const start = README.indexOf('\n## Architecture\n');
+    expect(start, 'README has an "Architecture" section').toBeGreaterThanOrEqual(0);
+    const end = README.indexOf('\n## ', start + 1);
+    const section = README.slice(start, end === -1 ? undefined : end);
+    // The diagram's lines are indented code; each names its layer first ("control/", "cli.ts, demo.ts").
+    const drawn = [...section.matchAll(/^ {4}([a-z][a-z-]*\/|[a-z-]+\.ts(?:, [a-z-]+\.ts)*)\s/gm)].map((match) => match[1]);
+    const enforced = LAYER_ORDER.map((entries) => entries.map((entry) => (entry.endsWith('.ts') ? entry : `${entry}/`)).join(', '));
+    expect(drawn).toEqual(enforced);
   });
 });
