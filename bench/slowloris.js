@@ -20,6 +20,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -77,6 +78,24 @@ async function goodClients(port, count) {
   return latencies.sort((a, b) => a - b);
 }
 
+/** The router's open connections, summed over listeners, from its /metrics (0 when unreachable). */
+function activeConnections(adminPort) {
+  return new Promise((resolve) => {
+    const request = http.get({ host: '127.0.0.1', port: adminPort, path: '/metrics', timeout: 2_000 }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk) => (body += chunk));
+      response.on('end', () => {
+        let sum = 0;
+        for (const match of body.matchAll(/^sni_router_connections_active(?:\{[^}]*\})? (\d+)/gm)) sum += Number(match[1]);
+        resolve(sum);
+      });
+    });
+    request.on('timeout', () => request.destroy());
+    request.on('error', () => resolve(0));
+  });
+}
+
 /** A socket that sends half a hello and stalls; `closed` resolves when the router closes it. */
 function stalledClient(port, localAddress) {
   return new Promise((resolve, reject) => {
@@ -101,6 +120,7 @@ async function oneRun() {
   await once(backend, 'listening');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sni-router-slowloris-'));
   const port = await freePort();
+  const adminPort = await freePort();
   const file = path.join(dir, 'router.yaml');
   writeFileSync(
     file,
@@ -108,6 +128,7 @@ async function oneRun() {
       `listen: ["127.0.0.1:${port}"]`,
       'proxy_protocol: none',
       'log_level: warn',
+      `admin: 127.0.0.1:${adminPort}`,
       `timeouts: { client_hello: ${helloTimeoutSeconds}s }`,
       `default: [127.0.0.1:${/** @type {net.AddressInfo} */ (backend.address()).port}]`,
       '',
@@ -121,6 +142,7 @@ async function oneRun() {
   const stalled = [];
   try {
     await waitForPort(port, READY_TIMEOUT_MS);
+    await waitForPort(adminPort, READY_TIMEOUT_MS);
     const alone = await goodClients(port, ALONE);
     const fdsBefore = fdsOf(router.pid);
     const openStarted = performance.now();
@@ -129,10 +151,10 @@ async function oneRun() {
       stalled.push(...(await Promise.all(Array.from({ length: size }, (_, j) => stalledClient(port, `127.0.1.${((i + j) % ADDRESSES) + 1}`)))));
     }
     const openMs = performance.now() - openStarted;
-    // As in the test, measure once the router has accepted the whole flood (the kernel completes a connect before
-    // the router accepts it): its descriptors, polled with a deadline.
+    // As in the test, measure once the router holds the whole flood (the kernel completes a connect before the
+    // router accepts it): its sni_router_connections_active, polled with a deadline.
     const acceptDeadline = Date.now() + READY_TIMEOUT_MS;
-    while (fdsOf(router.pid) < fdsBefore + connections && Date.now() < acceptDeadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    while ((await activeConnections(adminPort)) < connections && Date.now() < acceptDeadline) await new Promise((resolve) => setTimeout(resolve, 20));
     const acceptedMs = performance.now() - openStarted;
     const fdsWithFlood = fdsOf(router.pid);
     const during = await goodClients(port, goodCount);
