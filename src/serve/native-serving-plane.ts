@@ -8,8 +8,10 @@
  */
 import net from 'node:net';
 import type { Config, ListenAddress, PoolConfig } from '../config/types.js';
-import { Connection, type ConnectionHost } from '../data-path/connection.js';
-import { writeAccessLine } from '../data-path/access-line.js';
+import { Connection } from '../data-path/connection.js';
+import type { ConnectionHost } from '../data-path/connection-host.js';
+import { ConnectionRecord } from '../data-path/access-line.js';
+import { TLS_SNIFFER } from '../wire/sniffer.js';
 import type { ClosedEvent, NativeAddon, NativeBackend } from '../data-path/native/addon.js';
 import { type Decision, type HandedOffSocket, type HelloVerdict, NativeDataPlane, type UndecidedConnection } from '../data-path/native/native-plane.js';
 import type { CloseReason } from '../ops/close-reason.js';
@@ -57,9 +59,14 @@ interface NativeConnectionState {
   readonly clientPort: number;
   readonly isCountedPerClient: boolean;
   readonly inboundProxy: 'trusted' | 'untrusted' | null;
-  readonly startedAt: number;
+  /** The access line's fields, filled as the connection goes (the node plane's record, the same line). */
+  readonly record: ConnectionRecord;
   slot: HelloSlot | null;
   held: number;
+  /** What the reader found: a ClientHello, not TLS at all, or nothing yet (or a bad hello). */
+  verdictKind: 'hello' | 'not_tls' | null;
+  /** From the route's choice to a backend accepting, ms; null until one does. */
+  connectMs: number | null;
   sni: string | null;
   alpn: readonly string[];
   match: RouteMatch | null;
@@ -197,9 +204,11 @@ export class NativeServingPlane implements DataPlane {
       clientPort: connection.client.port,
       isCountedPerClient: maxPerClient !== null,
       inboundProxy,
-      startedAt: performance.now(),
+      record: new ConnectionRecord({ remoteAddress: connection.client.address, remotePort: connection.client.port, localAddress: connection.local.address, localPort: connection.local.port }),
       slot,
       held: 0,
+      verdictKind: null,
+      connectMs: null,
       sni: null,
       alpn: [],
       match: null,
@@ -238,10 +247,12 @@ export class NativeServingPlane implements DataPlane {
     const config = state.snapshot.config;
     switch (result.kind) {
       case 'hello':
+        state.verdictKind = 'hello';
         state.sni = result.hello.sni;
         state.alpn = result.hello.alpn;
         return this.#route(state, verdict, state.sni, result.hello.sni === null ? 'no_sni' : 'sni_found', result.hello.byteLength);
       case 'not_tls':
+        state.verdictKind = 'not_tls';
         // Not a TLS handshake at all: SPEC sends it to the default pool when one is set.
         if (config.defaultPool) return this.#route(state, verdict, null, 'not_tls', 0);
         this.#metrics.hello('not_tls', 0);
@@ -350,8 +361,9 @@ export class NativeServingPlane implements DataPlane {
     const slot = state.slot;
     const { listener, peer } = state;
     let connection: Connection | null = null;
-    const host: ConnectionHost = {
+    const host: ConnectionHost<Connection> = {
       snapshot: state.snapshot,
+      sniffer: TLS_SNIFFER,
       listenerLabel: listener.address.label,
       logger: this.#owner.logger,
       metrics: this.#metrics,
@@ -383,7 +395,8 @@ export class NativeServingPlane implements DataPlane {
     candidate.pool.health.reportDialSuccess(backend.label);
     candidate.pool.acquire(candidate.index);
     state.connected = backendIndex;
-    this.#metrics.backendConnected(state.match?.route?.name ?? 'default', performance.now() - state.routedAt);
+    state.connectMs = Math.round((performance.now() - state.routedAt) * 1000) / 1000;
+    this.#metrics.backendConnected(state.match?.route?.name ?? 'default', state.connectMs);
   }
 
   #onClosed(event: ClosedEvent): void {
@@ -414,24 +427,22 @@ export class NativeServingPlane implements DataPlane {
       candidate.pool.health.reportDialFailure(candidate.pool.backendAt(candidate.index).label, 'reset before its first byte');
     }
     if (candidate !== undefined) candidate.pool.release(candidate.index);
-    writeAccessLine(this.#owner.logger, this.#metrics, {
-      id: state.id,
-      clientAddress: state.peer,
-      clientPort: state.clientPort,
-      listener: state.listener.address.label,
-      sni: state.sni,
-      alpn: state.alpn,
-      match: state.match,
-      backend: candidate === undefined ? null : candidate.pool.backendAt(candidate.index).label,
-      mode: 'passthrough',
-      bytesIn,
-      bytesOut,
-      durationMs: performance.now() - state.startedAt,
-      reason,
-      tls: null,
-      detail: state.detail,
-      isOnFallback: candidate?.isFallback ?? false,
-    });
+    const { record } = state;
+    record.sni = state.sni;
+    record.alpn = state.alpn;
+    record.match = state.match;
+    record.hello = state.verdictKind === 'not_tls' ? 'not_tls' : state.verdictKind === 'hello' ? (state.sni === null ? 'no_sni' : 'sni') : null;
+    for (const tried of state.candidates.slice(0, Math.max(tries, state.connected + 1))) record.dialing(tried.pool.backendAt(tried.index).label);
+    if (record.backendsTried.length > 0) {
+      record.dialStartedAt = state.routedAt;
+      record.dialed(candidate === undefined ? null : candidate.pool.backendAt(candidate.index).label);
+      if (state.connectMs !== null) record.connectMs = state.connectMs;
+    }
+    record.isOnFallback = candidate?.isFallback ?? false;
+    record.bytesIn = bytesIn;
+    record.bytesOut = bytesOut;
+    record.detail = state.detail;
+    record.write(this.#owner.logger, this.#metrics, state.id, state.listener.address.label, reason);
     this.#owner.connectionEnded();
   }
 
