@@ -112,6 +112,7 @@ conn *conn_new(plane *p, int client_fd, int listener_id) {
   c->try_index = 0;
   c->tries = 0;
   c->connect_errno = 0;
+  c->is_backend_closed_early = false;
   direction_init(&c->up);
   direction_init(&c->down);
   p->open_conns++;
@@ -397,7 +398,7 @@ static bool run_direction(plane *p, conn *c, direction *d, int from_fd, int to_f
       return true;
     case MOVE_DONE:
       if (c->up.is_shut && c->down.is_shut) {
-        conn_close(p, c, REASON_DONE);
+        conn_close(p, c, c->is_backend_closed_early ? REASON_BACKEND_CLOSED_EARLY : REASON_DONE);
         return false;
       }
       return true;

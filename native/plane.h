@@ -51,7 +51,7 @@ typedef enum {
   REASON_LIMIT,               /* a limit: set by TypeScript, or no pipe could be made */
   REASON_PROXY_REJECTED,      /* set by TypeScript */
   REASON_SHUTDOWN,            /* the plane was destroyed */
-  REASON_BACKEND_CLOSED_EARLY, /* the backend ended before its first byte (the Node data path's; not emitted here yet) */
+  REASON_BACKEND_CLOSED_EARLY, /* the backend ended before its first byte while the client still talked */
   REASON_COUNT
 } close_reason;
 
@@ -106,6 +106,7 @@ typedef struct conn {
   uint8_t try_index;           /* backend being tried; the one that connected in SPLICING */
   uint8_t tries;               /* connect attempts made */
   int connect_errno;           /* why the last connect attempt failed (ETIMEDOUT for its timer), 0 = none */
+  bool is_backend_closed_early; /* the backend's FIN came first, before any byte of its own */
   direction up;                /* client → backend */
   direction down;              /* backend → client */
   peer_address client_addr;

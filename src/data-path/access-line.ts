@@ -89,6 +89,8 @@ export class ConnectionRecord {
   bytesIn = 0;
   bytesOut = 0;
   detail: string | null = null;
+  /** Bytes of the client's TCP stream read before this socket object existed (the native plane's peek). */
+  wireBytesInBefore = 0;
 
   /** A socket, or what the native plane reports of one (its addresses as accepted). */
   constructor(socket: Pick<net.Socket, 'remoteAddress' | 'remotePort' | 'localAddress' | 'localPort'>) {
@@ -170,7 +172,7 @@ export class ConnectionRecord {
       duration_ms: durationMs,
       reason,
       ...(tls !== null ? { tls_version: tls.version, cipher: tls.cipher, alpn_negotiated: tls.alpn } : {}),
-      ...(wire !== null ? { wire_bytes_in: wire.bytesRead, wire_bytes_out: wire.bytesWritten } : {}),
+      ...(wire !== null ? { wire_bytes_in: wire.bytesRead + this.wireBytesInBefore, wire_bytes_out: wire.bytesWritten } : {}),
       ...(this.detail !== null ? { detail: this.detail } : {}),
       ...(pool !== undefined ? { pool } : {}),
     };

@@ -63,6 +63,7 @@ export class Connection implements SpliceOwner, HandshakeOwner, DialerOwner {
     this.id = host.handedOver?.id ?? nextConnectionId();
     if (host.handedOver === undefined) this.#metrics.accepted(host.listenerLabel);
     this.#record = new ConnectionRecord(client);
+    this.#record.wireBytesInBefore = host.handedOver?.peeked.length ?? 0;
     client.on('error', clientOnError);
     client.on('data', clientOnData);
     client.on('end', clientOnEnd);

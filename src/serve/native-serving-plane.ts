@@ -400,7 +400,8 @@ export class NativeServingPlane implements DataPlane {
   }
 
   #onClosed(event: ClosedEvent): void {
-    const { connId, reason, bytesIn, bytesOut, tries } = event;
+    const { connId, bytesIn, bytesOut, tries } = event;
+const { reason } = event;
     const state = this.#connections.get(connId);
     if (state === undefined) return;
     this.#connections.delete(connId);

@@ -63,7 +63,7 @@ describe('data plane choice', () => {
     expect(await oneShot(port, 'a.test')).toBe('echo');
     const line = await router.waitForLine((l) => l.msg === 'connection closed');
     expect(Object.keys(line).filter((key) => !['level', 'time', 'pid', 'hostname'].includes(key)).sort()).toEqual(
-      ['alpn', 'backend', 'bytes_in', 'bytes_out', 'client', 'duration_ms', 'id', 'listener', 'mode', 'msg', 'reason', 'route', 'sni'].sort(),
+      ['alpn', 'backend', 'backends_tried', 'bytes_in', 'bytes_out', 'client', 'connect_ms', 'duration_ms', 'hello', 'id', 'listener', 'mode', 'msg', 'reason', 'route', 'sni'].sort(),
     );
     expect(line).toMatchObject({ sni: 'a.test', route: 'a.test', backend: backend.label, mode: 'passthrough', reason: 'done' });
     expect(String(line.client)).toMatch(/^127\.0\.0\.1:\d+$/);
