@@ -35,6 +35,8 @@ export interface CliInput {
   readonly key?: string;
   readonly logLevel?: string;
   readonly admin?: string;
+  /** `--quic`: the --listen addresses take UDP (QUIC) too. */
+  readonly quic?: boolean;
 }
 
 export type ConfigResult =
@@ -126,5 +128,6 @@ function toConfig(draft: Draft): Config {
     ...(draft.shutdownGraceMs !== undefined ? { shutdownGraceMs: draft.shutdownGraceMs } : {}),
     ...(draft.workers !== undefined ? { workers: draft.workers } : {}),
     ...(draft.limits ? { limits: draft.limits } : {}),
+    ...(draft.quic ? { quic: draft.quic } : {}),
   };
 }
