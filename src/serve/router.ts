@@ -4,6 +4,8 @@ import type { Connection } from '../data-path/connection.js';
 import type { ConnectionMetrics } from '../ops/connection-metrics.js';
 import { Listener, type ListenerOwner } from './listener.js';
 import { Snapshot } from './snapshot.js';
+import { QuicListeners } from './quic-listeners.js';
+import type { QuicFlowMetricsSink } from '../ops/quic-metrics.js';
 
 export interface BoundListener {
   /** As configured, e.g. '127.0.0.1:8443' or ':8443'. */
@@ -16,6 +18,8 @@ export interface RunningRouter {
   readonly listeners: readonly BoundListener[];
   /** Number of connections open right now (any state). */
   readonly activeConnections: number;
+  /** QUIC flows held right now, on every QUIC listener (src/serve/quic-listeners.ts). */
+  readonly activeFlows: number;
   /** The config new connections start on. */
   readonly config: Config;
   /** Health of every backend of the current config (for sni_router_backend_up). */
@@ -32,6 +36,8 @@ export interface RouterOptions {
   readonly logger: Logger;
   /** Counts accepts, hellos, connects and closes (src/metrics.ts); absent = metrics off. */
   readonly metrics?: ConnectionMetrics;
+  /** The QUIC flows' counters and gauges; absent = off. */
+  readonly quicMetrics?: QuicFlowMetricsSink;
 }
 
 /**
@@ -46,11 +52,17 @@ class Router implements ListenerOwner, RunningRouter {
   private listenersByLabel = new Map<string, Listener>();
   private readonly open = new Set<Connection>();
   private drainWaiters: Array<() => void> = [];
+  readonly quic: QuicListeners;
 
-  constructor(config: Config, logger: Logger, metrics?: ConnectionMetrics) {
+  constructor(config: Config, logger: Logger, metrics?: ConnectionMetrics, quicMetrics?: QuicFlowMetricsSink) {
     this.metrics = metrics;
     this.snapshot = new Snapshot(config, logger);
     this.logger = logger;
+    this.quic = new QuicListeners(this, { ...(metrics ? { metrics } : {}), ...(quicMetrics ? { flowMetrics: quicMetrics } : {}) });
+  }
+
+  get activeFlows(): number {
+    return this.quic.flows;
   }
 
   get config(): Config {
@@ -106,6 +118,8 @@ class Router implements ListenerOwner, RunningRouter {
         opened.push(listener);
         this.listenersByLabel.set(address.label, listener);
       }
+      // UDP beside TCP, on the port the TCP listener got (so that :0 gives both the same one).
+      await this.quic.open(config, (label) => this.listenersByLabel.get(label)?.bound.port);
     } catch (error) {
       for (const listener of opened) {
         this.listenersByLabel.delete(listener.address.label);
@@ -134,11 +148,13 @@ class Router implements ListenerOwner, RunningRouter {
     const previous = this.snapshot;
     built.takeOver();
     this.snapshot = built;
+    this.quic.retain(next);
     previous.retire();
   }
 
   async close(graceMs = 0): Promise<void> {
     this.isClosing = true;
+    const quicClosed = this.quic.close(graceMs); // drains beside the TCP connections, within the same grace
     for (const listener of this.listenersByLabel.values()) listener.stopAccepting();
     this.listenersByLabel.clear();
     this.snapshot.dispose();
@@ -152,12 +168,13 @@ class Router implements ListenerOwner, RunningRouter {
       });
     }
     for (const connection of [...this.open]) connection.close('shutdown');
+    await quicClosed;
   }
 }
 
 /** Opens every listener; rejects with ListenError (naming the address) when one cannot be opened. */
 export async function startRouter(config: Config, options: RouterOptions): Promise<RunningRouter> {
-  const router = new Router(config, options.logger, options.metrics);
+  const router = new Router(config, options.logger, options.metrics, options.quicMetrics);
   await router.openListeners(config);
   return router;
 }
