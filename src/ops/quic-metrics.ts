@@ -12,40 +12,11 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { CLOSE_REASONS } from './close-reason.js';
+import type { ClosedFlow, QuicFlowGauges, QuicFlowMetricsSink } from './quic-metrics-sink.js';
 
 export const QUIC_METRIC_PREFIX = 'sni_router_quic_';
 const NO_ROUTE_LABEL = 'none';
 const DURATION_SECONDS_BUCKETS = [0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600];
-
-/** One ended flow, as the metrics see it (the flow record without what is only for the log). */
-export interface ClosedFlow {
-  readonly route: string | null;
-  readonly reason: string;
-  readonly datagramsIn: number;
-  readonly datagramsOut: number;
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  readonly durationMs: number;
-}
-
-/** What the engines hold now, summed over the QUIC listeners; read at each scrape. */
-export interface QuicFlowGauges {
-  readonly flows: number;
-  readonly pendingFlows: number;
-  /** Cumulative drops by reason since start. */
-  readonly drops: Readonly<Record<string, number>>;
-}
-
-export interface QuicFlowMetricsSink {
-  flowClosed(flow: ClosedFlow): void;
-  /** Where the gauges and drop counts are read at scrape time. */
-  watchFlows(read: () => QuicFlowGauges): void;
-}
-
-export const NO_QUIC_METRICS: QuicFlowMetricsSink = Object.freeze({
-  flowClosed(): void {},
-  watchFlows(): void {},
-});
 
 export class QuicFlowMetrics implements QuicFlowMetricsSink {
   readonly #closed: Counter<'route' | 'reason'>;

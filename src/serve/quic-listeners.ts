@@ -8,8 +8,8 @@
  * - Reload: new flows take the new snapshot; flows already routed keep their backend socket to the end. Engines
  *   for addresses no longer marked QUIC close (their flows end, reason shutdown); the `quic:` bounds apply at once.
  * - Shutdown: engines stop taking new flows, open ones keep forwarding until they go idle or the grace ends.
- * - Each flow ends in one access line (mode quic) and the flow metrics; the hello outcome goes to the same
- *   counter as TCP's with protocol quic.
+ * - Each flow ends in one access line (mode quic) and the flow metrics. The hello outcome goes to the same
+ *   counter as TCP's with protocol quic: when the hello is read, or when the flow ends without one.
  */
 import type { Logger } from 'pino';
 import type { Config, ListenAddress, PoolConfig, RouteConfig } from '../config/types.js';
@@ -18,7 +18,7 @@ import { QuicFlowEngine } from '../data-path/quic/quic-flows.js';
 import type { QuicBackend, QuicDecision, QuicFlowLimits, QuicFlowRecord, QuicHelloContext } from '../data-path/quic/flow-types.js';
 import { ListenError } from '../ops/errors.js';
 import type { ConnectionMetrics, HelloOutcome } from '../ops/connection-metrics.js';
-import { NO_QUIC_METRICS, type QuicFlowGauges, type QuicFlowMetricsSink } from '../ops/quic-metrics.js';
+import { NO_QUIC_METRICS, type QuicFlowGauges, type QuicFlowMetricsSink } from '../ops/quic-metrics-sink.js';
 import type { Snapshot } from './snapshot.js';
 
 const DEFAULT_ROUTE_LABEL = 'default';
@@ -51,9 +51,9 @@ export function engineLimits(config: Config): QuicFlowLimits {
   };
 }
 
-/** What the hello counter says of a flow: read (with or without SNI), or why it was not. Null: no hello yet. */
-function helloOutcomeOf(record: QuicFlowRecord): HelloOutcome | null {
-  if (record.helloDatagrams > 0) return record.sni === null ? 'no_sni' : 'sni_found';
+/** Why a flow's hello was never read, for the hello counter; null when it was (counted at routing) or not begun. */
+export function failedHelloOutcome(record: QuicFlowRecord): HelloOutcome | null {
+  if (record.helloDatagrams > 0) return null;
   switch (record.reason) {
     case 'hello_timeout':
       return 'timeout';
@@ -181,6 +181,7 @@ export class QuicListeners {
 
   /** The route table of the snapshot current now; the backend order from the route's pool. Never throws. */
   #decide({ hello, client }: QuicHelloContext): QuicDecision | null {
+    this.#metrics?.hello(hello.sni === null ? 'no_sni' : 'sni_found', 0, 'quic');
     const snapshot = this.#owner.currentSnapshot();
     const match = snapshot.table.lookup(hello.sni, hello.alpn);
     if (match === null) return null;
@@ -233,7 +234,7 @@ export class QuicListeners {
       },
       'connection closed',
     );
-    const outcome = helloOutcomeOf(record);
+    const outcome = failedHelloOutcome(record);
     if (outcome !== null) this.#metrics?.hello(outcome, 0, 'quic');
     this.#flowMetrics.flowClosed(record);
     if (this.#drainWaiters.length > 0 && this.flows === 0) {

@@ -5,7 +5,7 @@ import type { ConnectionMetrics } from '../ops/connection-metrics.js';
 import { Listener, type ListenerOwner } from './listener.js';
 import { Snapshot } from './snapshot.js';
 import { QuicListeners } from './quic-listeners.js';
-import type { QuicFlowMetricsSink } from '../ops/quic-metrics.js';
+import type { QuicFlowMetricsSink } from '../ops/quic-metrics-sink.js';
 
 export interface BoundListener {
   /** As configured, e.g. '127.0.0.1:8443' or ':8443'. */

@@ -6,6 +6,7 @@
  */
 import dgram from 'node:dgram';
 import { once } from 'node:events';
+import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -233,6 +234,41 @@ async function udpClient(routerPort: number): Promise<{ port: number; ask: (data
 function initialFor(sni: string): Buffer {
   return buildInitialPacket({ version: QUIC_VERSION_1, dcid: randomBytes(8), packetNumber: 0, frames: cryptoFrame(0, buildClientHello({ sni, alpn: ['h3'] })) });
 }
+
+describe('QUIC backend order from the route pool, through the CLI', () => {
+  it('round-robin spreads new flows over the pool; a backend its TCP health check finds down is left out', async () => {
+    const [first, second, third] = await Promise.all([namedUdpBackend('first'), namedUdpBackend('second'), namedUdpBackend('third')]);
+    // `first` and `second` also listen on TCP at their UDP port, so the active check finds them up; `third` has
+    // no TCP listener there, so its check fails and it is marked down.
+    const tcpListeners = await Promise.all([first.port, second.port].map((port) => new Promise<net.Server>((resolve) => {
+      const server = net.createServer((socket) => socket.destroy());
+      server.listen(port, '127.0.0.1', () => resolve(server));
+    })));
+    const clients: Array<{ close: () => void }> = [];
+    try {
+      const backends = [first, second, third].map((backend) => `127.0.0.1:${backend.port}`).join(', ');
+      const file = configFile(
+        `listen: [{ address: "127.0.0.1:0", quic: true }]\nroutes:\n  app.test:\n    backends: [${backends}]\n` +
+          '    health: { interval: 100ms, timeout: 500ms, rise: 1, fall: 1 }\n',
+      );
+      const { router, port } = await start(['-c', file]);
+      await router.waitForLine((line) => line.msg === 'backend down' && line.backend === `127.0.0.1:${third.port}`);
+      const answers: string[] = [];
+      for (let i = 0; i < 4; i += 1) {
+        const client = await udpClient(port);
+        clients.push(client);
+        answers.push(await client.ask(initialFor('app.test')));
+      }
+      expect(answers.filter((name) => name === 'first')).toHaveLength(2);
+      expect(answers.filter((name) => name === 'second')).toHaveLength(2);
+      expect(third.received()).toBe(0);
+    } finally {
+      for (const client of clients) client.close();
+      for (const server of tcpListeners) server.close();
+      await Promise.all([first.close(), second.close(), third.close()]);
+    }
+  });
+});
 
 describe('QUIC reload and shutdown through the CLI', () => {
   it('a reload moves new flows only; SIGTERM drains: open flows keep forwarding, new ones are not taken', async () => {

@@ -7,8 +7,10 @@ import { describeConfig } from '../../src/config/describe.js';
 import { type CliInput, type ConfigResult, formatProblem, loadConfig } from '../../src/config/load.js';
 import { QUIC_DEFAULTS } from '../../src/config/quic-keys.js';
 import { configToYaml } from '../../src/config/to-yaml.js';
+import { loadWithFlags } from '../../src/config/load-with-flags.js';
 import type { Config } from '../../src/config/types.js';
 import { DEFAULT_QUIC_FLOW_LIMITS } from '../../src/data-path/quic/flow-types.js';
+import { engineLimits } from '../../src/serve/quic-listeners.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -116,5 +118,21 @@ describe('QUIC config keys', () => {
     expect(again.listen[0]!.quic).toBe(true);
     expect(again.routes[0]!.quicBackends!.map((backend) => backend.label)).toEqual(['127.0.0.1:4']);
     expect(again.quic).toEqual(config.quic);
+  });
+
+  it('the engine gets the quic section and the shared max_hello_bytes; with no section, its own defaults', () => {
+    const plain = mustLoad({ listen: ['127.0.0.1:8443'], routes: ['a.test=127.0.0.1:1'], quic: true });
+    expect(engineLimits(plain)).toEqual(DEFAULT_QUIC_FLOW_LIMITS);
+    const tuned = mustLoad({
+      configFile: fileWith('listen: [":8443"]\nmax_hello_bytes: 4096\nroutes: { a.test: [127.0.0.1:1] }\nquic: { hello_timeout: 2s, max_pending_flows_per_client: 4 }\n'),
+    });
+    expect(engineLimits(tuned)).toEqual({ ...DEFAULT_QUIC_FLOW_LIMITS, maxHelloBytes: 4096, helloTimeoutMs: 2_000, maxPendingFlowsPerAddress: 4 });
+  });
+
+  it('QUIC listeners with more than one worker are refused: a flow would be split between processes', () => {
+    const result = loadWithFlags({ input: { listen: ['127.0.0.1:8443'], routes: ['a.test=127.0.0.1:1'], quic: true }, workers: '2' });
+    expect(result.ok).toBe(false);
+    expect(result.ok ? '' : result.problems.map((problem) => problem.message).join('\n')).toMatch(/QUIC listeners need workers: 1/);
+    expect(loadWithFlags({ input: { listen: ['127.0.0.1:8443'], routes: ['a.test=127.0.0.1:1'] }, workers: '2' }).ok).toBe(true);
   });
 });
