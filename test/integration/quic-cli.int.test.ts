@@ -200,16 +200,42 @@ describe.skipIf(!(hasGtls() && canUsePrivateHosts()))('QUIC through the CLI with
   });
 });
 
-/** A UDP backend that answers every datagram with its name, and counts what it got. */
-async function namedUdpBackend(name: string): Promise<{ port: number; received: () => number; close: () => Promise<void> }> {
+/** A UDP backend that answers every datagram with its name, and counts what it got; on `port` when given. */
+async function namedUdpBackend(name: string, port = 0): Promise<{ port: number; received: () => number; close: () => Promise<void> }> {
   const socket = dgram.createSocket('udp4');
   let received = 0;
   socket.on('message', (_datagram, peer) => {
     received += 1;
     socket.send(name, peer.port, peer.address);
   });
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(port, '127.0.0.1', () => {
+      socket.removeListener('error', reject);
+      resolve();
+    });
+  });
   return { port: socket.address().port, received: () => received, close: () => new Promise((resolve) => socket.close(() => resolve())) };
+}
+
+/**
+ * A named UDP backend with a TCP listener on the same port number (for a TCP health check to find it up). The
+ * TCP port is picked free first; if its UDP twin is taken (other tests run at once), another pair is tried.
+ */
+async function udpBackendWithTcpTwin(name: string): Promise<{ backend: Awaited<ReturnType<typeof namedUdpBackend>>; tcp: net.Server }> {
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    const tcp = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen(0, '127.0.0.1', () => resolve());
+    });
+    try {
+      return { backend: await namedUdpBackend(name, (tcp.address() as net.AddressInfo).port), tcp };
+    } catch {
+      tcp.close();
+    }
+  }
+  throw new Error('no port free for both TCP and UDP in 20 tries');
 }
 
 /** A client socket of its own (one flow), which sends and waits for the next answer. */
@@ -237,13 +263,12 @@ function initialFor(sni: string): Buffer {
 
 describe('QUIC backend order from the route pool, through the CLI', () => {
   it('round-robin spreads new flows over the pool; a backend its TCP health check finds down is left out', async () => {
-    const [first, second, third] = await Promise.all([namedUdpBackend('first'), namedUdpBackend('second'), namedUdpBackend('third')]);
     // `first` and `second` also listen on TCP at their UDP port, so the active check finds them up; `third` has
     // no TCP listener there, so its check fails and it is marked down.
-    const tcpListeners = await Promise.all([first.port, second.port].map((port) => new Promise<net.Server>((resolve) => {
-      const server = net.createServer((socket) => socket.destroy());
-      server.listen(port, '127.0.0.1', () => resolve(server));
-    })));
+    const twins = await Promise.all([udpBackendWithTcpTwin('first'), udpBackendWithTcpTwin('second')]);
+    const [first, second] = twins.map((twin) => twin.backend) as [Awaited<ReturnType<typeof namedUdpBackend>>, Awaited<ReturnType<typeof namedUdpBackend>>];
+    const tcpListeners = twins.map((twin) => twin.tcp);
+    const third = await namedUdpBackend('third');
     const clients: Array<{ close: () => void }> = [];
     try {
       const backends = [first, second, third].map((backend) => `127.0.0.1:${backend.port}`).join(', ');
