@@ -53,7 +53,6 @@ const KNOWN_VIOLATIONS: readonly KnownViolation[] = [
   // Validation builds SecureContexts to check certificates.
   { edge: 'config/validate.ts → data-path/cert-store.ts', rule: 'upward', removedBy: 'config layer (cert checks in config)' },
   // The connection reaches the snapshot by name instead of through a data-plane seam.
-  { edge: 'data-path/connection.ts → serve/snapshot.ts', rule: 'upward', removedBy: 'data-path (connection stages, data-plane seam)' },
   // Limit names live with the limits in serve/, but metrics label by them.
   { edge: 'ops/connection-metrics.ts → serve/limits.ts', rule: 'upward', removedBy: 'control/ops (limit names into ops)' },
   { edge: 'ops/metrics.ts → serve/limits.ts', rule: 'upward', removedBy: 'control/ops (limit names into ops)' },
