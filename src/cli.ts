@@ -46,6 +46,8 @@ interface CliOptions {
   /** commander's `--no-watch`: false when given. */
   watch?: boolean;
   printConfig?: boolean;
+  /** `--quic`: UDP beside every --listen address. */
+  quic?: boolean;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -58,6 +60,7 @@ function addRouterOptions(command: Command, withTerminateAlpn = true): Command {
   command
     .option('-c, --config <file>', "YAML config; flags given beside it override/add to it")
     .option('-l, --listen <addr>', 'repeatable; 127.0.0.1:8443, :8443 (all IPv4+IPv6), [::1]:8443', collect, [])
+    .option('--quic', 'also bind UDP on every --listen address and route QUIC (HTTP/3) by SNI')
     .option(
       '-r, --route <name=backends>',
       "repeatable; 'app.example.com=10.0.0.5:8443,10.0.0.6:8443'; name: exact, '*.example.com' or '~regex'",
@@ -94,6 +97,7 @@ function toCliInput(options: CliOptions): CliInput {
     key: options.key,
     logLevel: options.logLevel,
     admin: options.admin,
+    ...(options.quic === true ? { quic: true } : {}),
   };
 }
 
@@ -113,6 +117,7 @@ function mergeOptions(outer: CliOptions, inner: Omit<CliOptions, 'alpn'> & { alp
     admin: inner.admin ?? outer.admin,
     workers: inner.workers ?? outer.workers,
     dataPlane: inner.dataPlane ?? outer.dataPlane,
+    quic: (inner.quic ?? false) || (outer.quic ?? false),
   };
 }
 

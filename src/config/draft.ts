@@ -15,6 +15,7 @@ import {
   type RouteConfig,
   type Timeouts,
 } from './types.js';
+import type { QuicSettings } from './quic-keys.js';
 
 export const PROXY_PROTOCOL_MODES: readonly ProxyProtocolMode[] = ['v2', 'v1', 'none'];
 export const BALANCE_ALGORITHMS: readonly BalanceAlgorithm[] = ['round-robin', 'least-conn', 'random', 'source-hash'];
@@ -48,6 +49,8 @@ export interface Draft {
   dataPlane?: DataPlaneChoice | undefined;
   /** Top-level `limits` when the file gives it (issue 6); absent = DEFAULT_LIMITS. */
   limits?: Limits & { isGiven: boolean };
+  /** The `quic:` section when the file gives it; absent = QUIC_DEFAULTS. */
+  quic?: QuicSettings;
 }
 
 export function emptyDraft(proxyProtocol: ProxyProtocolMode, sourceFile: string | null): Draft {

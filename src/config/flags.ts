@@ -55,9 +55,11 @@ export function applyFlags(draft: Draft, input: CliInput, cwd: string): ConfigPr
       else if (seen.has(result.value.label)) report(`--listen '${result.value.label}' is given twice`);
       else {
         seen.add(result.value.label);
-        draft.listen.push(result.value);
+        draft.listen.push(input.quic === true ? { ...result.value, quic: true } : result.value);
       }
     }
+  } else if (input.quic === true) {
+    report("--quic binds UDP beside the --listen addresses; give --listen, or set quic: true on a listen entry in the file");
   }
 
   const flagRoutes = new Set<string>();

@@ -32,6 +32,11 @@ export function loadWithFlags(spec: LoadSpec): ConfigResult {
     const problem = describeAdminBindProblem(label, host, result.config.admin.allowNonLoopback ?? false);
     if (problem !== null) report(`--admin: ${problem}`);
   }
+  // A QUIC flow is a run of datagrams, and the kernel spreads datagrams over processes sharing a UDP port.
+  const workerCount = workers?.ok ? workers.workers : result.ok ? (result.config.workers ?? 1) : 1;
+  if (result.ok && workerCount > 1 && result.config.listen.some((listen) => listen.quic === true)) {
+    report(`QUIC listeners need workers: 1 (with ${workerCount} processes sharing the UDP port, a flow's datagrams would be split between them)`);
+  }
   if (!result.ok || problems.length > 0) return { ok: false, problems };
   if (!workers?.ok && !dataPlane?.ok) return result;
   return {

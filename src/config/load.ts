@@ -35,6 +35,8 @@ export interface CliInput {
   readonly key?: string;
   readonly logLevel?: string;
   readonly admin?: string;
+  /** `--quic`: the --listen addresses take UDP (QUIC) too. */
+  readonly quic?: boolean;
 }
 
 export type ConfigResult =
@@ -127,5 +129,6 @@ function toConfig(draft: Draft): Config {
     ...(draft.workers !== undefined ? { workers: draft.workers } : {}),
     ...(draft.dataPlane !== undefined ? { dataPlane: draft.dataPlane } : {}),
     ...(draft.limits ? { limits: draft.limits } : {}),
+    ...(draft.quic ? { quic: draft.quic } : {}),
   };
 }

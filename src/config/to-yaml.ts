@@ -10,13 +10,14 @@
 import { stringify } from 'yaml';
 import { DEFAULT_BALANCE, DEFAULT_LOG_LEVEL } from './draft.js';
 import { formatDuration } from './durations.js';
+import { QUIC_COUNT_KEYS, QUIC_DURATION_KEYS, type QuicSettings } from './quic-keys.js';
 import { type Config, DEFAULT_MAX_HELLO_BYTES, type PoolConfig, type RouteConfig } from './types.js';
 
 type Yaml = Record<string, unknown>;
 
 export function configToYaml(config: Config): string {
   const document: Yaml = {
-    listen: config.listen.map((listen) => listen.label),
+    listen: config.listen.map((listen) => (listen.quic ? { address: listen.label, quic: true } : listen.label)),
     proxy_protocol: config.proxyProtocol,
     timeouts: {
       client_hello: formatDuration(config.timeouts.clientHelloMs),
@@ -36,6 +37,7 @@ export function configToYaml(config: Config): string {
     document.routes = Object.fromEntries(config.routes.map((route) => [route.name, routeYaml(route, config)]));
   }
   if (config.defaultPool !== null) document.default = poolYaml(config.defaultPool, config);
+  if (config.quic !== undefined) document.quic = quicYaml(config.quic);
   const source = config.sourceFile ?? 'the command line';
   return `# sni-router config equivalent to ${source}\n${stringify(document, { lineWidth: 0 })}`;
 }
@@ -49,8 +51,16 @@ function routeYaml(route: RouteConfig, config: Config): unknown {
   }
   if (route.alpn && route.alpn.length > 0) extra.alpn = Object.fromEntries(route.alpn.map((entry) => [entry.protocol, poolYaml(entry.pool, config)]));
   if (route.fallback) extra.fallback = poolYaml(route.fallback, config);
+  if (route.quicBackends) extra.quic_backends = route.quicBackends.map((backend) => backend.label);
   if (Object.keys(extra).length === 0) return pool;
   return { ...(Array.isArray(pool) ? { backends: pool } : (pool as Yaml)), ...extra };
+}
+
+function quicYaml(quic: QuicSettings): Yaml {
+  const document: Yaml = {};
+  for (const [key, field] of Object.entries(QUIC_DURATION_KEYS)) document[key] = formatDuration(quic[field]);
+  for (const [key, { field }] of Object.entries(QUIC_COUNT_KEYS)) document[key] = quic[field];
+  return document;
 }
 
 /** Short form (a list of backends) when nothing but the backends differs from the defaults. */

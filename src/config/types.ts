@@ -5,6 +5,8 @@
  * snapshot it started with, so a reload can swap the whole object at once.
  */
 
+import type { QuicSettings } from './quic-keys.js';
+
 export type ProxyProtocolMode = 'v2' | 'v1' | 'none';
 export type BalanceAlgorithm = 'round-robin' | 'least-conn' | 'random' | 'source-hash';
 export type RouteKind = 'exact' | 'wildcard' | 'regex';
@@ -38,6 +40,8 @@ export interface ListenAddress extends HostPort {
   readonly maxConnections?: number | null;
   /** Long form `max_connections_per_client`: open connections per peer address on this listener. */
   readonly maxConnectionsPerClient?: number | null;
+  /** Long form `quic: true` (or `--quic`): also bind UDP on this address and port and route QUIC by SNI. */
+  readonly quic?: boolean;
 }
 
 /** An IPv4 or IPv6 network, `10.0.0.0/8` or `::1/128`, as written and parsed. */
@@ -147,6 +151,8 @@ export interface RouteConfig {
   readonly alpn?: readonly AlpnPool[];
   /** Used when every backend of the chosen pool is down or fails; null or absent = close (backend_unavailable). */
   readonly fallback?: PoolConfig | null;
+  /** `quic_backends`: where this route's QUIC flows go; absent = the pool's backends, same host:port, over UDP. */
+  readonly quicBackends?: readonly BackendAddress[];
 }
 
 export interface Timeouts {
@@ -178,6 +184,8 @@ export interface Config {
   readonly sourceFile: string | null;
   /** Hello-phase caps; absent = DEFAULT_LIMITS. `isGiven` is false when the file did not set `limits`. */
   readonly limits?: Limits & { readonly isGiven?: boolean };
+  /** The `quic:` section (src/config/quic-keys.ts); absent = QUIC_DEFAULTS. */
+  readonly quic?: QuicSettings;
 }
 
 export const DEFAULT_TIMEOUTS: Timeouts = Object.freeze({

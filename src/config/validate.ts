@@ -56,14 +56,15 @@ import {
   type Timeouts,
 } from './types.js';
 import type { YamlSource } from './yaml-source.js';
+import { QUIC_COUNT_KEYS, QUIC_DEFAULTS, QUIC_DURATION_KEYS, QUIC_KEYS, type QuicSettings } from './quic-keys.js';
 
-const TOP_LEVEL_KEYS = ['listen', 'proxy_protocol', 'timeouts', 'max_hello_bytes', 'routes', 'default', 'log_level', 'admin', 'limits', 'shutdown_grace', 'workers', 'data_plane'];
+const TOP_LEVEL_KEYS = ['listen', 'proxy_protocol', 'timeouts', 'max_hello_bytes', 'routes', 'default', 'log_level', 'admin', 'limits', 'shutdown_grace', 'workers', 'data_plane', 'quic'];
 const TIMEOUT_KEYS: readonly (keyof typeof TIMEOUT_FIELDS)[] = ['client_hello', 'connect', 'idle'];
 const TIMEOUT_FIELDS = { client_hello: 'clientHelloMs', connect: 'connectMs', idle: 'idleMs' } as const satisfies Record<
   string,
   keyof Timeouts
 >;
-const ROUTE_KEYS = ['backends', 'proxy_protocol', 'balance', 'terminate', 'health', 'fallback', 'alpn'];
+const ROUTE_KEYS = ['backends', 'proxy_protocol', 'balance', 'terminate', 'health', 'fallback', 'alpn', 'quic_backends'];
 const DEFAULT_POOL_KEYS = ['backends', 'proxy_protocol', 'balance', 'health'];
 /** Pools that hang off a route (`fallback`, each `alpn` entry): no terminate, no nesting. */
 const SUB_POOL_KEYS = DEFAULT_POOL_KEYS;
@@ -140,6 +141,7 @@ class Walker {
     if (fields.pairs.has('workers')) draft.workers = this.#readWorkers(value('workers'));
     if (fields.pairs.has('data_plane')) draft.dataPlane = this.#readEnum(value('data_plane'), 'data_plane', DATA_PLANE_CHOICES) ?? undefined;
     if (fields.pairs.has('limits')) draft.limits = { ...this.#readLimits(value('limits')), isGiven: true };
+    if (fields.pairs.has('quic')) draft.quic = this.#readQuic(value('quic'));
     if (fields.pairs.has('routes')) {
       draft.isRoutingGiven = true;
       draft.routes = this.#readRoutes(value('routes'), draft.proxyProtocol);
@@ -303,7 +305,9 @@ class Walker {
       const read = this.#readPool(this.#valueOf(pair) ?? keyNode, `route '${name}'`, ROUTE_KEYS, proxyProtocol, exactName);
       if (read === null) continue;
       const route: RouteConfig = { name, kind: classified.kind, pattern: classified.pattern, pool: read.pool, terminate: read.terminate, source };
-      routes.push({ ...route, ...(read.alpn.length > 0 ? { alpn: read.alpn } : {}), ...(read.fallback ? { fallback: read.fallback } : {}) });
+      const quicBackends = this.#readQuicBackends(this.#valueOf(pair), `route '${name}'`);
+      if (quicBackends === null) continue;
+      routes.push({ ...route, ...(read.alpn.length > 0 ? { alpn: read.alpn } : {}), ...(read.fallback ? { fallback: read.fallback } : {}), ...quicBackends });
     }
     return routes;
   }
@@ -393,7 +397,7 @@ class Walker {
   #readListenLongForm(node: YAMLMap): {
     address: string;
     addressNode: Node;
-    settings: { acceptProxy: { trusted: Cidr[] } | null; maxConnections: number | null; maxConnectionsPerClient: number | null };
+    settings: { acceptProxy: { trusted: Cidr[] } | null; maxConnections: number | null; maxConnectionsPerClient: number | null; quic?: true };
   } | null {
     const fields = this.#readFields(node, LISTEN_KEYS, (key) => `unknown key ${quoteValue(key)} in a listen entry${suggestionSuffix(key, LISTEN_KEYS)}`);
     const addressPair = fields.pairs.get('address');
@@ -419,8 +423,10 @@ class Walker {
     };
     const maxConnections = count('max_connections');
     const maxConnectionsPerClient = count('max_connections_per_client');
-    if (isBroken || address === null) return null;
-    return { address, addressNode, settings: { acceptProxy, maxConnections, maxConnectionsPerClient } };
+    const quicPair = fields.pairs.get('quic');
+    const quic = quicPair === undefined ? false : this.#readBoolean(this.#valueOf(quicPair) ?? (quicPair.key as Node), 'quic of a listen entry');
+    if (isBroken || address === null || quic === null) return null;
+    return { address, addressNode, settings: { acceptProxy, maxConnections, maxConnectionsPerClient, ...(quic ? { quic } : {}) } };
   }
 
   #readAcceptProxy(node: Node): { trusted: Cidr[] } | null {
@@ -553,6 +559,45 @@ class Walker {
       limits.maxConnectionRatePerClient = this.#readCount(node, 'limits.max_connection_rate_per_client', 1) ?? limits.maxConnectionRatePerClient;
     }
     return limits;
+  }
+
+  // ── QUIC: `quic: true` on a listen entry, `quic_backends` on a route, the `quic:` section (quic-keys.ts) ──────
+
+  #readBoolean(node: Node, setting: string): boolean | null {
+    if (isScalar(node) && typeof node.value === 'boolean') return node.value;
+    this.#report(node, `${setting} must be true or false, not ${isScalar(node) ? quoteValue(String(node.source ?? node.value)) : 'a list or mapping'}`);
+    return null;
+  }
+
+  /** `{}` when the route has no `quic_backends`, null when they are broken (reported). */
+  #readQuicBackends(node: Node | null, what: string): { quicBackends?: BackendAddress[] } | null {
+    if (node === null || !isMap(node)) return {};
+    const pair = node.items.find((item) => isScalar(item.key) && item.key.value === 'quic_backends');
+    if (pair === undefined) return {};
+    const backends = this.#readBackends(this.#valueOf(pair) ?? (pair.key as Node), `quic_backends of ${what}`);
+    return backends === null ? null : { quicBackends: backends };
+  }
+
+  #readQuic(node: Node | null): QuicSettings {
+    const settings: { -readonly [K in keyof QuicSettings]: QuicSettings[K] } = { ...QUIC_DEFAULTS };
+    if (node === null || !isMap(node)) {
+      this.#report(node, 'quic must be a mapping, as in { idle_timeout: 30s, max_flows: 16384 }');
+      return settings;
+    }
+    const fields = this.#readFields(node, QUIC_KEYS, (key) => `unknown key ${quoteValue(key)} in quic${suggestionSuffix(key, QUIC_KEYS)}`);
+    for (const [key, field] of Object.entries(QUIC_DURATION_KEYS)) {
+      const pair = fields.pairs.get(key);
+      if (pair === undefined) continue;
+      const valueNode = this.#valueOf(pair);
+      const result = parseDuration(isScalar(valueNode) ? valueNode.value : undefined);
+      if (result.ok && result.ms > 0) settings[field] = result.ms;
+      else this.#report(valueNode ?? pair, `quic.${key} ${result.ok ? 'must be longer than 0' : result.reason}`);
+    }
+    for (const [key, { field, min }] of Object.entries(QUIC_COUNT_KEYS)) {
+      const pair = fields.pairs.get(key);
+      if (pair !== undefined) settings[field] = this.#readCount(this.#valueOf(pair) ?? (pair.key as Node), `quic.${key}`, min) ?? settings[field];
+    }
+    return settings;
   }
 
   /** A whole number ≥ `min`, or null after reporting it. */

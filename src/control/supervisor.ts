@@ -151,7 +151,7 @@ export async function runSingle(spec: LoadSpec, config: Config, logger: Logger, 
   });
 
   try {
-    router = await startRouter(config, { logger, ...(routerMetrics ? { metrics: routerMetrics } : {}) });
+    router = await startRouter(config, { logger, ...(routerMetrics ? { metrics: routerMetrics, quicMetrics: routerMetrics.quic } : {}) });
     routerMetrics?.watchBackends(() => router.backendStates());
     routerMetrics?.dataPlane(router.dataPlane);
     admin = await startAdminFor(config, logger, {
@@ -161,7 +161,12 @@ export async function runSingle(spec: LoadSpec, config: Config, logger: Logger, 
         return { isHealthy: watchdog.isHealthy, lagSeconds: watchdog.lagSeconds };
       },
       config: () => ({ config: reloader.config, hash: reloader.hash }),
-      connections: async () => ({ ...(routerMetrics ? await routerMetrics.connectionCounts() : {}), active: router.activeConnections, draining: router.isClosing }),
+      connections: async () => ({
+        ...(routerMetrics ? await routerMetrics.connectionCounts() : {}),
+        active: router.activeConnections,
+        quicFlows: router.activeFlows,
+        draining: router.isClosing,
+      }),
       metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
       reload: () => reloader.reload('admin'),
     });

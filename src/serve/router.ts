@@ -5,6 +5,8 @@ import { type BoundListener, chooseDataPlane, type DataPlane, type DataPlaneName
 import { NativeServingPlane } from './native-serving-plane.js';
 import { NodeServingPlane } from './node-serving-plane.js';
 import { Snapshot } from './snapshot.js';
+import { QuicListeners } from './quic-listeners.js';
+import type { QuicFlowMetricsSink } from '../ops/quic-metrics-sink.js';
 
 export type { BoundListener, DataPlaneName } from './data-plane.js';
 
@@ -14,6 +16,8 @@ export interface RunningRouter {
   readonly listeners: readonly BoundListener[];
   /** Number of connections open right now (any state). */
   readonly activeConnections: number;
+  /** QUIC flows held right now, on every QUIC listener (src/serve/quic-listeners.ts). */
+  readonly activeFlows: number;
   /** The config new connections start on. */
   readonly config: Config;
   /** Health of every backend of the current config (for sni_router_backend_up). */
@@ -30,6 +34,8 @@ export interface RouterOptions {
   readonly logger: Logger;
   /** Counts accepts, hellos, connects and closes (src/metrics.ts); absent = metrics off. */
   readonly metrics?: ConnectionMetrics;
+  /** The QUIC flows' counters and gauges; absent = off. */
+  readonly quicMetrics?: QuicFlowMetricsSink;
 }
 
 /**
@@ -43,8 +49,9 @@ class Router implements PlaneOwner, RunningRouter {
   private snapshot: Snapshot;
   private readonly plane: DataPlane;
   private drainWaiters: Array<() => void> = [];
+  readonly quic: QuicListeners;
 
-  constructor(config: Config, logger: Logger, metrics?: ConnectionMetrics) {
+  constructor(config: Config, logger: Logger, metrics?: ConnectionMetrics, quicMetrics?: QuicFlowMetricsSink) {
     this.metrics = metrics;
     this.snapshot = new Snapshot(config, logger);
     this.logger = logger;
@@ -54,6 +61,11 @@ class Router implements PlaneOwner, RunningRouter {
       if (choice.fallbackReason !== null) logger.warn({ data_plane: 'node', why: choice.fallbackReason }, 'native data plane not used; running the node plane');
       this.plane = new NodeServingPlane(this);
     }
+    this.quic = new QuicListeners(this, { ...(metrics ? { metrics } : {}), ...(quicMetrics ? { flowMetrics: quicMetrics } : {}) });
+  }
+
+  get activeFlows(): number {
+    return this.quic.flows;
   }
 
   get dataPlane(): DataPlaneName {
@@ -101,6 +113,8 @@ class Router implements PlaneOwner, RunningRouter {
 
   async openListeners(config: Config): Promise<void> {
     await this.plane.openListeners(config);
+    // UDP beside TCP, on the port the TCP listener got (so that :0 gives both the same one).
+    await this.quic.open(config, (label) => this.plane.listeners.find((bound) => bound.label === label)?.port);
   }
 
   async reload(next: Config): Promise<void> {
@@ -118,11 +132,13 @@ class Router implements PlaneOwner, RunningRouter {
     built.takeOver();
     this.snapshot = built;
     this.plane.configChanged(next);
+    this.quic.retain(next);
     previous.retire();
   }
 
   async close(graceMs = 0): Promise<void> {
     this.isClosing = true;
+    const quicClosed = this.quic.close(graceMs); // drains beside the TCP connections, within the same grace
     this.plane.stopAccepting();
     this.snapshot.dispose();
     if (this.plane.openConnections > 0 && graceMs > 0) {
@@ -135,12 +151,13 @@ class Router implements PlaneOwner, RunningRouter {
       });
     }
     this.plane.closeConnections();
+    await quicClosed;
   }
 }
 
 /** Opens every listener; rejects with ListenError (naming the address) when one cannot be opened. */
 export async function startRouter(config: Config, options: RouterOptions): Promise<RunningRouter> {
-  const router = new Router(config, options.logger, options.metrics);
+  const router = new Router(config, options.logger, options.metrics, options.quicMetrics);
   await router.openListeners(config);
   return router;
 }
