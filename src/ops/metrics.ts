@@ -139,7 +139,7 @@ export class RouterMetrics implements ConnectionMetrics {
     });
     const fileWatches: Gauge = new Gauge({
       name: `${METRIC_PREFIX}file_watches`,
-      help: 'Certificate, key and CA files watched for changes (folder watch + stat poll each); returns to what the served config needs after a reload.',
+      help: 'File watches open (folder watch + poll each): the config file unless --no-watch, and certificate, key and CA files; returns to what the served config needs after a reload.',
       registers,
       collect: () => fileWatches.set(openFileWatches()),
     });
