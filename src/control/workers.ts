@@ -151,8 +151,10 @@ export async function runPrimary(spec: LoadSpec, config: Config, workerCount: nu
       if (!isWorkerMessage(message)) return; // prom-client's own aggregation messages
       switch (message.type) {
         case 'sni-router:waiting':
-          // Its message handler is in place (messages sent before that are lost): hand it the config.
-          send(worker, { type: 'sni-router:start', config: current, logFormat: options.logFormat });
+          // Its message handler is in place (messages sent before that are lost): hand it the config, or, when a
+          // signal came while it was starting, the shutdown it missed.
+          if (loop.isStopping) send(worker, { type: 'sni-router:shutdown', graceMs: 0 });
+          else send(worker, { type: 'sni-router:start', config: current, logFormat: options.logFormat });
           return;
         case 'sni-router:pong':
           state.answeredAt = performance.now();
