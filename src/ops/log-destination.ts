@@ -48,6 +48,9 @@ export class BatchingDestination {
     // minLength just under maxWrite: sonic-boom writes by itself once a write's worth is collected.
     this.#boom = pino.destination({ dest: options.fd, sync, minLength: sync ? 0 : maxWrite - 1, maxWrite });
     this.#format = options.format ?? null;
+    // stdout gone (EPIPE: the reader of a pipe exited) must not take the router down with it: the lines are lost,
+    // the connections are not.
+    this.#boom.on('error', () => {});
     if (sync) {
       this.#timer = null;
     } else {
