@@ -17,14 +17,15 @@
  * with 128 + the signal's number, as a shell reports a process killed by it.
  */
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { describeConfig } from './config/describe.js';
 import { type CliInput, type ConfigProblem, formatProblem } from './config/load.js';
 import { loadWithFlags, type LoadSpec } from './config/load-with-flags.js';
 import { configToYaml } from './config/to-yaml.js';
 import { explainRoute, formatExplanation } from './routing/explain.js';
-import { createLogger } from './ops/log.js';
-import { EXIT_BAD_CONFIG, EXIT_OK, exitOnUncaughtErrors, runSingle } from './control/supervisor.js';
+import { createLogger, defaultLogFormat, LOG_FORMATS, type LogFormat } from './ops/log.js';
+import { EXIT_BAD_CONFIG, EXIT_OK, exitOnUncaughtErrors } from './control/exit.js';
+import { runSingle } from './control/supervisor.js';
 import { isWorkerProcess, runPrimary, runWorker } from './control/workers.js';
 
 /** What commander hands us; the repeatable flags default to []. */
@@ -40,6 +41,8 @@ interface CliOptions {
   cert?: string;
   key?: string;
   logLevel?: string;
+  /** `--log-format`: commander checks it is one of LOG_FORMATS. */
+  logFormat?: LogFormat;
   admin?: string;
   workers?: string;
   dataPlane?: string;
@@ -165,13 +168,15 @@ async function run(input: CliInput, options: CliOptions): Promise<void> {
     process.stdout.write(configToYaml(config));
     return;
   }
-  const runOptions = { watch: options.watch ?? true };
+  const logFormat = options.logFormat ?? defaultLogFormat();
+  const runOptions = { watch: options.watch ?? true, logFormat };
   const workers = config.workers ?? 1;
+  const logger = createLogger({ level: config.logLevel, format: logFormat, shared: workers > 1 });
   if (workers > 1) {
-    await runPrimary(spec, config, workers, runOptions);
+    await runPrimary(spec, config, workers, logger, runOptions);
     return;
   }
-  await runSingle(spec, config, createLogger({ level: config.logLevel }), runOptions);
+  await runSingle(spec, config, logger, runOptions);
 }
 
 /** package.json sits one folder above dist/ (and src/), in a clone and in an installed package alike. */
@@ -186,9 +191,13 @@ function buildProgram(): Command {
     .version(packageVersion(), '-V, --version', 'print the version and exit')
     .enablePositionalOptions()
     .showHelpAfterError('(run sni-router --help for usage)');
-  addRouterOptions(program).action(async (options: CliOptions) => {
-    await run(toCliInput(options), options);
-  });
+  addRouterOptions(program)
+    .addOption(
+      new Option('--log-format <format>', 'json: one JSON object per line; pretty: for people (default: pretty on a terminal, else json)').choices(LOG_FORMATS),
+    )
+    .action(async (options: CliOptions) => {
+      await run(toCliInput(options), options);
+    });
   addRouterOptions(
     program
       .command('check')

@@ -14,7 +14,7 @@ import { configHash, type ConfigDiff, diffConfigs, diffFields } from '../config/
 import { type ConfigResult, formatProblem } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import type { PreparedConfig } from './config-loader-thread.js';
-import { digestFile } from '../ops/config-watch.js';
+import { digestFile } from '../ops/file-watch.js';
 import type { ControlMetrics } from '../ops/metrics.js';
 
 export type ReloadSource = 'signal' | 'file' | 'admin';

@@ -9,38 +9,23 @@
  *   worker    runs the ordinary router (src/router.ts) on the config it was sent; its listeners are the
  *             primary's sockets, shared by the cluster module (connections are handed out round-robin).
  *
- * Every process writes the same JSON log lines to the same stdout, each with its own `pid`. Writes are capped
- * at PIPE_BUF (4 KiB) and hold whole lines, so lines from different processes never interleave mid-line.
+ * The primary runs the same run loop as one process does (src/control/run-loop.ts): signals, reloader, watch,
+ * admin, drain. Every process writes the same log lines to the same stdout (the one logger factory, src/ops/log.ts,
+ * in its `shared` mode: writes of whole lines capped at PIPE_BUF, never interleaved), each with its own `pid`.
  */
 import cluster, { type Worker } from 'node:cluster';
-import pino from 'pino';
 import { AggregatorRegistry, Registry } from 'prom-client';
-import { loadWithFlags, type LoadSpec } from '../config/load-with-flags.js';
-import { ConfigLoaderThread } from './config-loader-thread.js';
+import type { LoopHealth } from './admin.js';
+import { describeStartError, EXIT_OK, exitAfterFlush, exitAtOnce, exitOnStartFailure, type StartFailure } from './exit.js';
+import { logListening, type RunOptions, RunLoop, shutdownGraceMs, warnRestartOnly } from './run-loop.js';
+import type { LoadSpec } from '../config/load-with-flags.js';
 import { deepFreeze } from '../config/freeze.js';
 import type { Config, RouteConfig } from '../config/types.js';
-import { type ConfigWatcher, watchConfigFile } from '../ops/config-watch.js';
-import type { LoopHealth } from './admin.js';
-import type { Logger } from '../ops/log.js';
+import { type BoundListener, type DataPlaneName, type RunningRouter, startRouter } from '../serve/router.js';
+import { createLogger, type LogFormat, type Logger } from '../ops/log.js';
 import { loopWatchdog } from '../ops/loop-watchdog.js';
 import { type ConnectionCounts, ControlMetrics, countsFromJson, RouterMetrics } from '../ops/metrics.js';
-import { Reloader } from './reload.js';
-import { type BoundListener, type DataPlaneName, type RunningRouter, startRouter } from '../serve/router.js';
-import {
-  describeStartError,
-  EXIT_OK,
-  exitAfterFlush,
-  exitAtOnce,
-  LOG_FLUSH_INTERVAL_MS,
-  logListening,
-  type RunOptions,
-  shutdownGraceMs,
-  startAdminFor,
-  warnRestartOnly,
-} from './supervisor.js';
 
-/** PIPE_BUF on Linux: a write to a pipe of at most this many bytes is never interleaved with another process's. */
-const ATOMIC_WRITE_BYTES = 4096;
 /** A worker answers a reload or a stats request within this, or the request fails. */
 const WORKER_REPLY_TIMEOUT_MS = 10_000;
 /** Replacements of workers that die within this of starting wait longer each time, up to the cap. */
@@ -64,7 +49,7 @@ export const HEARTBEAT_DEADLINE_MS = 5_000;
 const ROUTES_PER_MESSAGE = 250;
 
 type PrimaryMessage =
-  | { type: 'sni-router:start'; config: Config }
+  | { type: 'sni-router:start'; config: Config; logFormat: LogFormat }
   | { type: 'sni-router:routes'; id: number; batch: number; routes: readonly RouteConfig[] }
   | { type: 'sni-router:reload'; id: number; batch: number; routeCount: number; config: Config }
   | { type: 'sni-router:stats'; id: number }
@@ -82,20 +67,6 @@ function isWorkerMessage(message: unknown): message is WorkerMessage {
   return typeof message === 'object' && message !== null && String((message as { type?: unknown }).type).startsWith('sni-router:');
 }
 
-/** The same lines as src/log.ts, with writes that stay whole when several processes share stdout. */
-export function createClusterLogger(level: string): Logger {
-  const destination = pino.destination({ dest: 1, sync: false, minLength: ATOMIC_WRITE_BYTES - 1, maxWrite: ATOMIC_WRITE_BYTES });
-  return pino(
-    {
-      level,
-      base: { pid: process.pid },
-      timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-    },
-    destination,
-  );
-}
-
 export const isWorkerProcess = (): boolean => cluster.isWorker;
 
 // ── primary ─────────────────────────────────────────────────────────────────────────────────────────────────
@@ -111,8 +82,12 @@ interface WorkerState {
   isStuck: boolean;
 }
 
-export async function runPrimary(spec: LoadSpec, config: Config, workerCount: number, options: RunOptions): Promise<void> {
-  const logger = createClusterLogger(config.logLevel);
+export interface PrimaryOptions extends RunOptions {
+  /** What the workers' loggers write (the primary's own logger is the caller's). */
+  readonly logFormat: LogFormat;
+}
+
+export async function runPrimary(spec: LoadSpec, config: Config, workerCount: number, logger: Logger, options: PrimaryOptions): Promise<void> {
   cluster.setupPrimary({ serialization: 'advanced' });
   const controlRegistry = new Registry();
   const controlMetrics = new ControlMetrics(controlRegistry);
@@ -122,23 +97,53 @@ export async function runPrimary(spec: LoadSpec, config: Config, workerCount: nu
   const pending = new Map<number, (message: WorkerMessage & { type: 'sni-router:reply' }) => void>();
   let nextRequestId = 1;
   let current = config;
-  let isStopping = false;
   /** Start-up failed: the workers are being killed and the process exits with the failure's code. */
   let isAborting = false;
   let youngDeaths = 0;
-  let watcher: ConfigWatcher | null = null;
   let firstListeners: readonly BoundListener[] | null = null;
   let dataPlane: DataPlaneName | null = null;
-  let admin: Awaited<ReturnType<typeof startAdminFor>> = null;
+  /** Resolves the drain once the last worker has exited. */
+  let drained: (() => void) | null = null;
 
   let resolveStarted!: () => void;
-  let rejectStarted!: (failure: { message: string; exitCode: number }) => void;
+  let rejectStarted!: (failure: StartFailure) => void;
   const started = new Promise<void>((resolve, reject) => {
     resolveStarted = resolve;
     rejectStarted = reject;
   });
 
+  const loop = new RunLoop({
+    spec,
+    config,
+    logger,
+    metrics: controlMetrics,
+    run: options,
+    apply: async (next) => {
+      const previous = current;
+      // A worker forked from now on starts on the new config (on the ports the native workers already share).
+      current = dataPlane === 'native' && firstListeners !== null ? withBoundPorts(next, firstListeners) : next;
+      const batch = nextRequestId++; // slices of another (failed) reload are dropped by the worker
+      const sendTo = async (worker: Worker): Promise<WorkerMessage & { type: 'sni-router:reply' }> => {
+        for (let start = 0; start < next.routes.length; start += ROUTES_PER_MESSAGE) {
+          await request(worker, { type: 'sni-router:routes', id: nextRequestId++, batch, routes: next.routes.slice(start, start + ROUTES_PER_MESSAGE) });
+        }
+        return request(worker, { type: 'sni-router:reload', id: nextRequestId++, batch, routeCount: next.routes.length, config: { ...next, routes: [] } });
+      };
+      const replies = await Promise.all(liveWorkers().map(sendTo));
+      const failed = replies.find((reply) => !reply.ok);
+      if (failed) {
+        current = previous;
+        throw new Error(failed.error ?? 'a worker could not apply the config');
+      }
+      logListening(replies[0]?.listeners ?? [], logger, new Set(previous.listen.map((listen) => listen.label)));
+      warnRestartOnly(previous, next, logger);
+    },
+  });
+
   const readyCount = (): number => [...states.values()].filter((state) => state.isReady).length;
+  const killAll = (): void => {
+    for (const state of states.values()) state.worker.process.kill('SIGKILL');
+  };
 
   const fork = (): void => {
     const worker = cluster.fork();
@@ -148,8 +153,10 @@ export async function runPrimary(spec: LoadSpec, config: Config, workerCount: nu
       if (!isWorkerMessage(message)) return; // prom-client's own aggregation messages
       switch (message.type) {
         case 'sni-router:waiting':
-          // Its message handler is in place (messages sent before that are lost): hand it the config.
-          send(worker, { type: 'sni-router:start', config: current });
+          // Its message handler is in place (messages sent before that are lost): hand it the config, or, when a
+          // signal came while it was starting, the shutdown it missed.
+          if (loop.isStopping) send(worker, { type: 'sni-router:shutdown', graceMs: 0 });
+          else send(worker, { type: 'sni-router:start', config: current, logFormat: options.logFormat });
           return;
         case 'sni-router:pong':
           state.answeredAt = performance.now();
@@ -199,8 +206,8 @@ export async function runPrimary(spec: LoadSpec, config: Config, workerCount: nu
     const state = states.get(worker.id);
     states.delete(worker.id);
     if (isAborting) return;
-    if (isStopping) {
-      if (states.size === 0) finishShutdown();
+    if (loop.isStopping) {
+      if (states.size === 0) drained?.();
       return;
     }
     if (firstListeners === null) {
@@ -216,12 +223,12 @@ export async function runPrimary(spec: LoadSpec, config: Config, workerCount: nu
     logger.flush();
     controlMetrics.workerRestarted();
     setTimeout(() => {
-      if (!isStopping) fork();
+      if (!loop.isStopping) fork();
     }, delayMs);
   });
 
   const heartbeat = setInterval(() => {
-    if (isStopping || isAborting) return;
+    if (loop.isStopping || isAborting) return;
     const now = performance.now();
     for (const state of states.values()) {
       if (!state.isReady || state.isStuck) continue;
@@ -253,82 +260,39 @@ export async function runPrimary(spec: LoadSpec, config: Config, workerCount: nu
     return problems.length === 0 ? { isHealthy: true, lagSeconds } : { isHealthy: false, lagSeconds, detail: problems.join('; ') };
   };
 
-  const loaderThread = new ConfigLoaderThread(spec);
-  const reloader = new Reloader({
-    load: () => loadWithFlags(spec),
-    prepare: (baseHash) => loaderThread.prepare(baseHash),
-    config,
-    logger,
-    metrics: controlMetrics,
-    onFileRead: (digest) => watcher?.remember(digest),
-    apply: async (next) => {
-      const previous = current;
-      // A worker forked from now on starts on the new config (on the ports the native workers already share).
-      current = dataPlane === 'native' && firstListeners !== null ? withBoundPorts(next, firstListeners) : next;
-      const batch = nextRequestId++; // slices of another (failed) reload are dropped by the worker
-      const sendTo = async (worker: Worker): Promise<WorkerMessage & { type: 'sni-router:reply' }> => {
-        for (let start = 0; start < next.routes.length; start += ROUTES_PER_MESSAGE) {
-          await request(worker, { type: 'sni-router:routes', id: nextRequestId++, batch, routes: next.routes.slice(start, start + ROUTES_PER_MESSAGE) });
-        }
-        return request(worker, { type: 'sni-router:reload', id: nextRequestId++, batch, routeCount: next.routes.length, config: { ...next, routes: [] } });
-      };
-      const replies = await Promise.all(liveWorkers().map(sendTo));
-      const failed = replies.find((reply) => !reply.ok);
-      if (failed) {
-        current = previous;
-        throw new Error(failed.error ?? 'a worker could not apply the config');
-      }
-      logListening(replies[0]?.listeners ?? [], logger, new Set(previous.listen.map((listen) => listen.label)));
-      warnRestartOnly(previous, next, logger);
-    },
+  // Signal handlers before the first fork: a signal during start-up drains whatever has started.
+  loop.handleSignals({
+    drain: (graceMs) =>
+      new Promise<void>((resolve) => {
+        if (states.size === 0) return resolve();
+        const killTimer = setTimeout(killAll, graceMs + SHUTDOWN_KILL_SLACK_MS);
+        drained = () => {
+          clearTimeout(killTimer);
+          resolve();
+        };
+        for (const state of states.values()) send(state.worker, { type: 'sni-router:shutdown', graceMs });
+      }),
+    shutdownFields: () => ({ workers: states.size }),
+    abort: killAll,
   });
 
-  let shutdownTimer: NodeJS.Timeout | null = null;
-  const finishShutdown = (): void => {
-    if (shutdownTimer) clearTimeout(shutdownTimer);
-    logger.info({}, 'shutdown complete');
-    const closing = admin?.close() ?? Promise.resolve();
-    void closing.finally(() => exitAfterFlush(logger, EXIT_OK));
+  const abortStart = (failure: StartFailure): void => {
+    isAborting = true;
+    killAll();
+    exitOnStartFailure(logger, failure);
   };
-  const stop = (signal: NodeJS.Signals): void => {
-    if (isStopping) {
-      for (const state of states.values()) state.worker.process.kill('SIGKILL');
-      exitAtOnce(logger, signal);
-    }
-    isStopping = true;
-    watcher?.close();
-    const graceMs = shutdownGraceMs(current);
-    logger.info({ signal, grace_ms: graceMs, workers: states.size }, 'shutting down');
-    logger.flush();
-    if (states.size === 0) return finishShutdown();
-    for (const state of states.values()) send(state.worker, { type: 'sni-router:shutdown', graceMs });
-    shutdownTimer = setTimeout(() => {
-      for (const state of states.values()) state.worker.process.kill('SIGKILL');
-    }, graceMs + SHUTDOWN_KILL_SLACK_MS);
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  process.on('SIGHUP', () => {
-    if (!isStopping) void reloader.reload('signal');
-  });
-
   fork(); // the first; the others once it listens (see 'sni-router:listening')
   try {
     await started;
   } catch (failure) {
-    isAborting = true;
-    const { message, exitCode } = failure as { message: string; exitCode: number };
-    for (const state of states.values()) state.worker.process.kill('SIGKILL');
-    process.stderr.write(`sni-router: ${message}\n`);
-    exitAfterFlush(logger, exitCode);
+    abortStart(failure as StartFailure);
     return;
   }
 
   try {
-    admin = await startAdminFor(config, logger, {
-      isReady: () => !isStopping && readyCount() === workerCount,
+    await loop.startAdmin({
+      isReady: () => !loop.isStopping && readyCount() === workerCount,
       loopHealth,
-      config: () => ({ config: reloader.config, hash: reloader.hash }),
       connections: async () => {
         const replies = await Promise.all(liveWorkers().map((worker) => request(worker, { type: 'sni-router:stats', id: nextRequestId++ })));
         const total: ConnectionCounts = { active: 0, accepted: 0, activeByListener: {}, closedByReason: {} };
@@ -340,32 +304,19 @@ export async function runPrimary(spec: LoadSpec, config: Config, workerCount: nu
           for (const [key, value] of Object.entries(counts.activeByListener)) total.activeByListener[key] = (total.activeByListener[key] ?? 0) + value;
           for (const [key, value] of Object.entries(counts.closedByReason)) total.closedByReason[key] = (total.closedByReason[key] ?? 0) + value;
         }
-        return { ...total, workers: replies.length, draining: isStopping };
+        return { ...total, workers: replies.length, draining: loop.isStopping };
       },
       metrics: async () => {
         const workers = (await aggregator.clusterMetrics()).trimEnd();
         const own = (await controlRegistry.metrics()).trimEnd();
         return { contentType: controlRegistry.contentType, body: `${workers}\n\n${own}\n` };
       },
-      reload: () => reloader.reload('admin'),
     });
   } catch (error) {
-    isAborting = true;
-    for (const state of states.values()) state.worker.process.kill('SIGKILL');
-    const { message, exitCode } = describeStartError(error);
-    process.stderr.write(`sni-router: ${message}\n`);
-    exitAfterFlush(logger, exitCode);
+    abortStart(describeStartError(error));
     return;
   }
-  if (options.watch && config.sourceFile !== null) {
-    watcher = watchConfigFile(config.sourceFile, () => {
-      if (!isStopping) void reloader.reload('file');
-    });
-  }
-  setInterval(() => logger.flush(), LOG_FLUSH_INTERVAL_MS).unref();
-  logListening(firstListeners ?? [], logger, new Set());
-  logger.info({ config: config.sourceFile, routes: config.routes.length, hash: reloader.hash, workers: workerCount, data_plane: dataPlane }, 'sni-router started');
-  logger.flush();
+  loop.started(firstListeners ?? [], { workers: workerCount, data_plane: dataPlane });
 }
 
 function send(worker: Worker, message: PrimaryMessage): void {
@@ -403,8 +354,8 @@ export function runWorker(): void {
     );
   };
 
-  const start = async (config: Config): Promise<void> => {
-    logger = createClusterLogger(config.logLevel);
+  const start = async (config: Config, logFormat: LogFormat): Promise<void> => {
+    logger = createLogger({ level: config.logLevel, format: logFormat, shared: true });
     graceMs = shutdownGraceMs(config);
     if (config.admin !== null) {
       const registry = new Registry();
@@ -422,7 +373,6 @@ export function runWorker(): void {
       exitAfterFlush(logger, 1);
       return;
     }
-    setInterval(() => logger?.flush(), LOG_FLUSH_INTERVAL_MS).unref();
     loopWatchdog(); // from now on: start-up's own compile is not lag
     reply({ type: 'sni-router:listening', listeners: router.listeners, dataPlane: router.dataPlane });
   };
@@ -431,7 +381,7 @@ export function runWorker(): void {
     const message = raw as PrimaryMessage;
     switch (message?.type) {
       case 'sni-router:start':
-        void start(deepFreeze(message.config));
+        void start(deepFreeze(message.config), message.logFormat);
         return;
       case 'sni-router:routes': {
         const { id, batch, routes } = message;

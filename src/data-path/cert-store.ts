@@ -22,9 +22,8 @@ import type { Logger } from 'pino';
 import { DEFAULT_TLS_MIN_VERSION, type TerminateSettings } from '../config/types.js';
 import { CertificateError } from '../ops/errors.js';
 import { describeFileError } from '../config/files.js';
-import { DEFAULT_POLL_INTERVAL_MS, FileWatch, signatureOf } from '../ops/file-watch.js';
+import { FileWatch, signatureOf } from '../ops/file-watch.js';
 
-export { DEFAULT_POLL_INTERVAL_MS, RELOAD_DEBOUNCE_MS } from '../ops/file-watch.js';
 /** Session ticket key material: 16 name + 16 HMAC + 16 AES (node's `ticketKeys`). */
 const TICKET_KEY_BYTES = 48;
 
@@ -189,7 +188,7 @@ export class ServerTlsContext {
       throw new CertificateError(`the certificate '${settings.certFile}' and key '${settings.keyFile}' cannot be used for TLS: ${(error as Error).message}`, { cause: error });
     }
     this.leaf = material.leaf;
-    this.watch = new FileWatch(this.files, () => this.refresh(), options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
+    this.watch = new FileWatch(this.files, () => this.refresh(), { pollMs: options.pollIntervalMs });
   }
 
   /** The context for a handshake starting now. */
@@ -260,7 +259,7 @@ export class BackendCaFile {
     const read = readCertificates(file, 'backend_ca', 'backend CA');
     if (isProblem(read)) throw new CertificateError(read.message);
     this.pem = read.pem;
-    this.watch = new FileWatch([file], () => this.refresh(), options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
+    this.watch = new FileWatch([file], () => this.refresh(), { pollMs: options.pollIntervalMs });
   }
 
   /** The CA certificates for a backend handshake starting now. */

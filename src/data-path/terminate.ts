@@ -14,6 +14,7 @@ import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { acquireBackendCa, acquireServerTlsContext, type BackendCaFile, type ServerTlsContext } from './cert-store.js';
 import { DEFAULT_TERMINATE_ALPN, type TerminateSettings } from '../config/types.js';
+import { settleWithDeadline } from '../ops/settle.js';
 
 /** One terminated route, compiled once per snapshot. */
 export interface TerminateProfile {
@@ -144,20 +145,15 @@ export function connectBackendTls(
     rejectUnauthorized: profile.verify,
     ...(alpn !== null ? { ALPNProtocols: [alpn] } : {}),
   });
-  let settled = false;
-  const settle = (error: Error | null): void => {
-    if (settled) return;
-    settled = true;
-    clearTimeout(timer);
+  const handshake = settleWithDeadline<Error | null>(timeoutMs, () => new Error(`backend TLS handshake did not finish within ${timeoutMs} ms`), (error) => {
     if (error) {
       secured.destroy();
       socket.destroy();
       callback(error, null);
     } else callback(null, secured);
-  };
-  const timer = setTimeout(() => settle(new Error(`backend TLS handshake did not finish within ${timeoutMs} ms`)), timeoutMs);
-  secured.once('secureConnect', () => settle(null));
+  });
+  secured.once('secureConnect', () => handshake.settle(null));
   // Stays attached for the socket's life (an 'error' without a listener would crash the process).
-  secured.on('error', (error) => settle(new Error(`backend TLS: ${error.message}`)));
+  secured.on('error', (error) => handshake.settle(new Error(`backend TLS: ${error.message}`)));
   return secured;
 }

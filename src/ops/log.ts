@@ -1,21 +1,31 @@
+/**
+ * The one logger factory, for every mode (single process, cluster primary, workers, the demo): one JSON line per
+ * event (`msg` says what happened, fields use the access-log vocabulary), or the same events through pino's own
+ * pretty printer (pino-pretty) for a person at a terminal. Lines go through a batching destination
+ * (src/ops/log-destination.ts) and are written out on every way the process ends (`flushLogsSync`).
+ */
+import { createRequire } from 'node:module';
+import { isatty } from 'node:tty';
 import pino, { type Logger } from 'pino';
+import type { PrettyOptions } from 'pino-pretty';
+import { BatchingDestination } from './log-destination.js';
 
 export type { Logger };
+
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export interface LoggerOptions {
   readonly level: string;
   /** File descriptor to write to (default 1, stdout). */
   readonly fd?: number;
-  /**
-   * Asynchronous writes (sonic-boom with a buffer) so that logging never caps the connection rate.
-   * Tests and short-lived commands use sync so that nothing is lost on exit.
-   */
+  /** Default: pretty when `fd` is a terminal, json otherwise (a pipe, a file, journald). */
+  readonly format?: LogFormat;
+  /** Write each line at once, synchronously: short-lived commands and tests, where nothing may be lost. */
   readonly sync?: boolean;
+  /** Several processes share the fd (--workers): writes stay whole lines of at most PIPE_BUF. */
+  readonly shared?: boolean;
 }
-
-/** `minLength` of the asynchronous destination: below sonic-boom's 16 KiB `maxWrite`, so one write(2) carries
- * ~40 access lines; the supervisor's periodic flush bounds how long a line waits at low rates. */
-const ASYNC_MIN_WRITE_BYTES = 12 * 1024;
 
 const MS_PER_SECOND = 1000;
 /** `2026-11-25T14:44:46.` — the part of toISOString() that changes once a second. */
@@ -38,9 +48,41 @@ function isoTimeCached(): string {
   return `${cachedPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`;
 }
 
-/** One JSON line per event; `msg` says what happened, fields use the access-log vocabulary. */
+export function defaultLogFormat(fd = 1): LogFormat {
+  return isatty(fd) ? 'pretty' : 'json';
+}
+
+/** pino-pretty, one line per event (an access line stays one line for grep), local time, colours only on a terminal. */
+function prettyFormatter(fd: number): (line: string) => string {
+  // Loaded only when asked for: a router writing JSON never pays for the pretty printer.
+  const { prettyFactory } = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
+  const options: PrettyOptions = { colorize: isatty(fd), singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'hostname' };
+  const pretty = prettyFactory(options);
+  return (line) => pretty(line);
+}
+
+/** Every destination of this process, for the exit paths. */
+const destinations = new Set<BatchingDestination>();
+
+/**
+ * Writes every logger's collected lines now, synchronously. The exit paths call it (a second signal, exit 70 on
+ * an uncaught error) and so does the process's 'exit' event, so a line logged just before any exit is not lost.
+ */
+export function flushLogsSync(): void {
+  for (const destination of destinations) destination.flushSync();
+}
+process.on('exit', flushLogsSync);
+
 export function createLogger(options: LoggerOptions): Logger {
-  const destination = pino.destination({ dest: options.fd ?? 1, sync: options.sync ?? false, minLength: options.sync ? 0 : ASYNC_MIN_WRITE_BYTES });
+  const fd = options.fd ?? 1;
+  const format = options.format ?? defaultLogFormat(fd);
+  const destination = new BatchingDestination({
+    fd,
+    sync: options.sync ?? false,
+    shared: options.shared ?? false,
+    ...(format === 'pretty' ? { format: prettyFormatter(fd) } : {}),
+  });
+  destinations.add(destination);
   return pino(
     {
       level: options.level,

@@ -21,6 +21,7 @@ import { QuicFlowMetrics } from './quic-metrics.js';
 import { LIMIT_NAMES, type LimitName } from '../serve/limits.js';
 import { openFileWatches } from './file-watch.js';
 import { loopWatchdog } from './loop-watchdog.js';
+import { type CounterSeries, type GaugeSeries, type HistogramSeries, SeriesCounter, SeriesGauge, SeriesHistogram } from './metric-series.js';
 
 export const METRIC_PREFIX = 'sni_router_';
 /** The route label of a connection closed before (or without) a route: no SNI match and no default, bad hello. */
@@ -33,19 +34,38 @@ const HELLO_BYTES_BUCKETS = [128, 256, 512, 1024, 1536, 2048, 4096, 8192, 16384,
 const CONNECT_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const DURATION_SECONDS_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600];
 
+/** The series of one listener, bound once (see src/ops/metric-series.ts). */
+interface ListenerSeries {
+  readonly accepted: CounterSeries;
+  readonly active: GaugeSeries;
+}
+
+/** The series of one route label, bound the first time the route is seen. */
+interface RouteSeries {
+  readonly bytesIn: CounterSeries;
+  readonly bytesOut: CounterSeries;
+  readonly connectSeconds: HistogramSeries;
+  readonly durationSeconds: HistogramSeries;
+  /** connections_closed_total by reason, bound on the reason's first close. */
+  readonly closedBy: Map<string, CounterSeries>;
+}
+
 export class RouterMetrics implements ConnectionMetrics {
   readonly registry: Registry;
-  readonly #accepted: Counter<'listener'>;
-  readonly #active: Gauge<'listener'>;
-  readonly #closed: Counter<'route' | 'reason'>;
-  readonly #bytesIn: Counter<'route'>;
-  readonly #bytesOut: Counter<'route'>;
-  readonly #hello: Counter<'outcome' | 'protocol'>;
+  readonly #accepted: SeriesCounter<'listener'>;
+  readonly #active: SeriesGauge<'listener'>;
+  readonly #closed: SeriesCounter<'route' | 'reason'>;
+  readonly #bytesIn: SeriesCounter<'route'>;
+  readonly #bytesOut: SeriesCounter<'route'>;
+  /** client_hello_total by protocol, then outcome: bound once. */
+  readonly #helloBy: Map<HelloProtocol, Map<HelloOutcome, CounterSeries>>;
   /** The QUIC flows' counters and gauges (src/ops/quic-metrics.ts), in the same registry. */
   readonly quic: QuicFlowMetrics;
-  readonly #helloBytes: Histogram;
-  readonly #connectSeconds: Histogram<'route'>;
-  readonly #durationSeconds: Histogram<'route'>;
+  readonly #helloBytes: HistogramSeries;
+  readonly #connectSeconds: SeriesHistogram<'route'>;
+  readonly #durationSeconds: SeriesHistogram<'route'>;
+  readonly #listeners = new Map<string, ListenerSeries>();
+  readonly #routes = new Map<string, RouteSeries>();
   readonly #limited: Counter<'limit'>;
   readonly #outOfDescriptors: Counter<'where'>;
   readonly #dataPlane: Gauge<'plane'>;
@@ -54,56 +74,56 @@ export class RouterMetrics implements ConnectionMetrics {
   constructor(registry: Registry = new Registry(), options: { processMetrics?: boolean } = {}) {
     this.registry = registry;
     const registers = [registry];
-    this.#accepted = new Counter({
+    this.#accepted = new SeriesCounter({
       name: `${METRIC_PREFIX}connections_accepted_total`,
       help: 'Connections accepted, by listener.',
       labelNames: ['listener'],
       registers,
     });
-    this.#active = new Gauge({
+    this.#active = new SeriesGauge({
       name: `${METRIC_PREFIX}connections_active`,
       help: 'Connections open now (any phase), by listener.',
       labelNames: ['listener'],
       registers,
     });
-    this.#closed = new Counter({
+    this.#closed = new SeriesCounter({
       name: `${METRIC_PREFIX}connections_closed_total`,
       help: `Connections closed, by route (name, ${DEFAULT_ROUTE_LABEL} or ${NO_ROUTE_LABEL}) and close reason.`,
       labelNames: ['route', 'reason'],
       registers,
     });
-    this.#bytesIn = new Counter({
+    this.#bytesIn = new SeriesCounter({
       name: `${METRIC_PREFIX}bytes_in_total`,
       help: 'Bytes from clients to backends (hello included), by route; counted when the connection closes.',
       labelNames: ['route'],
       registers,
     });
-    this.#bytesOut = new Counter({
+    this.#bytesOut = new SeriesCounter({
       name: `${METRIC_PREFIX}bytes_out_total`,
       help: 'Bytes from backends to clients, by route; counted when the connection closes.',
       labelNames: ['route'],
       registers,
     });
-    this.#hello = new Counter({
+    const hello = new SeriesCounter<'outcome' | 'protocol'>({
       name: `${METRIC_PREFIX}client_hello_total`,
       help: 'ClientHello outcomes: sni_found, no_sni, not_tls, malformed, too_large, timeout; by protocol (tcp, or quic: the hello in a flow\'s Initials).',
       labelNames: ['outcome', 'protocol'],
       registers,
     });
-    this.#helloBytes = new Histogram({
+    const helloBytes = new SeriesHistogram({
       name: `${METRIC_PREFIX}client_hello_bytes`,
       help: 'Size of complete ClientHellos (the TLS records that carried them), in bytes.',
       buckets: HELLO_BYTES_BUCKETS,
       registers,
     });
-    this.#connectSeconds = new Histogram({
+    this.#connectSeconds = new SeriesHistogram({
       name: `${METRIC_PREFIX}backend_connect_seconds`,
       help: 'From route chosen to backend connected (retries on other backends included), by route.',
       labelNames: ['route'],
       buckets: CONNECT_SECONDS_BUCKETS,
       registers,
     });
-    this.#durationSeconds = new Histogram({
+    this.#durationSeconds = new SeriesHistogram({
       name: `${METRIC_PREFIX}connection_duration_seconds`,
       help: 'From accept to close, by route.',
       labelNames: ['route'],
@@ -125,7 +145,7 @@ export class RouterMetrics implements ConnectionMetrics {
     });
     const fileWatches: Gauge = new Gauge({
       name: `${METRIC_PREFIX}file_watches`,
-      help: 'Certificate, key and CA files watched for changes (folder watch + stat poll each); returns to what the served config needs after a reload.',
+      help: 'File watches open (folder watch + poll each): the config file unless --no-watch, and certificate, key and CA files; returns to what the served config needs after a reload.',
       registers,
       collect: () => fileWatches.set(openFileWatches()),
     });
@@ -137,9 +157,10 @@ export class RouterMetrics implements ConnectionMetrics {
       collect: () => loopLag.set(loopWatchdog().lagSeconds),
     });
     // Every outcome and reason exists from the start at 0, so rate() works before the first event.
-    for (const outcome of HELLO_OUTCOMES) for (const protocol of HELLO_PROTOCOLS) this.#hello.inc({ outcome, protocol }, 0);
+    this.#helloBy = new Map(HELLO_PROTOCOLS.map((protocol) => [protocol, new Map(HELLO_OUTCOMES.map((outcome) => [outcome, hello.series({ outcome, protocol })]))]));
     this.quic = new QuicFlowMetrics(registry);
-    for (const reason of CLOSE_REASONS) this.#closed.inc({ route: NO_ROUTE_LABEL, reason }, 0);
+    this.#helloBytes = helloBytes.series({});
+    for (const reason of CLOSE_REASONS) this.#closed.series({ route: NO_ROUTE_LABEL, reason });
     this.#limited = new Counter({
       name: `${METRIC_PREFIX}limited_connections_total`,
       help: 'Connections refused at accept or evicted from the hello phase, by limit',
@@ -170,26 +191,56 @@ export class RouterMetrics implements ConnectionMetrics {
   }
 
   accepted(listener: string): void {
-    this.#accepted.inc({ listener });
-    this.#active.inc({ listener });
+    const series = this.#listenerSeries(listener);
+    series.accepted.value++;
+    series.active.value++;
   }
 
   hello(outcome: HelloOutcome, helloBytes: number, protocol: HelloProtocol = 'tcp'): void {
-    this.#hello.inc({ outcome, protocol });
+    this.#helloBy.get(protocol)?.get(outcome)?.inc();
     if (protocol === 'tcp' && (outcome === 'sni_found' || outcome === 'no_sni')) this.#helloBytes.observe(helloBytes);
   }
 
   backendConnected(route: string, connectMs: number): void {
-    this.#connectSeconds.observe({ route }, connectMs / 1000);
+    this.#routeSeries(route).connectSeconds.observe(connectMs / 1000);
   }
 
   closed(connection: ClosedConnection): void {
-    const route = connection.route ?? NO_ROUTE_LABEL;
-    this.#active.dec({ listener: connection.listener });
-    this.#closed.inc({ route, reason: connection.reason });
-    if (connection.bytesIn > 0) this.#bytesIn.inc({ route }, connection.bytesIn);
-    if (connection.bytesOut > 0) this.#bytesOut.inc({ route }, connection.bytesOut);
-    this.#durationSeconds.observe({ route }, connection.durationMs / 1000);
+    const route = this.#routeSeries(connection.route ?? NO_ROUTE_LABEL);
+    this.#listenerSeries(connection.listener).active.value--;
+    let closed = route.closedBy.get(connection.reason);
+    if (closed === undefined) {
+      closed = this.#closed.series({ route: connection.route ?? NO_ROUTE_LABEL, reason: connection.reason });
+      route.closedBy.set(connection.reason, closed);
+    }
+    closed.value++;
+    route.bytesIn.value += connection.bytesIn;
+    route.bytesOut.value += connection.bytesOut;
+    route.durationSeconds.observe(connection.durationMs / 1000);
+  }
+
+  #listenerSeries(listener: string): ListenerSeries {
+    let series = this.#listeners.get(listener);
+    if (series === undefined) {
+      series = { accepted: this.#accepted.series({ listener }), active: this.#active.series({ listener }) };
+      this.#listeners.set(listener, series);
+    }
+    return series;
+  }
+
+  #routeSeries(route: string): RouteSeries {
+    let series = this.#routes.get(route);
+    if (series === undefined) {
+      series = {
+        bytesIn: this.#bytesIn.series({ route }),
+        bytesOut: this.#bytesOut.series({ route }),
+        connectSeconds: this.#connectSeconds.series({ route }),
+        durationSeconds: this.#durationSeconds.series({ route }),
+        closedBy: new Map(),
+      };
+      this.#routes.set(route, series);
+    }
+    return series;
   }
 
   limited(limit: LimitName): void {

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { ConnectRefusedError, ConnectTimeoutError, type SniRouterError } from '../ops/errors.js';
 import type { BackendAddress } from '../config/types.js';
+import { settleWithDeadline } from '../ops/settle.js';
 
 export type DialCallback = (error: SniRouterError | null, socket: net.Socket | null) => void;
 
@@ -12,24 +13,23 @@ export type DialCallback = (error: SniRouterError | null, socket: net.Socket | n
 export function dial(backend: BackendAddress, timeoutMs: number, callback: DialCallback, connectHost = backend.host): net.Socket {
   // `connectHost` is the address a host-name backend resolved to at start-up or reload (src/resolve.ts).
   const socket = net.connect({ host: connectHost, port: backend.port, allowHalfOpen: true, noDelay: true });
-  let settled = false;
-  const settle = (error: SniRouterError | null): void => {
-    if (settled) return;
-    settled = true;
-    clearTimeout(timer);
-    socket.removeListener('connect', onConnect);
-    if (error) {
-      socket.destroy();
-      callback(error, null);
-    } else {
-      callback(null, socket);
-    }
-  };
-  const onConnect = (): void => settle(null);
-  const timer = setTimeout(() => settle(new ConnectTimeoutError(backend.label, timeoutMs)), timeoutMs);
+  const attempt = settleWithDeadline<SniRouterError | null>(
+    timeoutMs,
+    () => new ConnectTimeoutError(backend.label, timeoutMs),
+    (error) => {
+      socket.removeListener('connect', onConnect);
+      if (error) {
+        socket.destroy();
+        callback(error, null);
+      } else {
+        callback(null, socket);
+      }
+    },
+  );
+  const onConnect = (): void => void attempt.settle(null);
   socket.once('connect', onConnect);
   // Stays attached for the socket's life: an error after settling is handled by the connection's own listener,
   // but a socket must never be without one (an unhandled 'error' would crash the process).
-  socket.on('error', (error) => settle(new ConnectRefusedError(backend.label, error)));
+  socket.on('error', (error) => attempt.settle(new ConnectRefusedError(backend.label, error)));
   return socket;
 }

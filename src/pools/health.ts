@@ -19,6 +19,7 @@ import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { BackendAddress, Config, HealthSettings, PoolConfig, ProxyProtocolMode } from '../config/types.js';
 import { dial } from './dial.js';
+import { settleWithDeadline } from '../ops/settle.js';
 import { encodeProxyV2Local } from '../wire/proxy-header.js';
 
 export const PASSIVE_BACKOFF_MIN_MS = 1_000;
@@ -229,20 +230,20 @@ class Checker {
     this.#timer = null;
     const { backend, settings, proxyProtocol } = this.#target;
     const started = performance.now();
-    let settled = false;
-    const finish = (ok: boolean, detail: string): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(deadline);
-      this.#socket?.destroy();
-      this.#socket = null;
-      if (this.#stopped) return;
-      this.#report(ok, detail);
-      this.#schedule(settings.intervalMs);
-    };
     // One deadline for the whole check (connect, header, handshake).
-    const deadline = setTimeout(() => finish(false, `check timed out after ${settings.timeoutMs} ms`), settings.timeoutMs);
-    deadline.unref();
+    const check = settleWithDeadline<{ ok: boolean; detail: string }>(
+      settings.timeoutMs,
+      () => ({ ok: false, detail: `check timed out after ${settings.timeoutMs} ms` }),
+      ({ ok, detail }) => {
+        this.#socket?.destroy();
+        this.#socket = null;
+        if (this.#stopped) return;
+        this.#report(ok, detail);
+        this.#schedule(settings.intervalMs);
+      },
+      { unref: true },
+    );
+    const finish = (ok: boolean, detail: string): void => void check.settle({ ok, detail });
     this.#socket = dial(
       backend,
       settings.timeoutMs,
@@ -251,7 +252,7 @@ class Checker {
           finish(false, error?.message ?? 'connect failed');
           return;
         }
-        if (settled) {
+        if (check.isSettled) {
           socket.destroy();
           return;
         }

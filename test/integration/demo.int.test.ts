@@ -1,7 +1,7 @@
 /**
  * `npm run demo` works as printed: every command it prints, run as printed, reaches the backend its route names;
  * every route it shows has such a command; it has --help; it removes its temporary folder however it is stopped;
- * and `npm run demo` does not rebuild when dist/ is current.
+ * `npm run demo` does not rebuild when dist/ is current; and the demo is not in the published package.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -137,5 +137,16 @@ describe('scripts/demo.mjs isDistStale', () => {
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
+  });
+
+  it('the published package holds the router but not the demo or its scripts', () => {
+    // package.json "files" ships dist/ minus dist/demo.*; scripts/demo.mjs stays in the repo only.
+    const packed = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8' });
+    expect(packed.status, packed.stderr).toBe(0);
+    const files = (JSON.parse(packed.stdout) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((file) => file.path);
+    expect(files).toContain('dist/cli.js');
+    expect(files).toContain('dist/serve/router.js');
+    expect(files.filter((file) => /demo/.test(file))).toEqual([]);
+    expect(files.filter((file) => file.startsWith('scripts/'))).toEqual(['scripts/build-native.mjs']);
   });
 });

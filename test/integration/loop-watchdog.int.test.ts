@@ -87,8 +87,8 @@ describe('event-loop watchdog', () => {
   }, 40_000);
 
   it('an uncaught exception exits 1, which the unit never restarts: now 70 with one fatal line', async () => {
-    const supervisor = pathToFileURL(path.join(path.dirname(CLI), 'control', 'supervisor.js')).href;
-    const script = `import { exitOnUncaughtErrors } from ${JSON.stringify(supervisor)};\nexitOnUncaughtErrors();\nsetTimeout(() => { throw new TypeError('a bug'); }, 1);\n`;
+    const exit = pathToFileURL(path.join(path.dirname(CLI), 'control', 'exit.js')).href;
+    const script = `import { exitOnUncaughtErrors } from ${JSON.stringify(exit)};\nexitOnUncaughtErrors();\nsetTimeout(() => { throw new TypeError('a bug'); }, 1);\n`;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
