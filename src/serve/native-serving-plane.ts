@@ -261,8 +261,8 @@ export class NativeServingPlane implements DataPlane {
         this.#metrics.hello('too_large', state.held);
         return this.#close(state, 'hello_too_large', `hello larger than ${config.maxHelloBytes} bytes`);
       case 'malformed':
-        this.#metrics.hello('malformed', state.held);
-        return this.#close(state, 'hello_malformed', result.reason);
+        // The node Connection re-reads the bytes and answers with the TLS alert (decode_error) before its FIN.
+        return { kind: 'handoff' };
     }
   }
 
@@ -283,7 +283,8 @@ export class NativeServingPlane implements DataPlane {
       return this.#close(state, 'no_route', `route lookup failed: ${error instanceof Error ? error.message : String(error)}`);
     }
     // Terminated routes run in the node Connection, which reads (and counts) the hello again from the bytes.
-    if (match?.route?.terminate) return { kind: 'handoff' };
+    // No route: the node Connection sends the unrecognized_name alert before closing, as on the node plane.
+    if (match?.route?.terminate || !match) return { kind: 'handoff' };
     const candidates = match ? this.#candidates(snapshot, match, state.peer) : [];
     const backends: NativeBackend[] = [];
     for (const candidate of candidates) {
