@@ -24,6 +24,9 @@ import {
   type TerminateProfile,
 } from './terminate.js';
 import { type ConnectionMetrics, NO_METRICS } from '../ops/connection-metrics.js';
+import { isAddressInAny } from '../wire/cidr.js';
+import type { HttpProfile } from './http/http-proxy.js';
+import type { HttpConnectionContext } from './http/context.js';
 
 /** What a connection needs from the listener that accepted it. */
 export interface ConnectionHost {
@@ -49,7 +52,7 @@ export interface ConnectionHost {
   readonly outOfDescriptors?: (code: string) => void;
 }
 
-export type ConnectionMode = 'passthrough' | 'terminate';
+export type ConnectionMode = 'passthrough' | 'terminate' | 'http';
 
 /**
  * The per-connection state machine. States move forward only:
@@ -62,6 +65,8 @@ export type ConnectionMode = 'passthrough' | 'terminate';
  *               waiting for the handshake to finish, under a fresh timeouts.client_hello (src/terminate.ts)
  *   CONNECTING  route chosen, client paused, dialing the pool's backends in turn under timeouts.connect
  *   SPLICING    header and peeked bytes sent; both directions copied with backpressure until both ends close
+ *   SERVING_HTTP  terminate.http routes, after HANDSHAKING: the TLS socket belongs to the route's HTTP proxy
+ *               (src/data-path/http/), which answers requests until the client leaves or a timeout cuts it
  *   CLOSED      close(reason) ran: both sockets destroyed, timers cleared, access line written
  */
 const PEEKING = 0;
@@ -70,7 +75,8 @@ const SPLICING = 2;
 const CLOSED = 3;
 const HANDSHAKING = 4;
 const READING_PROXY = 5;
-type State = typeof READING_PROXY | typeof PEEKING | typeof HANDSHAKING | typeof CONNECTING | typeof SPLICING | typeof CLOSED;
+const SERVING_HTTP = 6;
+type State = typeof READING_PROXY | typeof PEEKING | typeof HANDSHAKING | typeof CONNECTING | typeof SPLICING | typeof SERVING_HTTP | typeof CLOSED;
 
 // Socket handlers are module-level functions that find their connection through a symbol, so that accepting a
 // connection allocates no closures (the ws library's habit).
@@ -360,6 +366,10 @@ export class Connection {
     if (this.helloTimer) clearTimeout(this.helloTimer);
     this.helloTimer = null;
     this.host.helloFinished?.();
+    if (profile.http) {
+      this.serveHttp(secure, profile.http);
+      return;
+    }
     // Plaintext waits in the TLS socket until the backend is up.
     secure.pause();
     secure.on('drain', clientOnDrain);
@@ -368,10 +378,76 @@ export class Connection {
     this.startDialing();
   }
 
+  // ---- SERVING_HTTP (terminate.http routes) ---------------------------------------------------------------
+
+  /** Why an HTTP-mode connection ended, when not `done` (a request/header timeout, an oversized head). */
+  private httpCloseReason: CloseReason | null = null;
+
+  /**
+   * Hands the TLS socket to the route's HTTP proxy, which owns it from here (its own data/end/error handling);
+   * this connection keeps only 'close', for its access line. Synchronous within 'secure', so no plaintext has
+   * been read meanwhile; any that was (kept in `peeked`) goes with it.
+   */
+  private serveHttp(secure: tls.TLSSocket & TaggedSocket, http: HttpProfile): void {
+    this.state = SERVING_HTTP;
+    this.mode = 'http';
+    secure.removeListener('data', clientOnData);
+    secure.removeListener('end', clientOnEnd);
+    const leftover = this.peeked.length > 0 ? Buffer.concat(this.peeked) : null;
+    this.peeked = [];
+    const peer = (this.rawClient ?? secure).remoteAddress ?? '';
+    const isPeerTrusted = this.host.inboundProxy === 'trusted' || isAddressInAny(peer, http.settings.trustedForwarders);
+    const context: HttpConnectionContext = {
+      connectionId: this.id,
+      clientAddress: this.clientAddress,
+      clientPort: this.clientPort,
+      isPeerTrusted,
+      localPort: this.localPort,
+      route: this.match?.route?.name ?? 'default',
+      pool: this.pool!,
+      logger: this.host.logger,
+      addressFor: (backend) => this.host.snapshot.addressFor(backend),
+      countBytes: (bytesIn, bytesOut) => {
+        this.bytesIn += bytesIn;
+        this.bytesOut += bytesOut;
+      },
+      usedBackend: (label) => {
+        this.backendLabel = label;
+      },
+      setCloseReason: (reason, detail) => {
+        if (reason !== null) this.httpCloseReason = reason;
+        this.detail = detail;
+      },
+    };
+    http.serve(secure, context, leftover);
+  }
+
   /** @internal */
   onTlsError(error: NodeJS.ErrnoException): void {
+    // HTTP mode: the proxy's server handles the socket's errors; the close that follows ends this connection.
+    if (this.state === SERVING_HTTP) return;
+    if (this.isLeavingAfterExchange(error)) return;
     const what = this.state === HANDSHAKING ? 'TLS handshake failed' : 'TLS error';
     this.close('client_reset', `${what}: ${error.code ?? error.message}`);
+  }
+
+  /**
+   * @internal A terminated client that got its answer and left without close_notify (wget, python's ssl, many
+   * HTTP/1.1 clients): it closes with our TLS session ticket or the backend's last bytes unread, so the kernel
+   * resets instead of a FIN. After a request and a response went through, with nothing left to send it, that is
+   * the end of the exchange, not a failure: closed as `done` (true when it did so).
+   */
+  isLeavingAfterExchange(error: NodeJS.ErrnoException): boolean {
+    // HTTP mode: each request's line says how it ended; the socket's 'close' follows and ends the connection.
+    if (this.state === SERVING_HTTP) {
+      this.detail = error.code ?? error.message;
+      return true;
+    }
+    if (this.mode !== 'terminate' || this.state !== SPLICING) return false;
+    if (error.code !== 'ECONNRESET' && error.code !== 'EPIPE') return false;
+    if (this.bytesIn === 0 || this.bytesOut === 0 || this.client.writableLength > 0) return false;
+    this.close('done', 'client left without close_notify');
+    return true;
   }
 
   // ---- CONNECTING ------------------------------------------------------------------------------------------
@@ -565,6 +641,7 @@ export class Connection {
   /** @internal A socket is fully closed; once both are, without error, the connection is done. */
   onSocketClose(): void {
     if (this.state === HANDSHAKING) this.close('client_reset', 'client left during the TLS handshake');
+    if (this.state === SERVING_HTTP) this.close(this.httpCloseReason ?? 'done');
     if (this.state !== SPLICING) return;
     this.closedSockets++;
     if (this.closedSockets === 2) this.close('done');
@@ -586,7 +663,7 @@ export class Connection {
       sni,
       alpn: this.alpn.length > 0 ? this.alpn.join(',') : null,
       route,
-      backend: this.backend ? this.backendLabel : null,
+      backend: this.backend || this.mode === 'http' ? this.backendLabel : null,
       mode: this.mode,
       bytes_in: this.bytesIn,
       bytes_out: this.bytesOut,
@@ -620,6 +697,7 @@ function clientOnClose(this: TaggedSocket): void {
   this[kConnection].onSocketClose();
 }
 function clientOnError(this: TaggedSocket, error: NodeJS.ErrnoException): void {
+  if (this[kConnection].isLeavingAfterExchange(error)) return;
   this[kConnection].close('client_reset', error.code ?? error.message);
 }
 function clientOnSecure(this: TaggedSocket): void {

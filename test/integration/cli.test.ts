@@ -175,7 +175,7 @@ describe('argument errors exit 1', () => {
     const flags = [...result.stdout.matchAll(/^ {2}(-\w, )?(--[\w-]+)/gm)].map((m) => m[2]);
     // SPEC's flags, then the operations ones (--no-watch, --print-config, --workers); the 2026-12 additions
     // --version and --alpn (what --terminate routes offer).
-    expect(flags).toEqual(['--version', '--config', '--listen', '--route', '--default', '--proxy-protocol', '--terminate', '--alpn', '--cert', '--key', '--log-level', '--admin', '--workers', '--no-watch', '--print-config', '--help']);
+    expect(flags).toEqual(['--version', '--config', '--listen', '--route', '--default', '--proxy-protocol', '--terminate', '--terminate-http', '--alpn', '--cert', '--key', '--log-level', '--admin', '--workers', '--no-watch', '--print-config', '--help']);
   });
 });
 
