@@ -15,6 +15,12 @@ export const CLOSE_REASONS = [
   'limit', // refused by a connection limit
   'proxy_rejected', // inbound PROXY header required but the peer is untrusted, or the header is missing or malformed
   'shutdown', // the router closed it while shutting down
+  // HTTP mode (terminate.http): a request's line, or the connection's when it ended on one of these
+  'bad_gateway', // 502: every backend refused, or one broke off before its response head
+  'service_unavailable', // 503: every backend of the pool is down
+  'gateway_timeout', // 504: no response head within http.response_timeout
+  'request_timeout', // 408: a request head or body slower than http.headers_timeout / request_timeout
+  'request_too_large', // 413/431: a body over http.max_body_bytes, or a head over http.max_header_bytes
 ] as const;
 
 export type CloseReason = (typeof CLOSE_REASONS)[number];
