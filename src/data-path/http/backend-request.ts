@@ -330,6 +330,14 @@ export function forwardUpgrade(request: http.IncomingMessage, client: net.Socket
       client.destroy();
       log();
     };
+    // Sockets here allow half-close, so a FIN is passed on (pipe ends the other side); once both sides ended, or
+    // either closed, the tunnel is over.
+    let ends = 0;
+    const ended = (): void => {
+      if (++ends === 2) finish();
+    };
+    upstream.on('end', ended);
+    client.on('end', ended);
     upstream.on('close', finish);
     client.on('close', finish);
     upstream.on('error', () => undefined);
