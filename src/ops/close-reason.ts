@@ -15,7 +15,14 @@ export const CLOSE_REASONS = [
   'limit', // refused by a connection limit
   'proxy_rejected', // inbound PROXY header required but the peer is untrusted, or the header is missing or malformed
   'shutdown', // the router closed it while shutting down
-  // HTTP mode (terminate.http): a request's line, or the connection's when it ended on one of these
+] as const;
+
+/**
+ * HTTP mode (terminate.http) only: a request's line, or the connection's when it ended on one of these. Kept apart
+ * from CLOSE_REASONS, which the native data plane shares index for index (native/binding.c), and which never
+ * serves HTTP mode.
+ */
+export const HTTP_CLOSE_REASONS = [
   'bad_gateway', // 502: every backend refused, or one broke off before its response head
   'service_unavailable', // 503: every backend of the pool is down
   'gateway_timeout', // 504: no response head within http.response_timeout
@@ -23,4 +30,4 @@ export const CLOSE_REASONS = [
   'request_too_large', // 413/431: a body over http.max_body_bytes, or a head over http.max_header_bytes
 ] as const;
 
-export type CloseReason = (typeof CLOSE_REASONS)[number];
+export type CloseReason = (typeof CLOSE_REASONS)[number] | (typeof HTTP_CLOSE_REASONS)[number];
