@@ -97,7 +97,7 @@ function one() {
     const t0 = process.hrtime.bigint();
     const finish = (ok) => { if (!ok) errors++; else if (counting) { count++; latencies.push(Number(process.hrtime.bigint() - t0) / 1e6); } resolve(); };
     if (session) {
-      const stream = session.request({ ':path': '/', ':authority': ${JSON.stringify(NAME)} });
+      let stream; try { stream = session.request({ ':path': '/', ':authority': ${JSON.stringify(NAME)} }); } catch { done = true; return finish(false); }
       stream.on('data', () => {}); stream.on('end', () => finish(true)); stream.on('error', () => finish(false));
     } else {
       const q = https.get({ host: '127.0.0.1', port: Number(port), servername: ${JSON.stringify(NAME)}, headers: { host: ${JSON.stringify(NAME)} }, ca, agent, path: '/' }, (s) => { s.on('data', () => {}); s.on('end', () => finish(s.statusCode === 200)); });
@@ -116,6 +116,7 @@ setTimeout(() => { counting = true; const started = Date.now();
 
 async function load(port) {
   const child = spawn(process.execPath, ['-e', LOAD, String(port), String(SECONDS), String(CONCURRENCY), PROTOCOL], { stdio: ['ignore', 'pipe', 'inherit'] });
+  child.on('exit', (code) => code !== 0 && console.error(`load process exited with ${code}`));
   let out = '';
   child.stdout.on('data', (chunk) => (out += chunk));
   const timer = setTimeout(() => child.kill('SIGKILL'), (SECONDS + 30) * 1000);
@@ -132,6 +133,7 @@ error_log ${dir}/error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
+  keepalive_requests 1000000;   # nginx 1.22 sends GOAWAY after 1000 requests by default; the router does not
   client_body_temp_path ${dir}/cb; proxy_temp_path ${dir}/px; fastcgi_temp_path ${dir}/fc; uwsgi_temp_path ${dir}/uw; scgi_temp_path ${dir}/sc;
   upstream app { server 127.0.0.1:${backendPort}; keepalive 64; }
   server {

@@ -238,6 +238,7 @@ function sendOverH1(profile: HttpProfile, target: BackendTarget, callbacks: Send
     setHost: false,
   });
   outgoing.on('socket', (socket: net.Socket) => {
+    socket.setNoDelay(true);
     const connected = (): void => {
       isConnected = true;
       callbacks.onConnected(outgoing);
