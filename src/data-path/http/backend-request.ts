@@ -10,55 +10,16 @@
  * A connect failure is retried on the next backend (the body is not read from the client until a backend's
  * connection is up, so nothing is lost); so is a kept-alive socket the backend had closed, for bodiless requests.
  */
-import http, { type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import http, { type OutgoingHttpHeaders } from 'node:http';
 import type http2 from 'node:http2';
 import type net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
+export type { ClientRequest, ClientResponse } from './exchange.js';
 import type { CloseReason } from '../../ops/close-reason.js';
 import { backendRequestHeaders, clientResponseHeaders, type ForwardedFor } from './forwarded-headers.js';
 import type { HttpConnectionContext } from './context.js';
-import type { HttpProfile } from './http-proxy.js';
 import { sendOverH2c } from './h2c-request.js';
-
-export type ClientRequest = http.IncomingMessage | http2.Http2ServerRequest;
-export type ClientResponse = http.ServerResponse | http2.Http2ServerResponse;
-
-/** What one request's access line says; filled in as the exchange goes. */
-export interface RequestRecord {
-  status: number;
-  bytesIn: number;
-  bytesOut: number;
-  backend: string | null;
-  reason: CloseReason;
-  detail: string | null;
-}
-
-/** The backend's answer, whichever protocol carried it. */
-export interface BackendAnswer {
-  readonly status: number;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: Readable;
-}
-
-/** What sendOverH1/sendOverH2c report back; exactly one of onAnswer / onFailed fires. */
-export interface SendCallbacks {
-  /** The connection to the backend is up: the body may flow. */
-  onConnected(sink: Writable): void;
-  onAnswer(answer: BackendAnswer): void;
-  /** `beforeConnect`: no connection was made, so the next backend may be tried. */
-  onFailed(message: string, beforeConnect: boolean, retryable: boolean): void;
-}
-
-export interface BackendTarget {
-  readonly label: string;
-  readonly host: string;
-  readonly port: number;
-  readonly method: string;
-  readonly path: string;
-  readonly authority: string;
-  readonly headers: OutgoingHttpHeaders;
-  readonly hasBody: boolean;
-}
+import type { BackendAnswer, BackendTarget, ClientRequest, ClientResponse, ProxyParts, RequestRecord, SendCallbacks } from './exchange.js';
 
 const SHORT_BODIES: Readonly<Record<number, string>> = {
   408: 'request timeout\n',
@@ -85,7 +46,7 @@ export function forwardedFor(context: HttpConnectionContext): ForwardedFor {
   return { clientAddress: context.clientAddress, isPeerTrusted: context.isPeerTrusted, localPort: context.localPort };
 }
 
-export function forwardRequest(request: ClientRequest, response: ClientResponse, context: HttpConnectionContext, profile: HttpProfile): void {
+export function forwardRequest(request: ClientRequest, response: ClientResponse, context: HttpConnectionContext, profile: ProxyParts): void {
   const startedAt = performance.now();
   const settings = profile.settings;
   const record: RequestRecord = { status: 0, bytesIn: 0, bytesOut: 0, backend: null, reason: 'done', detail: null };
@@ -226,7 +187,7 @@ function pipeBody(request: ClientRequest, sink: Writable, record: RequestRecord,
   (request as Readable).pipe(sink);
 }
 
-function sendOverH1(profile: HttpProfile, target: BackendTarget, callbacks: SendCallbacks): void {
+function sendOverH1(profile: ProxyParts, target: BackendTarget, callbacks: SendCallbacks): void {
   let isConnected = false;
   const outgoing = http.request({
     host: target.host,
@@ -261,7 +222,7 @@ function sendOverH1(profile: HttpProfile, target: BackendTarget, callbacks: Send
  * A WebSocket (or any HTTP/1.1 Upgrade) handshake: passed to a backend on a connection of its own; after its 101
  * the two sockets are spliced until either side closes.
  */
-export function forwardUpgrade(request: http.IncomingMessage, client: net.Socket, head: Buffer, context: HttpConnectionContext, profile: HttpProfile): void {
+export function forwardUpgrade(request: http.IncomingMessage, client: net.Socket, head: Buffer, context: HttpConnectionContext, profile: ProxyParts): void {
   const startedAt = performance.now();
   const host = hostOf(request);
   const order = context.pool.dialOrder(context.clientAddress);

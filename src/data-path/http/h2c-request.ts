@@ -4,7 +4,7 @@
  */
 import http2 from 'node:http2';
 import type { OutgoingHttpHeaders } from 'node:http';
-import type { BackendTarget, SendCallbacks } from './backend-request.js';
+import type { BackendTarget, SendCallbacks } from './exchange.js';
 import type { Upstreams } from './upstreams.js';
 
 /** Connection-specific request headers HTTP/2 forbids (RFC 9113 §8.2.2); Host becomes :authority. */
