@@ -36,6 +36,7 @@ interface CliOptions {
   default?: string;
   proxyProtocol?: string;
   terminate: string[];
+  terminateHttp: string[];
   /** `--alpn LIST`: what the --terminate routes offer (explain's own --alpn is the client's list). */
   alpn?: string;
   cert?: string;
@@ -72,9 +73,10 @@ function addRouterOptions(command: Command, withTerminateAlpn = true): Command {
     )
     .option('-d, --default <backends>', 'pool for unmatched or missing SNI; absent: such connections are closed')
     .option('-p, --proxy-protocol <v2|v1|none>', 'PROXY header sent to every backend given by flags (default: none)')
-    .option('--terminate <name>', "repeatable; TLS for this route's name ends here (needs --cert and --key)", collect, []);
+    .option('--terminate <name>', "repeatable; TLS for this route's name ends here (needs --cert and --key)", collect, [])
+    .option('--terminate-http <name>', 'repeatable; as --terminate, and the router is the HTTP reverse proxy of that route', collect, []);
   if (withTerminateAlpn) {
-    command.option('--alpn <list>', "ALPN protocols the --terminate routes offer, in order: 'h2,http/1.1' (the default)");
+    command.option('--alpn <list>', "ALPN protocols the --terminate routes offer, in order: 'http/1.1' (the default), 'h2' for an h2c backend");
   }
   return command
     .option('--cert <file>', 'certificate for terminated names (PEM)')
@@ -95,6 +97,7 @@ function toCliInput(options: CliOptions): CliInput {
     defaultBackends: options.default,
     proxyProtocol: options.proxyProtocol,
     terminate: options.terminate.length > 0 ? options.terminate : undefined,
+    terminateHttp: options.terminateHttp.length > 0 ? options.terminateHttp : undefined,
     alpn: options.alpn,
     cert: options.cert,
     key: options.key,
@@ -114,6 +117,7 @@ function mergeOptions(outer: CliOptions, inner: Omit<CliOptions, 'alpn'> & { alp
     default: inner.default ?? outer.default,
     proxyProtocol: inner.proxyProtocol ?? outer.proxyProtocol,
     terminate: [...outer.terminate, ...inner.terminate],
+    terminateHttp: [...outer.terminateHttp, ...inner.terminateHttp],
     cert: inner.cert ?? outer.cert,
     key: inner.key ?? outer.key,
     logLevel: inner.logLevel ?? outer.logLevel,

@@ -13,7 +13,7 @@
 import { orderByPrecedence } from '../routing/route-table.js';
 import { formatDuration } from './durations.js';
 import type { Config, ListenAddress, PoolConfig, RouteConfig, SourcePosition, TerminateSettings } from './types.js';
-import { DEFAULT_LIMITS, DEFAULT_TERMINATE_ALPN, DEFAULT_TLS_MIN_VERSION } from './types.js';
+import { DEFAULT_HTTP_TERMINATE_ALPN, DEFAULT_LIMITS, DEFAULT_TERMINATE_ALPN, DEFAULT_TLS_MIN_VERSION } from './types.js';
 import { QUIC_DEFAULTS } from './quic-keys.js';
 
 export function describeConfig(config: Config): string {
@@ -69,19 +69,23 @@ function describeListen(listen: ListenAddress): string {
 
 function routeRow(number: string, route: RouteConfig): string[] {
   const row = poolRow(number, route.kind, route.name, route.pool, route.source);
-  row[7] = route.terminate === null ? '-' : describeTerminate(route.terminate);
+  row[7] = route.terminate === null ? '-' : describeTerminate(route.terminate, route.pool);
   return row;
 }
 
 /** `cert F, key F, min TLSv1.2, alpn h2,http/1.1[, client_ca F][, backend_tls servername N, verify on, ca F]`. */
-function describeTerminate(terminate: TerminateSettings): string {
-  const alpn = terminate.alpn ?? DEFAULT_TERMINATE_ALPN;
+function describeTerminate(terminate: TerminateSettings, pool: PoolConfig): string {
+  const alpn = terminate.alpn ?? (terminate.http ? DEFAULT_HTTP_TERMINATE_ALPN : DEFAULT_TERMINATE_ALPN);
   const parts = [
     `cert ${terminate.certFile}`,
     `key ${terminate.keyFile}`,
     `min ${terminate.minVersion ?? DEFAULT_TLS_MIN_VERSION}`,
-    `alpn ${alpn.length > 0 ? alpn.join(',') : 'none'}`,
+    `alpn ${alpn.length > 0 ? alpn.join(',') : 'none'} (${whyAlpn(terminate, pool)})`,
   ];
+  if (terminate.http) {
+    const http = terminate.http;
+    parts.push(`http to ${pool.protocol ?? 'http/1.1'} backends${http.hsts ? `, hsts ${http.hsts}` : ''}`);
+  }
   if (terminate.clientCaFile) parts.push(`client_ca ${terminate.clientCaFile}`);
   const backendTls = terminate.backendTls;
   if (backendTls) {
@@ -89,6 +93,17 @@ function describeTerminate(terminate: TerminateSettings): string {
     parts.push(`backend_tls servername ${backendTls.servername ?? '(the client SNI)'}, verify ${backendTls.verify ? 'on' : 'off'}${ca}`);
   }
   return parts.join(', ');
+}
+
+/**
+ * Why the route offers these protocols, in the words an operator needs: a byte-stream route hands the client's
+ * bytes to the backend as they are, so an h2 offer is only right where the backend speaks h2c.
+ */
+function whyAlpn(terminate: TerminateSettings, pool: PoolConfig): string {
+  if (terminate.http) return terminate.alpn === undefined ? `default for http: the router speaks ${pool.protocol ?? 'http/1.1'} to the backend` : 'as set';
+  if (terminate.alpn === undefined) return 'default: byte stream, the backend is taken to speak HTTP/1.1 only; set alpn: [h2] for an h2c backend';
+  if (terminate.alpn.includes('h2')) return 'as set: byte stream, the backend must take h2 by prior knowledge (h2c)';
+  return 'as set';
 }
 
 function poolRow(number: string, kind: string, name: string, pool: PoolConfig, source: SourcePosition | null): string[] {

@@ -8,8 +8,9 @@
  *   --proxy-protocol  the PROXY mode of the pools given by flags; without it they take the file's
  *                   `proxy_protocol` (so a flag route beside a v2 file speaks v2), and none in quick mode
  *   --terminate N   with --cert/--key: TLS for route N (from the file or a flag) ends here
- *   --alpn P,P      the ALPN protocols those --terminate routes offer (default as in the file's terminate: h2,
- *                   http/1.1)
+ *   --terminate-http N  the same, and the router is route N's HTTP reverse proxy (terminate.http: true)
+ *   --alpn P,P      the ALPN protocols those --terminate routes offer (default as in the file's terminate:
+ *                   http/1.1, or h2,http/1.1 for --terminate-http)
  *   --log-level, --admin  replace the file's
  *
  * Relative --cert/--key paths resolve against the working directory. Problems are reported at '<command line>'
@@ -28,6 +29,7 @@ import {
 import { describeUnreadableFile } from './files.js';
 import type { CliInput } from './load.js';
 import { isAlpnProtocolName } from './pool-keys.js';
+import { DEFAULT_HTTP_TERMINATE } from './types.js';
 import { COMMAND_LINE, type ConfigProblem } from './problem.js';
 import { classifyRouteName, routeIdentity } from './route-names.js';
 import { closestWord, oneOf } from './suggest.js';
@@ -178,7 +180,8 @@ function readBackendList(text: string, what: string, report: (message: string) =
 }
 
 function applyTerminate(draft: Draft, input: CliInput, cwd: string, report: (message: string) => void): void {
-  const names = input.terminate ?? [];
+  const httpNames = input.terminateHttp ?? [];
+  const names = [...(input.terminate ?? []), ...httpNames];
   if (names.length === 0) {
     if (input.cert !== undefined || input.key !== undefined) report('--cert and --key are only used with --terminate NAME');
     if (input.alpn !== undefined) report('--alpn is only used with --terminate NAME (it is the ALPN those routes offer)');
@@ -209,7 +212,8 @@ function applyTerminate(draft: Draft, input: CliInput, cwd: string, report: (mes
       continue;
     }
     if (certFile !== null && keyFile !== null && alpn !== null) {
-      draft.routes[index] = { ...route, terminate: { certFile, keyFile, ...(alpn !== undefined ? { alpn } : {}) } };
+      const http = httpNames.includes(name) ? { http: DEFAULT_HTTP_TERMINATE } : {};
+      draft.routes[index] = { ...route, terminate: { certFile, keyFile, ...(alpn !== undefined ? { alpn } : {}), ...http } };
     }
   }
 }

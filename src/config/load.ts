@@ -30,6 +30,8 @@ export interface CliInput {
   readonly defaultBackends?: string; // 'host:port,host:port'
   readonly proxyProtocol?: string; // v2|v1|none for flag-given pools (default: the file's, or none without one)
   readonly terminate?: readonly string[];
+  /** `--terminate-http NAME`: as --terminate, and the router is that route's HTTP reverse proxy (terminate.http). */
+  readonly terminateHttp?: readonly string[];
   readonly alpn?: string; // 'h2,http/1.1': what the --terminate routes offer
   readonly cert?: string;
   readonly key?: string;

@@ -11,7 +11,7 @@ import { stringify } from 'yaml';
 import { DEFAULT_BALANCE, DEFAULT_LOG_LEVEL } from './draft.js';
 import { formatDuration } from './durations.js';
 import { QUIC_COUNT_KEYS, QUIC_DURATION_KEYS, type QuicSettings } from './quic-keys.js';
-import { type Config, DEFAULT_MAX_HELLO_BYTES, type PoolConfig, type RouteConfig } from './types.js';
+import { type Config, DEFAULT_HTTP_TERMINATE, DEFAULT_MAX_HELLO_BYTES, type HttpTerminateSettings, type PoolConfig, type RouteConfig } from './types.js';
 
 type Yaml = Record<string, unknown>;
 
@@ -47,7 +47,7 @@ function routeYaml(route: RouteConfig, config: Config): unknown {
   const extra: Yaml = {};
   if (route.terminate !== null) {
     const { certFile, keyFile, alpn } = route.terminate;
-    extra.terminate = { cert: certFile, key: keyFile, ...(alpn !== undefined ? { alpn: [...alpn] } : {}) };
+    extra.terminate = { cert: certFile, key: keyFile, ...(alpn !== undefined ? { alpn: [...alpn] } : {}), ...httpYaml(route.terminate.http) };
   }
   if (route.alpn && route.alpn.length > 0) extra.alpn = Object.fromEntries(route.alpn.map((entry) => [entry.protocol, poolYaml(entry.pool, config)]));
   if (route.fallback) extra.fallback = poolYaml(route.fallback, config);
@@ -63,6 +63,23 @@ function quicYaml(quic: QuicSettings): Yaml {
   return document;
 }
 
+/** `http: true` when every setting is the default, else the settings that differ. */
+function httpYaml(http: HttpTerminateSettings | null | undefined): Yaml {
+  if (!http) return {};
+  const d = DEFAULT_HTTP_TERMINATE;
+  const changed: Yaml = {};
+  if (http.hsts !== d.hsts) changed.hsts = http.hsts;
+  if (http.trustedForwarders.length > 0) changed.trusted_forwarders = http.trustedForwarders.map((cidr) => cidr.label);
+  if (http.maxHeaderBytes !== d.maxHeaderBytes) changed.max_header_bytes = http.maxHeaderBytes;
+  if (http.maxBodyBytes !== d.maxBodyBytes) changed.max_body_bytes = http.maxBodyBytes;
+  if (http.headersTimeoutMs !== d.headersTimeoutMs) changed.headers_timeout = formatDuration(http.headersTimeoutMs);
+  if (http.requestTimeoutMs !== d.requestTimeoutMs) changed.request_timeout = formatDuration(http.requestTimeoutMs);
+  if (http.responseTimeoutMs !== d.responseTimeoutMs) changed.response_timeout = formatDuration(http.responseTimeoutMs);
+  if (http.keepAliveMs !== d.keepAliveMs) changed.keep_alive = formatDuration(http.keepAliveMs);
+  if (http.maxBackendConnections !== d.maxBackendConnections) changed.max_backend_connections = http.maxBackendConnections;
+  return { http: Object.keys(changed).length === 0 ? true : changed };
+}
+
 /** Short form (a list of backends) when nothing but the backends differs from the defaults. */
 function poolYaml(pool: PoolConfig, config: Config): unknown {
   const backends = pool.backends.map((backend) =>
@@ -70,6 +87,7 @@ function poolYaml(pool: PoolConfig, config: Config): unknown {
   );
   const long: Yaml = { backends };
   if (pool.proxyProtocol !== config.proxyProtocol) long.proxy_protocol = pool.proxyProtocol;
+  if (pool.protocol !== undefined) long.protocol = pool.protocol;
   if (pool.balance !== DEFAULT_BALANCE) long.balance = pool.balance;
   if (pool.health) {
     const { intervalMs, timeoutMs, rise, fall, tls, tlsServerName } = pool.health;

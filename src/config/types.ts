@@ -115,11 +115,57 @@ export interface TerminateSettings {
   /** CA bundle (PEM) for client certificates: when set, a client must present a certificate it signed (mTLS). */
   readonly clientCaFile?: string | null;
   readonly backendTls?: BackendTlsSettings | null;
+  /** `http: true | { … }`: the router is the route's HTTP reverse proxy (src/data-path/http/); absent = byte stream. */
+  readonly http?: HttpTerminateSettings | null;
 }
+
+/** `terminate.http`: HTTP termination. Every field has its default filled in by the validator. */
+export interface HttpTerminateSettings {
+  /** `Strict-Transport-Security` value added to every response (`max-age=31536000`), or null for none. */
+  readonly hsts: string | null;
+  /** Peers whose X-Forwarded-For is kept and appended to (besides accept_proxy_protocol's trusted networks). */
+  readonly trustedForwarders: readonly Cidr[];
+  /** Largest request head (request line and headers) accepted; larger gets 431. */
+  readonly maxHeaderBytes: number;
+  /** Largest request body accepted; larger gets 413. 0 = no limit (bodies stream through). */
+  readonly maxBodyBytes: number;
+  /** A request's head must arrive within this, from the connection's start or the previous response. */
+  readonly headersTimeoutMs: number;
+  /** A request (head and body) must arrive within this. */
+  readonly requestTimeoutMs: number;
+  /** The backend's response head must come within this, or 504. */
+  readonly responseTimeoutMs: number;
+  /** Idle kept-alive connections (client side and backend side) close after this. */
+  readonly keepAliveMs: number;
+  /** Most connections the router opens to one backend of the pool at once (more requests queue). */
+  readonly maxBackendConnections: number;
+}
+
+export const DEFAULT_HTTP_TERMINATE: HttpTerminateSettings = Object.freeze({
+  hsts: null,
+  trustedForwarders: Object.freeze([]) as readonly Cidr[],
+  maxHeaderBytes: 16 * 1024,
+  maxBodyBytes: 0,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 300_000,
+  responseTimeoutMs: 60_000,
+  keepAliveMs: 5_000,
+  maxBackendConnections: 64,
+});
+
+/** What a pool's backends speak in HTTP mode: HTTP/1.1 (default) or HTTP/2 by prior knowledge (h2c). */
+export type BackendProtocol = 'http/1.1' | 'h2c';
+export const BACKEND_PROTOCOLS: readonly BackendProtocol[] = ['http/1.1', 'h2c'];
 
 export const TLS_MIN_VERSIONS: readonly TlsMinVersion[] = ['TLSv1.2', 'TLSv1.3'];
 export const DEFAULT_TLS_MIN_VERSION: TlsMinVersion = 'TLSv1.2';
-export const DEFAULT_TERMINATE_ALPN: readonly string[] = Object.freeze(['h2', 'http/1.1']);
+/**
+ * Byte-stream terminate forwards the client's bytes as they are, so it offers only what a plaintext backend is
+ * safe to assume to speak: HTTP/1.1. (Offering h2 to an HTTP/1.1 backend fails every h2-capable client.)
+ */
+export const DEFAULT_TERMINATE_ALPN: readonly string[] = Object.freeze(['http/1.1']);
+/** HTTP mode speaks to the backend itself, so clients may use either. */
+export const DEFAULT_HTTP_TERMINATE_ALPN: readonly string[] = Object.freeze(['h2', 'http/1.1']);
 
 export interface PoolConfig {
   readonly backends: readonly BackendAddress[];
@@ -127,6 +173,8 @@ export interface PoolConfig {
   readonly balance: BalanceAlgorithm;
   /** Active checks; null or absent = passive health only. */
   readonly health?: HealthSettings | null;
+  /** HTTP-mode routes only: `protocol: h2c` = the backends take HTTP/2 by prior knowledge; absent = HTTP/1.1. */
+  readonly protocol?: BackendProtocol;
 }
 
 /** A route's pool for clients that offer this ALPN protocol (route `alpn: { "acme-tls/1": [backends] }`). */

@@ -28,9 +28,10 @@ import {
   PROXY_PROTOCOL_MODES,
 } from './draft.js';
 import { parseDuration } from './durations.js';
+import { readHttpTerminate } from './terminate-http.js';
 import { describeUnreadableFile } from './files.js';
 import { checkCertMaterial, type CertFileRole } from '../data-path/cert-store.js';
-import { TLS_MIN_VERSIONS, type BackendTlsSettings, type TlsMinVersion } from './types.js';
+import { BACKEND_PROTOCOLS, TLS_MIN_VERSIONS, type BackendProtocol, type BackendTlsSettings, type TlsMinVersion } from './types.js';
 import { ADMIN_KEYS, DATA_PLANE_CHOICES, describeAdminBindProblem, parseWorkers } from './operations.js';
 import { describeHostNameProblem } from '../wire/host-name.js';
 import { type ConfigProblem, quoteValue } from './problem.js';
@@ -64,11 +65,11 @@ const TIMEOUT_FIELDS = { client_hello: 'clientHelloMs', connect: 'connectMs', id
   string,
   keyof Timeouts
 >;
-const ROUTE_KEYS = ['backends', 'proxy_protocol', 'balance', 'terminate', 'health', 'fallback', 'alpn', 'quic_backends'];
+const ROUTE_KEYS = ['backends', 'proxy_protocol', 'balance', 'terminate', 'health', 'fallback', 'alpn', 'quic_backends', 'protocol'];
 const DEFAULT_POOL_KEYS = ['backends', 'proxy_protocol', 'balance', 'health'];
 /** Pools that hang off a route (`fallback`, each `alpn` entry): no terminate, no nesting. */
 const SUB_POOL_KEYS = DEFAULT_POOL_KEYS;
-const TERMINATE_KEYS = ['cert', 'key', 'min_version', 'alpn', 'client_ca', 'backend_tls'];
+const TERMINATE_KEYS = ['cert', 'key', 'min_version', 'alpn', 'client_ca', 'backend_tls', 'http'];
 const BACKEND_TLS_KEYS = ['ca', 'servername', 'verify'];
 /** RFC 7301 §3.1: a protocol name is 1–255 bytes. */
 const MAX_ALPN_PROTOCOL_BYTES = 255;
@@ -386,8 +387,24 @@ class Walker {
       if (read === null) isExtraBroken = true;
       else for (const entry of read) alpn.push(entry);
     }
+    // `protocol: h2c`: what the backends speak to an HTTP-mode route (terminate.http); nothing else reads it.
+    let protocol: BackendProtocol | null = null;
+    if (fields.pairs.has('protocol')) {
+      protocol = this.#readEnum(this.#valueOf(fields.pairs.get('protocol')), `protocol of ${what}`, BACKEND_PROTOCOLS);
+      if (protocol === null) isExtraBroken = true;
+      else if (!terminate?.http) {
+        this.#report(this.#valueOf(fields.pairs.get('protocol')), `protocol of ${what} is only used with terminate: { …, http: true }`);
+        isExtraBroken = true;
+      }
+    }
     if (backends === null || isTerminateBroken || isExtraBroken) return null;
-    const pool: PoolConfig = health === null ? { backends, proxyProtocol: mode, balance } : { backends, proxyProtocol: mode, balance, health };
+    const pool: PoolConfig = {
+      backends,
+      proxyProtocol: mode,
+      balance,
+      ...(health === null ? {} : { health }),
+      ...(protocol === null ? {} : { protocol }),
+    };
     return { pool, terminate, alpn, fallback };
   }
 
@@ -699,6 +716,12 @@ class Walker {
       const clientCaFile = this.#readFilePath(clientCaPair, node, 'client_ca', 'client CA', what, true);
       if (clientCaFile === null) isBroken = true;
       else settings.clientCaFile = clientCaFile;
+    }
+    const httpPair = fields.pairs.get('http');
+    if (httpPair !== undefined) {
+      const http = readHttpTerminate(this.#valueOf(httpPair), what, (at, message) => this.#report(at ?? node, message));
+      if (http === null) isBroken = true;
+      else settings.http = http;
     }
     const backendTlsPair = fields.pairs.get('backend_tls');
     if (backendTlsPair !== undefined) {

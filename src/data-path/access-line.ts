@@ -17,7 +17,7 @@ import { displayAddress } from '../wire/address.js';
 import type { InboundProxyHeader } from '../wire/proxy-reader.js';
 import type { NegotiatedTls } from './terminate.js';
 
-export type ConnectionMode = 'passthrough' | 'terminate';
+export type ConnectionMode = 'passthrough' | 'terminate' | 'http';
 
 /** What the first bytes were: a ClientHello with a server name, one without, or not TLS at all. */
 export type HelloKind = 'sni' | 'no_sni' | 'not_tls';

@@ -16,6 +16,9 @@ import { outboundProxyHeader } from './outbound-header.js';
 import type { ConnectionHost, RoutingState } from './connection-host.js';
 import { Splice, type SpliceEnd, type SpliceOwner } from './splice.js';
 import type { BackendTlsProfile, NegotiatedTls, TerminateProfile } from './terminate.js';
+import { isAddressInAny } from '../wire/cidr.js';
+import type { HttpProfile } from './http/http-proxy.js';
+import type { HttpConnectionContext } from './http/context.js';
 
 /**
  * A connection is in one stage at a time, and each stage holds only its own data. Stages move forward only:
@@ -27,6 +30,8 @@ import type { BackendTlsProfile, NegotiatedTls, TerminateProfile } from './termi
  *                  a fresh timeouts.client_hello (terminate.ts); plaintext that comes early is kept
  *   dialing        route chosen, client paused, the pool's backends dialed in turn (backend-dialer.ts)
  *   splicing       header and kept bytes sent; both directions copied until both ends close (splice.ts)
+ *   serving_http   terminate.http routes, after handshaking: the TLS socket belongs to the route's HTTP proxy
+ *                  (http/), which answers requests until the client leaves or a timeout cuts it
  *   closed         close(reason) ran: sockets destroyed, timers cleared, access line written
  */
 type Stage =
@@ -35,6 +40,7 @@ type Stage =
   | { readonly name: 'handshaking'; readonly handshake: ClientHandshake; readonly profile: TerminateProfile; readonly pending: Buffer[]; readonly timer: NodeJS.Timeout }
   | { readonly name: 'dialing'; readonly handshake: ClientHandshake | null; readonly dialer: BackendDialer; readonly pending: Buffer[]; isClientEnded: boolean }
   | { readonly name: 'splicing'; readonly splice: Splice; readonly pool: Pool; readonly backendIndex: number }
+  | { readonly name: 'serving_http' | 'serving_http_done'; readonly handshake: ClientHandshake }
   | { readonly name: 'closed' };
 
 const CLOSED: Stage = Object.freeze({ name: 'closed' });
@@ -91,6 +97,15 @@ export class Connection implements SpliceOwner, HandshakeOwner, DialerOwner {
   close(reason: CloseReason, detail?: string, farewell: Buffer | null = null): void {
     const stage = this.#stage;
     if (stage.name === 'closed') return;
+    if (stage.name === 'serving_http' && reason === 'client_reset') {
+      // HTTP mode: each request's line says how it ended; the socket's 'close' follows and ends the connection.
+      if (detail !== undefined) this.#record.detail = detail;
+      return;
+    }
+    if (reason === 'client_reset' && this.#isLeavingAfterExchange(detail)) {
+      reason = 'done';
+      detail = 'client left without close_notify';
+    }
     this.#stage = CLOSED;
     this.#host.helloFinished?.();
     const record = this.#record;
@@ -248,14 +263,71 @@ export class Connection implements SpliceOwner, HandshakeOwner, DialerOwner {
     this.#stage = { name: 'handshaking', handshake, profile, pending: [], timer };
   }
 
-  /** The client's handshake is done and its certificate accepted: dial as passthrough does. */
+  /** The client's handshake is done and its certificate accepted: dial as passthrough does (or serve HTTP). */
   handshakeDone(negotiated: NegotiatedTls): void {
     const stage = this.#stage;
     if (stage.name !== 'handshaking') return;
     this.#record.tls = negotiated;
     clearTimeout(stage.timer);
     this.#host.helloFinished?.();
-    this.#dial(stage.pending, stage.handshake, stage.profile.backendTls);
+    if (stage.profile.http) this.#serveHttp(stage.handshake, stage.profile.http, stage.pending);
+    else this.#dial(stage.pending, stage.handshake, stage.profile.backendTls);
+  }
+
+  /**
+   * A terminated client that got its answer and left without close_notify (wget, python's ssl): it closes with our
+   * session ticket or the last bytes unread, so the kernel resets instead of a FIN. After a request and a response
+   * went through, with nothing left to send it, that is the end of the exchange, not a failure.
+   */
+  #isLeavingAfterExchange(detail: string | undefined): boolean {
+    const record = this.#record;
+    if (this.#stage.name !== 'splicing' || record.mode !== 'terminate') return false;
+    if (detail === undefined || !/ECONNRESET|EPIPE/.test(detail)) return false;
+    return record.bytesIn > 0 && record.bytesOut > 0 && this.#client.writableLength === 0;
+  }
+
+  // ---- serving_http (terminate.http routes) ----------------------------------------------------------------
+
+  /**
+   * Hands the TLS socket to the route's HTTP proxy (src/data-path/http/), which owns it from here; this connection
+   * keeps its 'close', for the access line. Synchronous within 'secure', so no plaintext was read meanwhile but
+   * what `pending` holds, which goes with it.
+   */
+  #serveHttp(handshake: ClientHandshake, http: HttpProfile, pending: Buffer[]): void {
+    handshake.release();
+    handshake.secure.resume(); // ClientHandshake paused it for a dial; the HTTP server reads it
+    const record = this.#record;
+    record.mode = 'http';
+    const peer = this.#client.remoteAddress ?? '';
+    let closeReason: CloseReason = 'done';
+    const context: HttpConnectionContext = {
+      connectionId: this.id,
+      clientAddress: displayAddress(record.clientAddress),
+      clientPort: record.clientPort,
+      isPeerTrusted: this.#host.inboundProxy === 'trusted' || isAddressInAny(peer, http.settings.trustedForwarders),
+      localPort: record.localPort,
+      route: record.routeName ?? 'default',
+      pool: this.#routing.pool(record.match!.pool),
+      logger: this.#host.logger,
+      addressFor: (backend) => this.#routing.addressFor(backend),
+      countBytes: (bytesIn, bytesOut) => {
+        record.bytesIn += bytesIn;
+        record.bytesOut += bytesOut;
+      },
+      usedBackend: (label) => {
+        record.backend = label;
+      },
+      setCloseReason: (reason, detail) => {
+        if (reason !== null) closeReason = reason;
+        record.detail = detail;
+      },
+    };
+    this.#stage = { name: 'serving_http', handshake };
+    handshake.secure.once('close', () => {
+      this.#stage = { name: 'serving_http_done', handshake };
+      this.close(closeReason);
+    });
+    http.serve(handshake.secure, context, pending.length > 0 ? Buffer.concat(pending) : null);
   }
 
   handshakeFailed(detail: string, negotiated: NegotiatedTls | null): void {

@@ -13,8 +13,9 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { acquireBackendCa, acquireServerTlsContext, type BackendCaFile, type ServerTlsContext } from './cert-store.js';
-import { DEFAULT_TERMINATE_ALPN, type TerminateSettings } from '../config/types.js';
+import { DEFAULT_HTTP_TERMINATE_ALPN, DEFAULT_TERMINATE_ALPN, type TerminateSettings } from '../config/types.js';
 import { settleWithDeadline } from '../ops/settle.js';
+import { HttpProfile } from './http/http-proxy.js';
 
 /** One terminated route, compiled once per snapshot. */
 export interface TerminateProfile {
@@ -22,6 +23,8 @@ export interface TerminateProfile {
   readonly alpn: readonly string[];
   readonly requireClientCert: boolean;
   readonly backendTls: BackendTlsProfile | null;
+  /** HTTP mode (terminate.http): the route's reverse proxy; null = byte stream to the backend. */
+  readonly http: HttpProfile | null;
 }
 
 export interface BackendTlsProfile {
@@ -62,9 +65,10 @@ export function compileTerminate(settings: TerminateSettings, logger: Logger | n
   }
   return {
     context,
-    alpn: settings.alpn ?? DEFAULT_TERMINATE_ALPN,
+    alpn: settings.alpn ?? (settings.http ? DEFAULT_HTTP_TERMINATE_ALPN : DEFAULT_TERMINATE_ALPN),
     requireClientCert: Boolean(settings.clientCaFile),
     backendTls,
+    http: settings.http ? new HttpProfile(settings.http) : null,
   };
 }
 

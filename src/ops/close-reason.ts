@@ -19,4 +19,17 @@ export const CLOSE_REASONS = [
   'backend_closed_early', // the backend closed its side before sending a byte, while the client was still sending
 ] as const;
 
-export type CloseReason = (typeof CLOSE_REASONS)[number];
+/**
+ * HTTP mode (terminate.http) only: a request's line, or the connection's when it ended on one of these. Kept apart
+ * from CLOSE_REASONS, which the native data plane shares index for index (native/binding.c), and which never
+ * serves HTTP mode.
+ */
+export const HTTP_CLOSE_REASONS = [
+  'bad_gateway', // 502: every backend refused, or one broke off before its response head
+  'service_unavailable', // 503: every backend of the pool is down
+  'gateway_timeout', // 504: no response head within http.response_timeout
+  'request_timeout', // 408: a request head or body slower than http.headers_timeout / request_timeout
+  'request_too_large', // 413/431: a body over http.max_body_bytes, or a head over http.max_header_bytes
+] as const;
+
+export type CloseReason = (typeof CLOSE_REASONS)[number] | (typeof HTTP_CLOSE_REASONS)[number];

@@ -136,12 +136,14 @@ export class Snapshot implements RoutingState {
    * connections of this snapshot keep their SecureContexts; they only stop being refreshed from disk.
    */
   retire(): void {
+    for (const profile of this.terminateProfiles.values()) profile.http?.close(); // idle backend connections
     releaseTlsMaterial(this);
   }
 
   /** Stops what runs in the background (active health checks, certificate watches): the router is shutting down. */
   dispose(): void {
     this.shared.health.close();
+    for (const profile of this.terminateProfiles.values()) profile.http?.close();
     releaseTlsMaterial(this);
   }
 }

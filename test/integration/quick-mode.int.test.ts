@@ -101,9 +101,14 @@ describe('--alpn for --terminate routes', () => {
     return /ALPN protocol: (\S+)/.exec(result.stdout)?.[1] ?? (/No ALPN negotiated/.test(result.stdout) ? 'none' : `? (${result.stderr})`);
   };
 
-  it('offers what --alpn lists, and the file default (h2 first) without it', async () => {
+  it('offers what --alpn lists, and the file default (http/1.1 only: a byte stream to an HTTP/1.1 backend) without it', async () => {
     const flags = ['-l', '127.0.0.1:0', '-r', `router.test=${backend.label}`, '--terminate', 'router.test', '--cert', cert, '--key', key];
-    expect(await negotiated(await startRouter([...flags, '--alpn', 'http/1.1']))).toBe('http/1.1');
+    expect(await negotiated(await startRouter([...flags, '--alpn', 'h2,http/1.1']))).toBe('h2');
+    expect(await negotiated(await startRouter(flags))).toBe('http/1.1');
+  });
+
+  it('--terminate-http offers h2 and http/1.1 (the router speaks HTTP to the backend itself)', async () => {
+    const flags = ['-l', '127.0.0.1:0', '-r', `router.test=${backend.label}`, '--terminate-http', 'router.test', '--cert', cert, '--key', key];
     expect(await negotiated(await startRouter(flags))).toBe('h2');
   });
 

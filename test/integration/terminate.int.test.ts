@@ -122,7 +122,7 @@ routes:
     terminate: ${router1}, alpn: [http/1.1] }
   legacy.test:
     backends: [${h2c.label}]
-    terminate: ${router1} }
+    terminate: ${router1}, alpn: [h2] }
   chain.test:
     backends: [${plain.label}]
     terminate: { cert: ${cert('chain.test.pem')}, key: ${cert('chain.test.key')} }

@@ -1,7 +1,7 @@
 /** The README's vocabularies and the code's must agree: a reason or code added in one place and not the other fails. */
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { CLOSE_REASONS } from '../../src/ops/close-reason.js';
+import { CLOSE_REASONS, HTTP_CLOSE_REASONS } from '../../src/ops/close-reason.js';
 import { ERROR_CODES } from '../../src/ops/errors.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -24,7 +24,7 @@ function tableFirstColumn(heading: string): string[] {
 
 describe('README vocabularies', () => {
   it('documents exactly the close reasons the code uses', () => {
-    expect(tableFirstColumn('### Close reasons').sort()).toEqual([...CLOSE_REASONS].sort());
+    expect(tableFirstColumn('### Close reasons').sort()).toEqual([...CLOSE_REASONS, ...HTTP_CLOSE_REASONS].sort());
   });
 
   it('documents exactly the error codes the code defines', () => {
