@@ -13,13 +13,21 @@ const PLANE_INDEPENDENT = [
   'test/integration/data-plane.int.test.ts',
 ];
 
+/**
+ * Node-plane only, and why. descriptors.int drives the node listener's own EMFILE probe (libuv sheds connections
+ * silently; the listener opens /dev/null once a second to notice) through a 64-descriptor child. The native plane
+ * stops accepting for 2 s on EMFILE instead, which this test's freed-one-descriptor dance does not yet account for;
+ * its EMFILE pause is tested in test/integration/native/limits.int.test.ts.
+ */
+const NODE_PLANE_ONLY = ['test/integration/descriptors.int.test.ts'];
+
 /** The rest of test/integration runs once per data plane, chosen by SNI_ROUTER_DATA_PLANE (src/config/operations.ts). */
 const planeProject = (plane: 'node' | 'native') => ({
   extends: true,
   test: {
     name: plane,
     include: ['test/integration/**/*.test.ts'],
-    exclude: ['test/integration/native/**', ...PLANE_INDEPENDENT],
+    exclude: ['test/integration/native/**', ...PLANE_INDEPENDENT, ...(plane === 'native' ? NODE_PLANE_ONLY : [])],
     env: { SNI_ROUTER_DATA_PLANE: plane },
   },
 });
