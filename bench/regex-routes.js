@@ -20,7 +20,7 @@ const { values } = parseArgs({ options: { quick: { type: 'boolean', default: fal
 const RUNS = values.quick ? 3 : 5;
 
 const { RouteTable } = await import(path.join(DIST_DIR, 'routing', 'route-table.js'));
-const { classifyRouteName } = await import(path.join(DIST_DIR, 'config', 'route-names.js'));
+const { classifyRouteName } = await import(path.join(DIST_DIR, 'config', 'route-grammar.js'));
 
 const POOL = { backends: [{ host: '127.0.0.1', port: 1, label: '127.0.0.1:1' }], proxyProtocol: 'none', balance: 'round-robin' };
 function route(name) {

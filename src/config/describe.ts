@@ -10,7 +10,7 @@
  *     1  exact     app.example.com  10.0.0.5:8443   v2     round-robin  line 6  -
  *     -  default   (anything else)  10.0.9.9:443    v2     round-robin  line 9  -
  */
-import { orderByPrecedence } from '../routing/route-table.js';
+import { orderByPrecedence } from './route-grammar.js';
 import { formatDuration } from './durations.js';
 import type { Config, ListenAddress, PoolConfig, RouteConfig, SourcePosition, TerminateSettings } from './types.js';
 import { DEFAULT_LIMITS, DEFAULT_TERMINATE_ALPN, DEFAULT_TLS_MIN_VERSION } from './types.js';

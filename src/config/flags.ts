@@ -26,10 +26,10 @@ import {
   PROXY_PROTOCOL_MODES,
 } from './draft.js';
 import { describeUnreadableFile } from './files.js';
-import type { CliInput } from './load.js';
+import type { CliInput } from './cli-input.js';
 import { isAlpnProtocolName } from './pool-keys.js';
 import { COMMAND_LINE, type ConfigProblem } from './problem.js';
-import { classifyRouteName, routeIdentity } from './route-names.js';
+import { classifyRouteName, routeIdentity } from './route-grammar.js';
 import { closestWord, oneOf } from './suggest.js';
 import type { BackendAddress, PoolConfig, ProxyProtocolMode, RouteConfig, SourcePosition } from './types.js';
 

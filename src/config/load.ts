@@ -11,31 +11,18 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { type Draft, emptyDraft, FILE_DEFAULT_PROXY_PROTOCOL, FLAG_DEFAULT_PROXY_PROTOCOL, isProxyProtocolMode } from './draft.js';
 import { describeFileError } from './files.js';
+import type { CliInput } from './cli-input.js';
 import { applyFlags } from './flags.js';
 import { deepFreeze } from './freeze.js';
 import { COMMAND_LINE, type ConfigProblem, sortProblems } from './problem.js';
-import { findRegexBudgetProblem } from './route-names.js';
+import { findRegexBudgetProblem } from './route-grammar.js';
 import type { Config } from './types.js';
 import { validateDocument } from './validate.js';
 import { parseYamlSource } from './yaml-source.js';
 
 export { COMMAND_LINE, formatProblem } from './problem.js';
 export type { ConfigProblem } from './problem.js';
-
-/** What the command line contributes; every field optional. Flags override/add to the file. */
-export interface CliInput {
-  readonly configFile?: string;
-  readonly listen?: readonly string[];
-  readonly routes?: readonly string[]; // 'name=host:port,host:port'
-  readonly defaultBackends?: string; // 'host:port,host:port'
-  readonly proxyProtocol?: string; // v2|v1|none for flag-given pools (default: the file's, or none without one)
-  readonly terminate?: readonly string[];
-  readonly alpn?: string; // 'h2,http/1.1': what the --terminate routes offer
-  readonly cert?: string;
-  readonly key?: string;
-  readonly logLevel?: string;
-  readonly admin?: string;
-}
+export type { CliInput } from './cli-input.js';
 
 export type ConfigResult =
   | { readonly ok: true; readonly config: Config }

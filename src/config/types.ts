@@ -4,6 +4,9 @@
  * Produced only by `loadConfig` (src/config/load.ts), deep-frozen, and never mutated: each connection keeps the
  * snapshot it started with, so a reload can swap the whole object at once.
  */
+import type { Cidr } from '../wire/cidr.js';
+
+export type { Cidr } from '../wire/cidr.js';
 
 export type ProxyProtocolMode = 'v2' | 'v1' | 'none';
 export type BalanceAlgorithm = 'round-robin' | 'least-conn' | 'random' | 'source-hash';
@@ -36,15 +39,6 @@ export interface ListenAddress extends HostPort {
   readonly maxConnections?: number | null;
   /** Long form `max_connections_per_client`: open connections per peer address on this listener. */
   readonly maxConnectionsPerClient?: number | null;
-}
-
-/** An IPv4 or IPv6 network, `10.0.0.0/8` or `::1/128`, as written and parsed. */
-export interface Cidr {
-  readonly label: string;
-  readonly family: 4 | 6;
-  /** Network address as 4 or 16 bytes. */
-  readonly bytes: readonly number[];
-  readonly prefixLength: number;
 }
 
 export interface AcceptProxySettings {

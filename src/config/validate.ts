@@ -29,12 +29,12 @@ import {
 } from './draft.js';
 import { parseDuration } from './durations.js';
 import { describeUnreadableFile } from './files.js';
-import { checkCertMaterial, type CertFileRole } from '../data-path/cert-store.js';
+import { checkCertMaterial, type CertFileRole } from './cert-check.js';
 import { TLS_MIN_VERSIONS, type BackendTlsSettings, type TlsMinVersion } from './types.js';
 import { ADMIN_KEYS, describeAdminBindProblem, parseWorkers } from './operations.js';
 import { describeHostNameProblem } from '../wire/host-name.js';
 import { type ConfigProblem, quoteValue } from './problem.js';
-import { classifyRouteName, routeIdentity } from './route-names.js';
+import { classifyRouteName, routeIdentity } from './route-grammar.js';
 import { closestWord, oneOf, suggestionSuffix } from './suggest.js';
 import {
   type BackendAddress,

@@ -4,8 +4,16 @@
  * sockets ('1.2.3.4', '::1', '::ffff:1.2.3.4'); an IPv4-mapped IPv6 peer matches IPv4 networks.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import type { Cidr } from '../config/types.js';
 import { IPV4_ADDRESS_BYTES, IPV6_ADDRESS_BYTES, isIPv4Mapped, parseIPv4, parseIPv6 } from './ip-address.js';
+
+/** An IPv4 or IPv6 network, `10.0.0.0/8` or `::1/128`, as written and parsed. */
+export interface Cidr {
+  readonly label: string;
+  readonly family: 4 | 6;
+  /** Network address as 4 or 16 bytes. */
+  readonly bytes: readonly number[];
+  readonly prefixLength: number;
+}
 
 export type CidrResult = { readonly ok: true; readonly value: Cidr } | { readonly ok: false; readonly reason: string };
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeConfig } from '../../src/config/describe.js';
 import { formatProblem, loadConfig } from '../../src/config/load.js';
-import { classifyRouteName } from '../../src/config/route-names.js';
+import { classifyRouteName } from '../../src/config/route-grammar.js';
 import { closestWord } from '../../src/config/suggest.js';
 import type { Config, PoolConfig, RouteConfig } from '../../src/config/types.js';
 import { explainRoute, formatExplanation } from '../../src/routing/explain.js';

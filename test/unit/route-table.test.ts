@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { classifyRouteName } from '../../src/config/route-names.js';
+import { classifyRouteName, orderByPrecedence } from '../../src/config/route-grammar.js';
 import type { PoolConfig, RouteConfig } from '../../src/config/types.js';
 import { describeHostNameProblem, normalizeServerName } from '../../src/wire/host-name.js';
-import { orderByPrecedence, type RouteMatch, RouteTable } from '../../src/routing/route-table.js';
+import { type RouteMatch, RouteTable } from '../../src/routing/route-table.js';
 
 function pool(label: string): PoolConfig {
   const [host = '', port = '0'] = label.split(':');
