@@ -7,9 +7,9 @@
  *   admin: 127.0.0.1:9901                     short form: loopback only
  *   admin: { listen: "0.0.0.0:9901", allow_non_loopback: true }   long form: anything, said explicitly
  */
-import { isIPv4, isIPv6 } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { MAX_WORKERS } from './types.js';
+import { ipVersionOf } from '../wire/ip-address.js';
 
 export const ADMIN_KEYS = ['listen', 'allow_non_loopback'];
 
@@ -29,8 +29,9 @@ export function parseWorkers(value: unknown): WorkersResult {
 export function isLoopbackHost(host: string): boolean {
   const bare = host.toLowerCase();
   if (bare === 'localhost' || bare.endsWith('.localhost')) return true;
-  if (isIPv4(bare)) return bare.startsWith('127.');
-  if (isIPv6(bare)) return bare === '::1' || /^(?:0{1,4}:){5}ffff:127\./.test(bare.replace(/^::/, '0:0:0:0:0:')) || bare.startsWith('::ffff:127.');
+  const version = ipVersionOf(bare);
+  if (version === 4) return bare.startsWith('127.');
+  if (version === 6) return bare === '::1' || /^(?:0{1,4}:){5}ffff:127\./.test(bare.replace(/^::/, '0:0:0:0:0:')) || bare.startsWith('::ffff:127.');
   return false;
 }
 
