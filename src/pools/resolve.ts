@@ -10,7 +10,8 @@
  */
 import { lookup } from 'node:dns/promises';
 import type { Logger } from 'pino';
-import type { BackendAddress, Config, PoolConfig } from '../config/types.js';
+import type { BackendAddress, Config } from '../config/types.js';
+import { forEachPool } from '../config/for-each-pool.js';
 import { ipVersionOf } from '../wire/ip-address.js';
 
 export class Resolver {
@@ -30,15 +31,9 @@ export class Resolver {
   /** Resolves every host-name backend of `config` (IPv4 and IPv6); names that fail keep their old answer. */
   async refresh(config: Config, logger: Logger | null): Promise<void> {
     const names = new Set<string>();
-    const visit = (pool: PoolConfig | null | undefined): void => {
-      for (const backend of pool?.backends ?? []) if (ipVersionOf(backend.host) === 0) names.add(backend.host);
-    };
-    for (const route of config.routes) {
-      visit(route.pool);
-      visit(route.fallback);
-      for (const entry of route.alpn ?? []) visit(entry.pool);
-    }
-    visit(config.defaultPool);
+    forEachPool(config, (pool) => {
+      for (const backend of pool.backends) if (ipVersionOf(backend.host) === 0) names.add(backend.host);
+    });
     for (const name of this.#addresses.keys()) if (!names.has(name)) this.#addresses.delete(name);
     await Promise.all(
       [...names].map(async (name) => {
