@@ -44,7 +44,7 @@ export interface Draft {
   /** `shutdown_grace` and `workers` when the file gives them; absent = the defaults (src/config/operations.ts). */
   shutdownGraceMs?: number;
   workers?: number;
-  /** Top-level `limits` when the file gives it (issue 6); absent = DEFAULT_LIMITS. */
+  /** Top-level `limits` when the file gives it; absent = DEFAULT_LIMITS. */
   limits?: Limits & { isGiven: boolean };
 }
 

@@ -27,7 +27,7 @@ import {
 } from './draft.js';
 import { describeUnreadableFile } from './files.js';
 import type { CliInput } from './cli-input.js';
-import { isAlpnProtocolName } from './pool-keys.js';
+import { isAlpnProtocolName } from './alpn-name.js';
 import { COMMAND_LINE, type ConfigProblem } from './problem.js';
 import { classifyRouteName, routeIdentity } from './route-grammar.js';
 import { closestWord, oneOf } from './suggest.js';

@@ -1,5 +1,5 @@
 /**
- * The operational settings (issue 7 and the workers of issue 5): `shutdown_grace`, `workers`, and the admin
+ * The operational settings: `shutdown_grace`, `workers`, and the admin
  * listener's loopback rule. Pure: validate.ts (the file) and cli.ts (the flags) share these readers.
  *
  *   shutdown_grace: 30s                       how long open connections may finish after SIGTERM/SIGINT
