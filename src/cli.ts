@@ -158,7 +158,7 @@ async function run(input: CliInput, options: CliOptions): Promise<void> {
     return;
   }
   const runOptions = { watch: options.watch ?? true };
-  const workers = config.workers ?? 1;
+  const { workers } = config;
   if (workers > 1) {
     await runPrimary(spec, config, workers, runOptions);
     return;

@@ -13,7 +13,7 @@
  */
 import { ipVersionOf } from '../wire/ip-address.js';
 import { describeHostNameProblem } from '../wire/host-name.js';
-import type { HostPort, ListenAddress } from './types.js';
+import type { HostPort, ListenEndpoint } from './types.js';
 
 /** `reason` finishes a sentence that starts with what the address is for: "backend '10.0.0.5' <reason>". */
 export type AddressResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
@@ -86,7 +86,7 @@ export function parseBackendAddress(raw: string): AddressResult<HostPort> {
 }
 
 /** A listen address: as a backend, plus `:port` (dual-stack) and port 0 (any free port). */
-export function parseListenAddress(raw: string): AddressResult<ListenAddress> {
+export function parseListenAddress(raw: string): AddressResult<ListenEndpoint> {
   const text = raw.trim();
   const result = split(text, 0);
   if (!result.ok) return result;

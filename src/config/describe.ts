@@ -13,7 +13,7 @@
 import { orderByPrecedence } from './route-grammar.js';
 import { formatDuration } from './durations.js';
 import type { Config, ListenAddress, PoolConfig, RouteConfig, SourcePosition, TerminateSettings } from './types.js';
-import { DEFAULT_LIMITS, DEFAULT_TERMINATE_ALPN, DEFAULT_TLS_MIN_VERSION } from './types.js';
+import { DEFAULT_LIMITS, DEFAULT_WEIGHT } from './types.js';
 
 export function describeConfig(config: Config): string {
   const clientHelloMs = formatDuration(config.timeouts.clientHelloMs);
@@ -28,9 +28,9 @@ export function describeConfig(config: Config): string {
     ['admin', config.admin === null ? 'off' : `${config.admin.label}${config.admin.allowNonLoopback ? ' (non-loopback allowed)' : ''}`],
   ];
   // Shown only when set, so that the table of a config without them reads as it always did.
-  if (config.shutdownGraceMs !== undefined) settings.push(['shutdown_grace', formatDuration(config.shutdownGraceMs)]);
-  if (config.workers !== undefined) settings.push(['workers', String(config.workers)]);
-  if (config.limits?.isGiven) {
+  if (config.stated.includes('shutdown_grace')) settings.push(['shutdown_grace', formatDuration(config.shutdownGraceMs)]);
+  if (config.stated.includes('workers')) settings.push(['workers', String(config.workers)]);
+  if (config.stated.includes('limits')) {
     const { maxHelloConnections, maxHelloConnectionsPerClient, maxHelloBytesTotal, maxConnectionRatePerClient } = config.limits;
     // The newer keys only when set away from their defaults, so existing configs' tables read as they did.
     const bytes = maxHelloBytesTotal === DEFAULT_LIMITS.maxHelloBytesTotal ? '' : `, max_hello_bytes_total ${maxHelloBytesTotal}`;
@@ -72,11 +72,11 @@ function routeRow(number: string, route: RouteConfig): string[] {
 
 /** `cert F, key F, min TLSv1.2, alpn h2,http/1.1[, client_ca F][, backend_tls servername N, verify on, ca F]`. */
 function describeTerminate(terminate: TerminateSettings): string {
-  const alpn = terminate.alpn ?? DEFAULT_TERMINATE_ALPN;
+  const { alpn } = terminate;
   const parts = [
     `cert ${terminate.certFile}`,
     `key ${terminate.keyFile}`,
-    `min ${terminate.minVersion ?? DEFAULT_TLS_MIN_VERSION}`,
+    `min ${terminate.minVersion}`,
     `alpn ${alpn.length > 0 ? alpn.join(',') : 'none'}`,
   ];
   if (terminate.clientCaFile) parts.push(`client_ca ${terminate.clientCaFile}`);
@@ -89,7 +89,7 @@ function describeTerminate(terminate: TerminateSettings): string {
 }
 
 function poolRow(number: string, kind: string, name: string, pool: PoolConfig, source: SourcePosition | null): string[] {
-  const backends = pool.backends.map((b) => (b.weight === undefined || b.weight === 1 ? b.label : `${b.label} (weight ${b.weight})`)).join(', ');
+  const backends = pool.backends.map((b) => (b.weight === DEFAULT_WEIGHT ? b.label : `${b.label} (weight ${b.weight})`)).join(', ');
   return [number, kind, name, backends, pool.proxyProtocol, pool.balance + describeHealth(pool), describeSource(source), '-'];
 }
 
@@ -98,7 +98,7 @@ function poolRow(number: string, kind: string, name: string, pool: PoolConfig, s
  * client offers that protocol) and `1+ fallback <name>` (when every backend of the chosen pool is down).
  */
 function subPoolRows(number: string, route: RouteConfig): string[][] {
-  const rows = (route.alpn ?? []).map((entry, i) =>
+  const rows = route.alpn.map((entry, i) =>
     poolRow(`${number}${String.fromCharCode(0x61 + (i % 26))}`, 'alpn', `${route.name} + ${entry.protocol}`, entry.pool, route.source),
   );
   if (route.fallback) rows.push(poolRow(`${number}+`, 'fallback', route.name, route.fallback, route.source));
@@ -119,8 +119,8 @@ function describeListenLimits(listen: ListenAddress): string {
   let text = '';
   if (listen.acceptProxy) text += `; accept PROXY from ${listen.acceptProxy.trusted.map((cidr) => cidr.label).join(', ')}`;
   const caps: string[] = [];
-  if (listen.maxConnections != null) caps.push(`max_connections ${listen.maxConnections}`);
-  if (listen.maxConnectionsPerClient != null) caps.push(`max_connections_per_client ${listen.maxConnectionsPerClient}`);
+  if (listen.maxConnections !== null) caps.push(`max_connections ${listen.maxConnections}`);
+  if (listen.maxConnectionsPerClient !== null) caps.push(`max_connections_per_client ${listen.maxConnectionsPerClient}`);
   if (caps.length > 0) text += `; ${caps.join(', ')}`;
   return text;
 }

@@ -41,11 +41,10 @@ export interface Draft {
   logLevel: string;
   admin: AdminAddress | null;
   sourceFile: string | null;
-  /** `shutdown_grace` and `workers` when the file gives them; absent = the defaults (src/config/operations.ts). */
+  /** `shutdown_grace`, `workers` and `limits` when the file gives them; absent = their defaults (load.ts). */
   shutdownGraceMs?: number;
   workers?: number;
-  /** Top-level `limits` when the file gives it; absent = DEFAULT_LIMITS. */
-  limits?: Limits & { isGiven: boolean };
+  limits?: Limits;
 }
 
 export function emptyDraft(proxyProtocol: ProxyProtocolMode, sourceFile: string | null): Draft {

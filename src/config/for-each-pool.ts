@@ -8,8 +8,8 @@ import type { Config, PoolConfig } from './types.js';
 export function forEachPool(config: Config, visit: (pool: PoolConfig) => void): void {
   for (const route of config.routes) {
     visit(route.pool);
-    for (const entry of route.alpn ?? []) visit(entry.pool);
-    if (route.fallback) visit(route.fallback);
+    for (const entry of route.alpn) visit(entry.pool);
+    if (route.fallback !== null) visit(route.fallback);
   }
   if (config.defaultPool !== null) visit(config.defaultPool);
 }

@@ -25,10 +25,13 @@ export function loadWithFlags(spec: LoadSpec): ConfigResult {
   if (workers && !workers.ok) report(`--workers ${workers.reason}`);
   if (result.ok && input.admin !== undefined && result.config.admin !== null) {
     const { label, host } = result.config.admin;
-    const problem = describeAdminBindProblem(label, host, result.config.admin.allowNonLoopback ?? false);
+    const problem = describeAdminBindProblem(label, host, result.config.admin.allowNonLoopback);
     if (problem !== null) report(`--admin: ${problem}`);
   }
   if (!result.ok || problems.length > 0) return { ok: false, problems };
-  if (workers?.ok) return { ok: true, config: deepFreeze({ ...result.config, workers: workers.workers }) };
+  if (workers?.ok) {
+    const stated = result.config.stated.includes('workers') ? result.config.stated : [...result.config.stated, 'workers' as const];
+    return { ok: true, config: deepFreeze({ ...result.config, workers: workers.workers, stated }) };
+  }
   return result;
 }

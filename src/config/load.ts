@@ -16,7 +16,7 @@ import { applyFlags } from './flags.js';
 import { deepFreeze } from './freeze.js';
 import { COMMAND_LINE, type ConfigProblem, sortProblems } from './problem.js';
 import { findRegexBudgetProblem } from './route-grammar.js';
-import type { Config } from './types.js';
+import { type Config, DEFAULT_LIMITS, DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_WORKERS, type StatedSetting } from './types.js';
 import { validateDocument } from './validate.js';
 import { parseYamlSource } from './yaml-source.js';
 
@@ -99,7 +99,12 @@ function readText(path: string): string | { reason: string } {
   }
 }
 
+/** The Draft with every default filled in: the one place defaults meet the settings the operator left out. */
 function toConfig(draft: Draft): Config {
+  const stated: StatedSetting[] = [];
+  if (draft.shutdownGraceMs !== undefined) stated.push('shutdown_grace');
+  if (draft.workers !== undefined) stated.push('workers');
+  if (draft.limits !== undefined) stated.push('limits');
   return {
     listen: draft.listen,
     proxyProtocol: draft.proxyProtocol,
@@ -110,8 +115,9 @@ function toConfig(draft: Draft): Config {
     logLevel: draft.logLevel,
     admin: draft.admin,
     sourceFile: draft.sourceFile,
-    ...(draft.shutdownGraceMs !== undefined ? { shutdownGraceMs: draft.shutdownGraceMs } : {}),
-    ...(draft.workers !== undefined ? { workers: draft.workers } : {}),
-    ...(draft.limits ? { limits: draft.limits } : {}),
+    shutdownGraceMs: draft.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
+    workers: draft.workers ?? DEFAULT_WORKERS,
+    limits: draft.limits ?? DEFAULT_LIMITS,
+    stated,
   };
 }

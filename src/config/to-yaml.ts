@@ -10,7 +10,7 @@
 import { stringify } from 'yaml';
 import { DEFAULT_BALANCE, DEFAULT_LOG_LEVEL } from './draft.js';
 import { formatDuration } from './durations.js';
-import { type Config, DEFAULT_MAX_HELLO_BYTES, type PoolConfig, type RouteConfig } from './types.js';
+import { type Config, DEFAULT_MAX_HELLO_BYTES, DEFAULT_TERMINATE, DEFAULT_WEIGHT, type PoolConfig, type RouteConfig, type TerminateSettings } from './types.js';
 
 type Yaml = Record<string, unknown>;
 
@@ -29,8 +29,8 @@ export function configToYaml(config: Config): string {
   if (config.admin !== null) {
     document.admin = config.admin.allowNonLoopback ? { listen: config.admin.label, allow_non_loopback: true } : config.admin.label;
   }
-  if (config.shutdownGraceMs !== undefined) document.shutdown_grace = formatDuration(config.shutdownGraceMs);
-  if (config.workers !== undefined) document.workers = config.workers;
+  if (config.stated.includes('shutdown_grace')) document.shutdown_grace = formatDuration(config.shutdownGraceMs);
+  if (config.stated.includes('workers')) document.workers = config.workers;
   if (config.routes.length > 0) {
     document.routes = Object.fromEntries(config.routes.map((route) => [route.name, routeYaml(route, config)]));
   }
@@ -43,19 +43,33 @@ function routeYaml(route: RouteConfig, config: Config): unknown {
   const pool = poolYaml(route.pool, config);
   const extra: Yaml = {};
   if (route.terminate !== null) {
-    const { certFile, keyFile, alpn } = route.terminate;
-    extra.terminate = { cert: certFile, key: keyFile, ...(alpn !== undefined ? { alpn: [...alpn] } : {}) };
+    extra.terminate = terminateYaml(route.terminate);
   }
-  if (route.alpn && route.alpn.length > 0) extra.alpn = Object.fromEntries(route.alpn.map((entry) => [entry.protocol, poolYaml(entry.pool, config)]));
+  if (route.alpn.length > 0) extra.alpn = Object.fromEntries(route.alpn.map((entry) => [entry.protocol, poolYaml(entry.pool, config)]));
   if (route.fallback) extra.fallback = poolYaml(route.fallback, config);
   if (Object.keys(extra).length === 0) return pool;
   return { ...(Array.isArray(pool) ? { backends: pool } : (pool as Yaml)), ...extra };
 }
 
+/** cert and key, and the other keys only where they differ from the defaults. */
+function terminateYaml(terminate: TerminateSettings): Yaml {
+  const { certFile, keyFile, minVersion, alpn, clientCaFile, backendTls } = terminate;
+  const yaml: Yaml = { cert: certFile, key: keyFile };
+  if (minVersion !== DEFAULT_TERMINATE.minVersion) yaml.min_version = minVersion;
+  const isDefaultAlpn = alpn.length === DEFAULT_TERMINATE.alpn.length && alpn.every((protocol, i) => protocol === DEFAULT_TERMINATE.alpn[i]);
+  if (!isDefaultAlpn) yaml.alpn = [...alpn];
+  if (clientCaFile !== null) yaml.client_ca = clientCaFile;
+  if (backendTls !== null) {
+    const { caFile, servername, verify } = backendTls;
+    yaml.backend_tls = { ...(caFile !== null ? { ca: caFile } : {}), ...(servername !== null ? { servername } : {}), ...(verify ? {} : { verify }) };
+  }
+  return yaml;
+}
+
 /** Short form (a list of backends) when nothing but the backends differs from the defaults. */
 function poolYaml(pool: PoolConfig, config: Config): unknown {
   const backends = pool.backends.map((backend) =>
-    backend.weight !== undefined && backend.weight !== 1 ? { address: backend.label, weight: backend.weight } : backend.label,
+    backend.weight !== DEFAULT_WEIGHT ? { address: backend.label, weight: backend.weight } : backend.label,
   );
   const long: Yaml = { backends };
   if (pool.proxyProtocol !== config.proxyProtocol) long.proxy_protocol = pool.proxyProtocol;

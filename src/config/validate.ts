@@ -70,7 +70,7 @@ const TOP_LEVEL: Readonly<Record<string, TopLevelKey>> = {
     draft.admin = readAdmin(reader, node);
   }),
   limits: settings((reader, node, draft) => {
-    draft.limits = { ...readLimits(reader, node), isGiven: true };
+    draft.limits = readLimits(reader, node);
   }),
   shutdown_grace: settings((reader, node, draft) => {
     const ms = readShutdownGrace(reader, node);

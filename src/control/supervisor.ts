@@ -15,7 +15,7 @@ import { Registry } from 'prom-client';
 import { type AdminServer, startAdmin } from './admin.js';
 import { loadWithFlags, type LoadSpec } from '../config/load-with-flags.js';
 import { ConfigLoaderThread } from './config-loader-thread.js';
-import { type Config, DEFAULT_SHUTDOWN_GRACE_MS } from '../config/types.js';
+import type { Config } from '../config/types.js';
 import { type ConfigWatcher, watchConfigFile } from '../ops/config-watch.js';
 import { ListenError, SniRouterError } from '../ops/errors.js';
 import type { Logger } from '../ops/log.js';
@@ -46,7 +46,7 @@ export interface RunOptions {
 }
 
 export function shutdownGraceMs(config: Config): number {
-  return config.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
+  return config.shutdownGraceMs;
 }
 
 /** The sentence for a failed start: ListenError names the address; anything unexpected shows its stack. */
@@ -68,7 +68,7 @@ export function logListening(listeners: readonly BoundListener[], logger: Logger
 export function warnRestartOnly(before: Config, after: Config, logger: Logger): void {
   const changed: string[] = [];
   if (before.admin?.label !== after.admin?.label) changed.push('admin');
-  if ((before.workers ?? 1) !== (after.workers ?? 1)) changed.push('workers');
+  if (before.workers !== after.workers) changed.push('workers');
   if (changed.length > 0) logger.warn({ settings: changed }, 'these settings take effect on restart, not on reload');
 }
 

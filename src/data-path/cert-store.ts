@@ -18,7 +18,7 @@
 import { constants as cryptoConstants, randomBytes, type X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
-import { DEFAULT_TLS_MIN_VERSION, type TerminateSettings } from '../config/types.js';
+import type { TerminateSettings } from '../config/types.js';
 import { CertificateError } from '../ops/errors.js';
 import {
   type CertMaterial,
@@ -38,7 +38,7 @@ function buildContext(settings: TerminateSettings, material: CertMaterial, ticke
     cert: material.cert,
     key: material.key,
     ...(material.ca ? { ca: material.ca } : {}),
-    minVersion: settings.minVersion ?? DEFAULT_TLS_MIN_VERSION,
+    minVersion: settings.minVersion,
     // Ciphers: the runtime's default list (modern AEAD suites first); not set here on purpose.
     // No renegotiation (TLS 1.2; 1.3 has none): OpenSSL answers a client's attempt with a no_renegotiation alert.
     // TLSSocket.disableRenegotiation() alone does not stop a client-initiated one on a socket made without a server.
@@ -130,7 +130,7 @@ export class ServerTlsContext {
 
 /** Identity of a terminate setting: routes and snapshots with equal settings share one context. */
 function settingsKey(settings: TerminateSettings): string {
-  return JSON.stringify([settings.certFile, settings.keyFile, settings.minVersion ?? null, settings.clientCaFile ?? null]);
+  return JSON.stringify([settings.certFile, settings.keyFile, settings.minVersion, settings.clientCaFile]);
 }
 
 /**

@@ -13,7 +13,7 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { acquireBackendCa, acquireServerTlsContext, type BackendCaFile, type ServerTlsContext } from './cert-store.js';
-import { DEFAULT_TERMINATE_ALPN, type TerminateSettings } from '../config/types.js';
+import type { TerminateSettings } from '../config/types.js';
 
 /** One terminated route, compiled once per snapshot. */
 export interface TerminateProfile {
@@ -61,7 +61,7 @@ export function compileTerminate(settings: TerminateSettings, logger: Logger | n
   }
   return {
     context,
-    alpn: settings.alpn ?? DEFAULT_TERMINATE_ALPN,
+    alpn: settings.alpn,
     requireClientCert: Boolean(settings.clientCaFile),
     backendTls,
   };

@@ -68,12 +68,12 @@ export function explainRoute(config: Config, serverName: string | null, alpn: re
   checkAgainstTable(config, serverName, chosen);
   let pool = chosen.pool;
   let alpnProtocol: string | null = null;
-  const alpnPool = chosen.alpn?.find((entry) => alpn.includes(entry.protocol));
+  const alpnPool = chosen.alpn.find((entry) => alpn.includes(entry.protocol));
   if (alpnPool) {
     pool = alpnPool.pool;
     alpnProtocol = alpnPool.protocol;
     reasons.push(`the client offers ALPN '${alpnPool.protocol}', which has its own pool on this route`);
-  } else if (chosen.alpn && chosen.alpn.length > 0) {
+  } else if (chosen.alpn.length > 0) {
     reasons.push(`ALPN pools (${chosen.alpn.map((entry) => entry.protocol).join(', ')}) not offered, so the route's own backends`);
   }
   if (chosen.terminate !== null) reasons.push('TLS is terminated here with the route\'s certificate; the backend gets plaintext');

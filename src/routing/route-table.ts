@@ -49,8 +49,8 @@ export interface RouteMatch {
  * first ALPN pool (in file order) whose protocol the client offers wins; otherwise the route's own pool.
  */
 function compileMatch(route: RouteConfig, how: MatchKind): RouteMatch {
-  const fallback = route.fallback ?? null;
-  const byAlpn = (route.alpn ?? []).map((entry): RouteMatch =>
+  const { fallback } = route;
+  const byAlpn = route.alpn.map((entry): RouteMatch =>
     Object.freeze({ route, pool: entry.pool, how, alpn: entry.protocol, fallback, byAlpn: [] }),
   );
   return Object.freeze({ route, pool: route.pool, how, alpn: null, fallback, byAlpn: Object.freeze(byAlpn) });

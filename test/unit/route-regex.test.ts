@@ -15,12 +15,12 @@ import { explainRoute, formatExplanation } from '../../src/routing/explain.js';
 import { compileRouteRegex, HAS_LINEAR_ENGINE, MAX_REGEX_ROUTES, MAX_UNANCHORED_REGEX_TOTAL_LENGTH } from '../../src/config/route-regex.js';
 import { RouteTable } from '../../src/routing/route-table.js';
 
-const POOL: PoolConfig = { backends: [{ host: '127.0.0.1', port: 1, label: '127.0.0.1:1' }], proxyProtocol: 'none', balance: 'round-robin' };
+const POOL: PoolConfig = { backends: [{ host: '127.0.0.1', port: 1, label: '127.0.0.1:1', weight: 1 }], proxyProtocol: 'none', balance: 'round-robin', health: null };
 
 function route(name: string): RouteConfig {
   const classified = classifyRouteName(name);
   if (!classified.ok) throw new Error(`bad route name in test: ${name}: ${classified.reason}`);
-  return { name, kind: classified.kind, pattern: classified.pattern, pool: POOL, terminate: null, source: null };
+  return { name, kind: classified.kind, pattern: classified.pattern, pool: POOL, terminate: null, source: null, alpn: [], fallback: null };
 }
 
 const dirs: string[] = [];
@@ -161,6 +161,8 @@ describe('check: limits on regex routes and long values', () => {
       pool: POOL,
       terminate: null,
       source: null,
+      alpn: [],
+      fallback: null,
     }));
     const config = {
       listen: [],
@@ -172,6 +174,7 @@ describe('check: limits on regex routes and long values', () => {
       logLevel: 'info',
       admin: null,
       sourceFile: null,
+      stated: [],
     } as unknown as Config;
     const text = describeConfig(config);
     expect(text).toContain('1250000  exact');

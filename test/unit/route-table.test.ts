@@ -7,14 +7,14 @@ import { type RouteMatch, RouteTable } from '../../src/routing/route-table.js';
 
 function pool(label: string): PoolConfig {
   const [host = '', port = '0'] = label.split(':');
-  return { backends: [{ host, port: Number(port), label }], proxyProtocol: 'none', balance: 'round-robin' };
+  return { backends: [{ host, port: Number(port), label, weight: 1 }], proxyProtocol: 'none', balance: 'round-robin', health: null };
 }
 
 /** A route as the config loader would build it from its name. */
 function route(name: string, backend = '127.0.0.1:1'): RouteConfig {
   const classified = classifyRouteName(name);
   if (!classified.ok) throw new Error(`bad route name in test: ${name}`);
-  return { name, kind: classified.kind, pattern: classified.pattern, pool: pool(backend), terminate: null, source: null };
+  return { name, kind: classified.kind, pattern: classified.pattern, pool: pool(backend), terminate: null, source: null, alpn: [], fallback: null };
 }
 
 const DEFAULT_POOL = pool('127.0.0.1:9999');

@@ -9,7 +9,7 @@ import { parseCidr, type Cidr } from '../../wire/cidr.js';
 import { parseListenAddress } from '../addresses.js';
 import { quoteValue } from '../problem.js';
 import { suggestionSuffix } from '../suggest.js';
-import type { AcceptProxySettings, ListenAddress } from '../types.js';
+import { type AcceptProxySettings, DEFAULT_LISTEN_SETTINGS, type ListenAddress } from '../types.js';
 import { isLongForm, type KeyRule, keyRule, readKeys, type YamlReader } from './yaml-reader.js';
 
 /** What the long form adds to an address. */
@@ -38,7 +38,7 @@ export function readListen(reader: YamlReader, node: Node | null): ListenAddress
       reader.report(long?.addressNode ?? item, `listen address ${quoteValue(text)} ${parsed.reason}`);
       continue;
     }
-    const address: ListenAddress = long === null ? parsed.value : { ...parsed.value, ...long.settings };
+    const address: ListenAddress = { ...parsed.value, ...(long?.settings ?? DEFAULT_LISTEN_SETTINGS) };
     const seenAt = firstLine.get(address.label);
     if (seenAt !== undefined) {
       reader.report(item, `listen address '${address.label}' is listed twice (first at line ${seenAt})`);

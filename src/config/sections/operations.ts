@@ -45,7 +45,7 @@ export function readAdmin(reader: YamlReader, node: Node | null): AdminAddress |
     reader.report(addressNode, problem);
     return null;
   }
-  return allowNonLoopback ? { ...result.value, allowNonLoopback } : result.value;
+  return { ...result.value, allowNonLoopback };
 }
 
 export function readShutdownGrace(reader: YamlReader, node: Node | null): number | null {

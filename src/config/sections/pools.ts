@@ -17,7 +17,7 @@ import { isAlpnProtocolName } from '../alpn-name.js';
 import { BALANCE_ALGORITHMS, DEFAULT_BALANCE, PROXY_PROTOCOL_MODES } from '../draft.js';
 import { quoteValue } from '../problem.js';
 import { suggestionSuffix } from '../suggest.js';
-import type { AlpnPool, BackendAddress, PoolConfig, ProxyProtocolMode, TerminateSettings } from '../types.js';
+import { type AlpnPool, type BackendAddress, DEFAULT_WEIGHT, type PoolConfig, type ProxyProtocolMode, type TerminateSettings } from '../types.js';
 import { readHealth } from './health.js';
 import { readTerminate } from './terminate.js';
 import { isLongForm, isNull, type KeyRule, keyRule, readKeys, type YamlReader } from './yaml-reader.js';
@@ -44,7 +44,7 @@ interface PoolContext {
   readonly exactName: string | null;
 }
 
-type PoolFields = Omit<PoolConfig, 'health'> & Omit<ReadPool, 'pool'> & { readonly health: PoolConfig['health'] };
+type PoolFields = PoolConfig & Omit<ReadPool, 'pool'>;
 
 /** The long form's keys after `backends` (read first: it is required). A bad mode or balance keeps the default. */
 const POOL_RULES: Readonly<Record<string, KeyRule<PoolFields, PoolContext>>> = {
@@ -77,7 +77,7 @@ export function readPool(context: PoolContext, node: Node | null, what: string, 
   }
   if (isSeq(node) || isScalar(node)) {
     const backends = readBackends(reader, node, what);
-    return backends === null ? null : { pool: { backends, proxyProtocol, balance: DEFAULT_BALANCE }, terminate: null, alpn: [], fallback: null };
+    return backends === null ? null : { pool: { backends, proxyProtocol, balance: DEFAULT_BALANCE, health: null }, terminate: null, alpn: [], fallback: null };
   }
   if (!isMap(node)) {
     reader.report(node, `${what} must be a list of backends or a mapping with 'backends'`);
@@ -96,7 +96,7 @@ export function readPool(context: PoolContext, node: Node | null, what: string, 
   if (backends === null || isBroken) return null;
   const mode = values.proxyProtocol ?? proxyProtocol;
   const balance = values.balance ?? DEFAULT_BALANCE;
-  const pool: PoolConfig = values.health ? { backends, proxyProtocol: mode, balance, health: values.health } : { backends, proxyProtocol: mode, balance };
+  const pool: PoolConfig = { backends, proxyProtocol: mode, balance, health: values.health ?? null };
   return { pool, terminate: values.terminate ?? null, alpn: values.alpn ?? [], fallback: values.fallback ?? null };
 }
 
@@ -145,19 +145,18 @@ function readBackends(reader: YamlReader, node: Node, what: string): BackendAddr
     }
     const text = long !== null ? long.address : reader.addressText(item, 'backend', ` of ${what}`);
     const parsed = text === null ? null : parseBackendAddress(text);
-    const result = parsed !== null && parsed.ok && long !== null && long.weight !== null ? { ok: true as const, value: { ...parsed.value, weight: long.weight } } : parsed;
-    if (result === null || !result.ok) {
-      if (result !== null) reader.report(long?.addressNode ?? item, `backend ${quoteValue(text ?? '')} of ${what} ${result.reason}`);
+    if (parsed === null || !parsed.ok) {
+      if (parsed !== null) reader.report(long?.addressNode ?? item, `backend ${quoteValue(text ?? '')} of ${what} ${parsed.reason}`);
       isBroken = true;
       continue;
     }
-    if (seen.has(result.value.label)) {
-      reader.report(item, `${what} lists backend '${result.value.label}' twice`);
+    if (seen.has(parsed.value.label)) {
+      reader.report(item, `${what} lists backend '${parsed.value.label}' twice`);
       isBroken = true;
       continue;
     }
-    seen.add(result.value.label);
-    backends.push(result.value);
+    seen.add(parsed.value.label);
+    backends.push({ ...parsed.value, weight: long?.weight ?? DEFAULT_WEIGHT });
   }
   return isBroken ? null : backends;
 }

@@ -15,7 +15,7 @@ import { type CertFileRole, checkCertMaterial } from '../cert-check.js';
 import { describeUnreadableFile } from '../files.js';
 import { quoteValue } from '../problem.js';
 import { suggestionSuffix } from '../suggest.js';
-import { type BackendTlsSettings, TLS_MIN_VERSIONS, type TerminateSettings } from '../types.js';
+import { type BackendTlsSettings, DEFAULT_TERMINATE, TLS_MIN_VERSIONS, type TerminateSettings } from '../types.js';
 import { type Fields, type KeyRule, keyRule, readKeys, type YamlReader } from './yaml-reader.js';
 
 /** RFC 7301 §3.1: a protocol name is 1–255 bytes. */
@@ -56,7 +56,7 @@ export function readTerminate(reader: YamlReader, node: Node, what: string): Ter
   const keyFile = readFilePath(reader, fields.pairs.get('key'), node, 'key', 'private key', what, !fields.misspelled.has('key'));
   const optional = readKeys(reader, fields, TERMINATE_RULES, { reader, what, map: node });
   if (certFile === null || keyFile === null || optional.isBroken) return null;
-  const settings: TerminateSettings = { certFile, keyFile, ...optional.values };
+  const settings: TerminateSettings = { certFile, keyFile, ...DEFAULT_TERMINATE, ...optional.values };
 
   // The files are readable: now whether they make a usable certificate (key matches, not expired, parses).
   const problems = checkCertMaterial(settings);
