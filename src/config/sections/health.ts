@@ -3,7 +3,7 @@
  *
  *   health: { interval: 5s, timeout: 2s, rise: 2, fall: 3, tls: true }     tls: true, false, or the SNI to send
  */
-import { isMap, isScalar, type Node } from 'yaml';
+import { isMap, isScalar, type Node, type Pair } from 'yaml';
 import { describeHostNameProblem } from '../../wire/host-name.js';
 import { quoteValue } from '../problem.js';
 import { suggestionSuffix } from '../suggest.js';
@@ -57,7 +57,7 @@ export function readHealth(reader: YamlReader, node: Node | null, what: string, 
   return { intervalMs, timeoutMs, rise: values.rise ?? DEFAULT_HEALTH.rise, fall: values.fall ?? DEFAULT_HEALTH.fall, tls, tlsServerName };
 }
 
-function readTlsCheck({ reader, what, exactName }: HealthContext, _value: Node, pair: Parameters<KeyRule<HealthFields, HealthContext>['read']>[2]): TlsCheck | null {
+function readTlsCheck({ reader, what, exactName }: HealthContext, _value: Node, pair: Pair<unknown, unknown>): TlsCheck | null {
   const node = reader.valueOf(pair);
   const value = isScalar(node) ? node.value : undefined;
   if (typeof value === 'boolean') return { tls: value, tlsServerName: value ? exactName : null };
