@@ -3,7 +3,9 @@ import { open as openFile, close as closeFile } from 'node:fs';
 import type { Logger } from 'pino';
 import type { ListenAddress } from '../config/types.js';
 import { ListenError } from '../ops/errors.js';
-import { Connection, type ConnectionHost } from '../data-path/connection.js';
+import { Connection } from '../data-path/connection.js';
+import type { ConnectionHost } from '../data-path/connection-host.js';
+import { TLS_SNIFFER } from '../wire/sniffer.js';
 import type { ConnectionMetrics } from '../ops/connection-metrics.js';
 import type { Snapshot } from './snapshot.js';
 import { displayAddress } from '../wire/address.js';
@@ -125,8 +127,9 @@ export class Listener {
       this.refuse(socket, 'max_hello_connections_per_client', peer);
       return;
     }
-    const host: ConnectionHost = {
+    const host: ConnectionHost<Connection> = {
       snapshot,
+      sniffer: TLS_SNIFFER,
       listenerLabel: this.address.label,
       logger: this.owner.logger,
       connectionClosed: (closed) => {
