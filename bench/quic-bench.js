@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
- * QUIC passthrough cost: datagrams per second and added latency per datagram through the router (the flow engine
- * with the real route table, scripts/quic-router.mjs, in its own process) against the same UDP echo backend
- * reached directly. Each round opens a new flow with a real Initial (a built ClientHello for bench.test), then:
+ * QUIC passthrough cost: datagrams per second and added latency per datagram through the router — the real CLI
+ * (`node dist/cli.js -l 127.0.0.1:0 --quic -r bench.test=ECHO`, UDP beside TCP as an operator runs it), or with
+ * --standalone the bare flow engine (scripts/quic-router.mjs) — against the same UDP echo backend reached directly. Each round opens a new flow with a real Initial (a built ClientHello for bench.test), then:
  *
  *   latency     ping-pong: one 1200-byte datagram at a time, PINGS per round; the median round trip.
  *               added per datagram = (median via router − median direct) / 2, since a round trip crosses twice.
@@ -11,7 +11,7 @@
  *
  * Prints min / median / max over ROUNDS for each figure. Loopback only; every loop bounded in count and time.
  *
- *   npm run build && node bench/quic-bench.js [--rounds 5] [--pings 2000] [--total 20000] [--window 32]
+ *   npm run build && node bench/quic-bench.js [--rounds 5] [--pings 2000] [--total 20000] [--window 32] [--standalone]
  */
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
@@ -28,6 +28,7 @@ const { values } = parseArgs({
     pings: { type: 'string', default: '2000' },
     total: { type: 'string', default: '20000' },
     window: { type: 'string', default: '32' },
+    standalone: { type: 'boolean', default: false },
   },
 });
 const ROUNDS = Number(values.rounds);
@@ -174,7 +175,9 @@ const fmt = (value, digits = 1) => value.toFixed(digits);
 
 const echo = await startChild(['-e', ECHO], /echo (\d+)/);
 const echoPort = Number(echo.match[1]);
-const router = await startChild(['scripts/quic-router.mjs', '--listen', '127.0.0.1:0', '--route', `bench.test=127.0.0.1:${echoPort}`, '--quiet'], /listening [^:]+:(\d+)/);
+const router = values.standalone
+  ? await startChild(['scripts/quic-router.mjs', '--listen', '127.0.0.1:0', '--route', `bench.test=127.0.0.1:${echoPort}`, '--quiet'], /listening [^:]+:(\d+)/)
+  : await startChild(['dist/cli.js', '-l', '127.0.0.1:0', '--quic', '-r', `bench.test=127.0.0.1:${echoPort}`], /"port":(\d+),"protocol":"quic","msg":"quic listening"/);
 const routerPort = Number(router.match[1]);
 
 const rows = { direct: { rtt: [], rate: [], lost: [] }, router: { rtt: [], rate: [], lost: [] } };
@@ -190,7 +193,7 @@ for (let round = 0; round < ROUNDS; round += 1) {
 }
 
 const out = [];
-out.push(`QUIC passthrough on loopback, ${ROUNDS} rounds; ${PAYLOAD_BYTES}-byte datagrams; node ${process.version}`);
+out.push(`QUIC passthrough on loopback via ${values.standalone ? 'the standalone engine' : 'the CLI (--quic)'}, ${ROUNDS} rounds; ${PAYLOAD_BYTES}-byte datagrams; node ${process.version}`);
 out.push('                                   min       median    max');
 for (const name of ['direct', 'router']) {
   const rtt = spread(rows[name].rtt);

@@ -20,8 +20,9 @@ import { buildNativeTools } from './lib/native.js';
 import { parseOptions, USAGE } from './lib/options.js';
 import { CLI_JS, DEFAULT_HELLO, DIST_DIR, PROFILES_DIR, REPO_DIR, RESULTS_DIR, BENCH_DIR, BUILD_DIR } from './lib/paths.js';
 import { writePostQuantumHello } from './lib/pq-hello.js';
-import { MACRO_METRICS, buildTable, formatTable, loadGeneratorChecks, stat } from './lib/report.js';
-import { EXPECTED_HEADER, measureIdle, measureRate, measureThroughput } from './lib/scenarios.js';
+import { MACRO_METRICS, buildTable, formatRoundRatios, formatTable, loadGeneratorChecks, roundRatios, stat } from './lib/report.js';
+import { EXPECTED_HEADER, measureIdle, measureRate, measureSyscalls, measureThroughput } from './lib/scenarios.js';
+import { hasStrace } from './lib/syscalls.js';
 import { checkTargets, clearLeftovers, routerHasWorkers } from './lib/targets.js';
 
 const MICRO_TIMEOUT_MS = 240_000;
@@ -134,6 +135,24 @@ async function main() {
     }
   }
 
+  // The syscall pass: once per target, after the timed rounds (strace slows what it watches).
+  /** @type {Record<string, Record<string, any>>} */
+  const syscalls = {};
+  if (options.scenarios.includes('syscalls')) {
+    if (!hasStrace()) scenarioSkips.syscalls = 'strace is not installed (/usr/bin/strace)';
+    else {
+      for (const name of targets.filter((t) => t !== 'direct')) {
+        try {
+          syscalls[name] = await measureSyscalls(ctx, name);
+        } catch (error) {
+          syscalls[name] = { error: /** @type {Error} */ (error).message };
+        }
+        const s = syscalls[name];
+        log(`  syscalls ${name.padEnd(19)} ${s.syscalls_per_conn == null ? `ERROR: ${s.error}` : `${s.syscalls_per_conn.toFixed(1)} per conn over ${s.connections} conns; ${JSON.stringify(s.top_per_conn)}`}`);
+      }
+    }
+  }
+
   /** @type {Record<string, any> | null} */
   let micro = null;
   if (options.scenarios.includes('micro')) {
@@ -177,6 +196,7 @@ async function main() {
   const columns = targets.filter((name) => Object.values(summaries).some((byTarget) => byTarget[name] !== undefined));
   const table = buildTable(summaries, columns.length > 0 ? columns : targets, micro, multicore);
   const checks = [...loadGeneratorChecks(summaries), ...sanityChecks(measurements)];
+  const ratios = roundRatios(measurements);
   for (const [name, reason] of Object.entries(skipped)) checks.push(`${name} skipped: ${reason}`);
   for (const [scenario, reason] of Object.entries(scenarioSkips)) checks.push(`${scenario} skipped: ${reason}`);
 
@@ -200,6 +220,8 @@ async function main() {
     profiles,
     checks,
     table,
+    round_ratios: ratios,
+    syscalls,
   };
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(json, null, 2)}\n`);
@@ -216,6 +238,17 @@ async function main() {
   print();
   print(formatTable(table));
   print();
+  if (Object.values(measurements).some((byTarget) => byTarget.haproxy)) {
+    print(formatRoundRatios(ratios));
+    print();
+  }
+  if (Object.keys(syscalls).length > 0) {
+    print('syscalls per connection (strace -c -f, separate short pass; the top calls per connection):');
+    for (const [name, s] of Object.entries(syscalls)) {
+      print(`  ${name.padEnd(16)} ${s.syscalls_per_conn == null ? `error: ${s.error}` : `${s.syscalls_per_conn.toFixed(1)}  ${Object.entries(s.top_per_conn).map(([call, n]) => `${call} ${n}`).join(', ')}`}`);
+    }
+    print();
+  }
   for (const line of checks) print(`- ${line}`);
   for (const profile of profiles) {
     print();

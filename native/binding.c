@@ -265,7 +265,7 @@ static napi_value js_number(napi_env env, double number) {
 
 /* ---- methods -------------------------------------------------------------------------------------------------- */
 
-/* listen({ host, port, backlog, reusePort }) → { listenerId, port } */
+/* listen({ host, port, backlog, reusePort, ipv6Only }) → { listenerId, port } */
 static napi_value method_listen(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -275,12 +275,14 @@ static napi_value method_listen(napi_env env, napi_callback_info info) {
   napi_value value;
   uint32_t port, backlog;
   bool reuse_port = false;
+  bool ipv6_only = false;
   if (argc < 1 || !get_property(env, argv[0], "host", &value) || !get_string(env, value, host, sizeof(host)) ||
       !get_uint32_property(env, argv[0], "port", 0, &port) || !get_uint32_property(env, argv[0], "backlog", 511, &backlog))
     return throw_error(env, "ERR_INVALID_ARG_TYPE", "listen({ host: IP literal, port, backlog?, reusePort? })");
   if (get_property(env, argv[0], "reusePort", &value)) napi_get_value_bool(env, value, &reuse_port);
+  if (get_property(env, argv[0], "ipv6Only", &value)) napi_get_value_bool(env, value, &ipv6_only);
   int error = 0;
-  int id = listener_open(p, host, (int)port, (int)backlog, reuse_port, &error);
+  int id = listener_open(p, host, (int)port, (int)backlog, reuse_port, ipv6_only, &error);
   if (id < 0) return throw_errno(env, "listen", error);
   plane_update_ref(p);
   napi_value result;

@@ -111,6 +111,8 @@ conn *conn_new(plane *p, int client_fd, int listener_id) {
   c->backend_count = 0;
   c->try_index = 0;
   c->tries = 0;
+  c->connect_errno = 0;
+  c->is_backend_closed_early = false;
   direction_init(&c->up);
   direction_init(&c->down);
   p->open_conns++;
@@ -157,6 +159,7 @@ void conn_close(plane *p, conn *c, close_reason reason) {
     e->bytes_out = c->down.bytes;
     e->backend_index = c->state == CONN_SENDING || c->state == CONN_SPLICING ? c->try_index : -1;
     e->tries = c->tries;
+    e->connect_errno = c->connect_errno;
     e->duration_ms = p->now_ms - c->accepted_ms;
   }
   if (reason == REASON_CLIENT_RESET && c->backend_fd >= 0) reset_on_close(c->backend_fd);
@@ -259,8 +262,9 @@ static void connect_next(plane *p, conn *c) {
   while (c->try_index < c->backend_count) {
     const struct sockaddr_in6 *b = &c->hello->backends[c->try_index];
     int fd = socket(b->sin6_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) { /* EMFILE, ENFILE, ENOBUFS */
-      conn_close(p, c, REASON_LIMIT);
+    if (fd < 0) { /* EMFILE, ENFILE, ENOBUFS: our shortage, named in the event so the backend is not blamed */
+      c->connect_errno = errno;
+      conn_close(p, c, REASON_BACKEND_UNAVAILABLE);
       return;
     }
     c->tries++;
@@ -286,6 +290,7 @@ static void connect_next(plane *p, conn *c) {
       return;
     }
     /* ECONNREFUSED, ENETUNREACH, EADDRNOTAVAIL (out of ephemeral ports): the next backend may do better. */
+    c->connect_errno = errno;
     close(fd);
     p->connect_failures++;
     c->try_index++;
@@ -293,7 +298,8 @@ static void connect_next(plane *p, conn *c) {
   conn_close(p, c, REASON_BACKEND_UNAVAILABLE);
 }
 
-static void connect_failed(plane *p, conn *c) {
+static void connect_failed(plane *p, conn *c, int error) {
+  c->connect_errno = error;
   close(c->backend_fd);
   c->backend_fd = -1;
   p->connect_failures++;
@@ -307,7 +313,7 @@ static void on_connect_ready(plane *p, conn *c) {
   if (getsockopt(c->backend_fd, SOL_SOCKET, SO_ERROR, &error, &length) < 0) error = errno;
   if (error == EINPROGRESS || error == EALREADY) return; /* spurious edge */
   if (error != 0) { /* ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH */
-    connect_failed(p, c);
+    connect_failed(p, c, error);
     return;
   }
   wheel_disarm(&p->wheel, &c->timer);
@@ -392,7 +398,7 @@ static bool run_direction(plane *p, conn *c, direction *d, int from_fd, int to_f
       return true;
     case MOVE_DONE:
       if (c->up.is_shut && c->down.is_shut) {
-        conn_close(p, c, REASON_DONE);
+        conn_close(p, c, c->is_backend_closed_early ? REASON_BACKEND_CLOSED_EARLY : REASON_DONE);
         return false;
       }
       return true;
@@ -466,7 +472,7 @@ void conn_on_timer(plane *p, conn *c) {
       conn_close(p, c, REASON_HELLO_TIMEOUT);
       return;
     case CONN_CONNECTING:
-      connect_failed(p, c);
+      connect_failed(p, c, ETIMEDOUT);
       return;
     case CONN_SENDING:
     case CONN_SPLICING: {

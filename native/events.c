@@ -14,6 +14,8 @@
 #include "plane.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +37,7 @@ event *events_push(plane *p, event_kind kind) {
   e->backend_index = -1;
   e->connect_us = 0;
   e->tries = 0;
+  e->connect_errno = 0;
   if (!p->is_in_callback) events_schedule_flush(p);
   return e;
 }
@@ -43,6 +46,31 @@ static napi_value make_string(napi_env env, const char *text) {
   napi_value value;
   napi_create_string_latin1(env, text, NAPI_AUTO_LENGTH, &value);
   return value;
+}
+
+/* The errno of the last failed connect as node names it (the access line's detail), or null. */
+static napi_value connect_error_name(napi_env env, int error) {
+  napi_value value;
+  if (error == 0) {
+    napi_get_null(env, &value);
+    return value;
+  }
+  switch (error) {
+    case ECONNREFUSED: return make_string(env, "ECONNREFUSED");
+    case ETIMEDOUT: return make_string(env, "ETIMEDOUT");
+    case EHOSTUNREACH: return make_string(env, "EHOSTUNREACH");
+    case ENETUNREACH: return make_string(env, "ENETUNREACH");
+    case EADDRNOTAVAIL: return make_string(env, "EADDRNOTAVAIL");
+    case ECONNRESET: return make_string(env, "ECONNRESET");
+    case EMFILE: return make_string(env, "EMFILE");
+    case ENFILE: return make_string(env, "ENFILE");
+    case ENOBUFS: return make_string(env, "ENOBUFS");
+    default: {
+      char text[32];
+      snprintf(text, sizeof text, "errno %d", error);
+      return make_string(env, text);
+    }
+  }
 }
 
 static napi_value make_number(napi_env env, double number) {
@@ -123,6 +151,7 @@ static napi_value event_to_js(plane *p, const event *e) {
       set(env, object, "bytesOut", make_number(env, (double)e->bytes_out));
       set(env, object, "backendIndex", make_number(env, e->backend_index));
       set(env, object, "tries", make_number(env, e->tries));
+      set(env, object, "connectError", connect_error_name(env, e->connect_errno));
       set(env, object, "durationMs", make_number(env, (double)e->duration_ms));
       break;
     case EVENT_EMFILE:

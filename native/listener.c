@@ -38,7 +38,7 @@ static bool is_wildcard(const struct sockaddr_storage *address) {
 }
 
 /** The listener's id (≥ 0), or -1 with *error_out an errno (EADDRINUSE, EACCES, EINVAL for a bad host, EMFILE). */
-int listener_open(plane *p, const char *host, int port, int backlog, bool reuse_port, int *error_out) {
+int listener_open(plane *p, const char *host, int port, int backlog, bool reuse_port, bool ipv6_only, int *error_out) {
   int id = -1;
   for (int i = 0; i < SNIR_MAX_LISTENERS; i++) {
     if (p->listeners[i].fd < 0) {
@@ -62,7 +62,9 @@ int listener_open(plane *p, const char *host, int port, int backlog, bool reuse_
     return -1;
   }
   int on = 1;
+  int v6_only = ipv6_only ? 1 : 0; /* '[::]:443' beside '0.0.0.0:443' needs 1; ':443' (dual stack) needs 0 */
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
+      (l->address.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6_only, sizeof(v6_only)) < 0) ||
       (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) < 0) ||
       bind(fd, (struct sockaddr *)&l->address, length) < 0 || listen(fd, backlog) < 0) {
     *error_out = errno;

@@ -51,7 +51,7 @@ typedef enum {
   REASON_LIMIT,               /* a limit: set by TypeScript, or no pipe could be made */
   REASON_PROXY_REJECTED,      /* set by TypeScript */
   REASON_SHUTDOWN,            /* the plane was destroyed */
-  REASON_BACKEND_CLOSED_EARLY, /* the backend ended before its first byte (the Node data path's; not emitted here yet) */
+  REASON_BACKEND_CLOSED_EARLY, /* the backend ended before its first byte while the client still talked */
   REASON_COUNT
 } close_reason;
 
@@ -105,6 +105,8 @@ typedef struct conn {
   uint8_t backend_count;
   uint8_t try_index;           /* backend being tried; the one that connected in SPLICING */
   uint8_t tries;               /* connect attempts made */
+  int connect_errno;           /* why the last connect attempt failed (ETIMEDOUT for its timer), 0 = none */
+  bool is_backend_closed_early; /* the backend's FIN came first, before any byte of its own */
   direction up;                /* client → backend */
   direction down;              /* backend → client */
   peer_address client_addr;
@@ -148,6 +150,7 @@ typedef struct {
   close_reason reason;
   uint64_t bytes_in, bytes_out, duration_ms;
   int tries;
+  int connect_errno;
 } event;
 
 typedef struct pipe_pool {
@@ -226,7 +229,7 @@ void plane_release_callback(plane *p); /* drops the onEvents reference and async
 #define TAG_TRY(id) ((id) >> TAG_TRY_SHIFT)
 
 /* listener.c */
-int listener_open(plane *p, const char *host, int port, int backlog, bool reuse_port, int *error_out);
+int listener_open(plane *p, const char *host, int port, int backlog, bool reuse_port, bool ipv6_only, int *error_out);
 void listener_close(plane *p, int id);
 void listener_accept_all(plane *p, int id);
 void listener_resume_due(plane *p, uint64_t now_ms);

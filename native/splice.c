@@ -105,6 +105,8 @@ move_result direction_move(plane *p, conn *c, direction *d, int from_fd, int to_
     }
     if (n == 0) {
       d->is_source_eof = true;
+      /* The backend ended before its first byte while the client still talks: it dropped the connection. */
+      if (d == &c->down && d->bytes == 0 && !c->up.is_source_eof) c->is_backend_closed_early = true;
       release_pipe(p, d);
       continue;
     }

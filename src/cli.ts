@@ -42,9 +42,12 @@ interface CliOptions {
   logLevel?: string;
   admin?: string;
   workers?: string;
+  dataPlane?: string;
   /** commander's `--no-watch`: false when given. */
   watch?: boolean;
   printConfig?: boolean;
+  /** `--quic`: UDP beside every --listen address. */
+  quic?: boolean;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -57,6 +60,7 @@ function addRouterOptions(command: Command, withTerminateAlpn = true): Command {
   command
     .option('-c, --config <file>', "YAML config; flags given beside it override/add to it")
     .option('-l, --listen <addr>', 'repeatable; 127.0.0.1:8443, :8443 (all IPv4+IPv6), [::1]:8443', collect, [])
+    .option('--quic', 'also bind UDP on every --listen address and route QUIC (HTTP/3) by SNI')
     .option(
       '-r, --route <name=backends>',
       "repeatable; 'app.example.com=10.0.0.5:8443,10.0.0.6:8443'; name: exact, '*.example.com' or '~regex'",
@@ -75,6 +79,7 @@ function addRouterOptions(command: Command, withTerminateAlpn = true): Command {
     .option('--log-level <level>', 'pino level: fatal, error, warn, info, debug, trace, silent (default: info)')
     .option('--admin <addr>', 'admin HTTP listener (metrics, health, reload); default off; loopback only')
     .option('--workers <n>', "processes sharing the listeners: a number, or 'auto' for one per core (default 1)")
+    .option('--data-plane <plane>', "auto (the native C plane where it loaded, else node), native or node (default: auto)")
     .option('--no-watch', 'do not reload when the config file changes on disk (SIGHUP and POST /reload still do)')
     .option('--print-config', 'print the YAML config equivalent to the other flags, and exit');
 }
@@ -92,6 +97,7 @@ function toCliInput(options: CliOptions): CliInput {
     key: options.key,
     logLevel: options.logLevel,
     admin: options.admin,
+    ...(options.quic === true ? { quic: true } : {}),
   };
 }
 
@@ -110,6 +116,8 @@ function mergeOptions(outer: CliOptions, inner: Omit<CliOptions, 'alpn'> & { alp
     logLevel: inner.logLevel ?? outer.logLevel,
     admin: inner.admin ?? outer.admin,
     workers: inner.workers ?? outer.workers,
+    dataPlane: inner.dataPlane ?? outer.dataPlane,
+    quic: (inner.quic ?? false) || (outer.quic ?? false),
   };
 }
 
@@ -118,7 +126,7 @@ function printProblems(problems: readonly ConfigProblem[]): void {
 }
 
 function check(input: CliInput, options: CliOptions): number {
-  const result = loadWithFlags({ input, workers: options.workers });
+  const result = loadWithFlags({ input, workers: options.workers, dataPlane: options.dataPlane });
   if (!result.ok) {
     printProblems(result.problems);
     return EXIT_BAD_CONFIG;
@@ -133,7 +141,7 @@ function explain(input: CliInput, options: CliOptions, offered: { alpn: string[]
     process.stderr.write("sni-router explain: give the server name to explain, or --no-sni for a hello without one\n");
     return EXIT_BAD_CONFIG;
   }
-  const result = loadWithFlags({ input, workers: options.workers });
+  const result = loadWithFlags({ input, workers: options.workers, dataPlane: options.dataPlane });
   if (!result.ok) {
     printProblems(result.problems);
     return EXIT_BAD_CONFIG;
@@ -145,7 +153,7 @@ function explain(input: CliInput, options: CliOptions, offered: { alpn: string[]
 
 /** Starts the router (one process, or a cluster primary); resolves once it runs. */
 async function run(input: CliInput, options: CliOptions): Promise<void> {
-  const spec: LoadSpec = { input, workers: options.workers };
+  const spec: LoadSpec = { input, workers: options.workers, dataPlane: options.dataPlane };
   const loaded = loadWithFlags(spec); // start-up stays synchronous; reloads run in the loader thread
   if (!loaded.ok) {
     printProblems(loaded.problems);

@@ -1,15 +1,16 @@
 /** Command-line options of bench/run.js. */
 import { parseArgs } from 'node:util';
-import { TARGET_NAMES } from './targets.js';
+import { DEFAULT_TARGETS, TARGET_NAMES } from './targets.js';
 
-export const SCENARIO_NAMES = /** @type {const} */ (['rate', 'throughput', 'idle', 'micro', 'multicore']);
+export const SCENARIO_NAMES = /** @type {const} */ (['rate', 'throughput', 'idle', 'syscalls', 'micro', 'multicore']);
 
 export const USAGE = `usage: npm run bench -- [options]      (or: node bench/run.js [options] after npm run build)
 
   --quick               short runs (smoke test: ~1 minute)
   --runs N              repeat every macro measurement N times; report min/median/max (default 1)
   --only LIST           scenarios, comma-separated: ${SCENARIO_NAMES.join(',')} (default: all)
-  --targets LIST        targets, comma-separated: ${TARGET_NAMES.join(',')} (default: all)
+  --targets LIST        targets, comma-separated: ${TARGET_NAMES.join(',')} (default: all but
+                        sni-router-native)
   --profile             also run sni-router under the rate and throughput loads with node --cpu-prof
                         (into bench/.build/profiles) and print the top self-time frames
   --hello FILE|pq       ClientHello bytes to send (default fixtures/hellos/curl.bin; pq = a built 1.8 KB
@@ -103,7 +104,7 @@ export function parseOptions(argv = process.argv.slice(2)) {
     quick,
     runs: positiveInteger('runs', values.runs, 1),
     scenarios: list('only', values.only, SCENARIO_NAMES),
-    targets: list('targets', values.targets, TARGET_NAMES),
+    targets: values.targets === undefined ? [...DEFAULT_TARGETS] : list('targets', values.targets, TARGET_NAMES),
     profile: values.profile ?? false,
     hello: values.hello ?? null,
     conc: positiveInteger('conc', values.conc, 64),

@@ -49,6 +49,33 @@ function cpuSecondsOf(pid) {
   }
 }
 
+/** utime and stime of one process, in seconds, apart; or null when it is gone. */
+function cpuSplitOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { user: Number(fields[11]) / ticksPerSecond(), sys: Number(fields[12]) / ticksPerSecond() };
+  } catch {
+    return null;
+  }
+}
+
+/** User and system CPU seconds of a whole process tree, apart (HAProxy's time is mostly the kernel's). */
+export function treeCpuSplit(pid) {
+  let user = 0;
+  let sys = 0;
+  let isFound = false;
+  for (const member of processTree(pid)) {
+    const split = cpuSplitOf(member);
+    if (split !== null) {
+      user += split.user;
+      sys += split.sys;
+      isFound = true;
+    }
+  }
+  return isFound ? { user, sys } : null;
+}
+
 /** CPU seconds of a whole process tree. */
 export function treeCpuSeconds(pid) {
   let total = 0;

@@ -25,6 +25,8 @@ export const MACRO_METRICS = [
   { scenario: 'rate', key: 'p50_ms', label: '  cycle p50, ms ↓', better: 'lower', digits: 2 },
   { scenario: 'rate', key: 'p99_ms', label: '  cycle p99, ms ↓', better: 'lower', digits: 2 },
   { scenario: 'rate', key: 'cpu_us_per_conn', label: '  proxy CPU per conn, µs ↓', better: 'lower', digits: 1, goal: { vs: 'haproxy', atMost: 1.5 } },
+  { scenario: 'rate', key: 'cpu_user_us_per_conn', label: '    of which user, µs ↓', better: 'lower', digits: 1 },
+  { scenario: 'rate', key: 'cpu_sys_us_per_conn', label: '    of which sys, µs ↓', better: 'lower', digits: 1 },
   { scenario: 'rate', key: 'proxy_cpu_pct', label: '  proxy core busy, %', better: null, digits: 0 },
   { scenario: 'rate', key: 'client_cpu_pct', label: '  client core busy, %', better: null, digits: 0 },
   { scenario: 'rate', key: 'proxy_core_other_pct', label: '  proxy core, other work (noise), %', better: null, digits: 0 },
@@ -184,7 +186,7 @@ export function loadGeneratorChecks(summaries) {
   /** @type {string[]} */
   const lines = [];
   const WIDE_MARGIN = 1.3;
-  const proxies = /** @type {TargetName[]} */ (['sni-router', 'sni-router-native', 'haproxy', 'nginx']);
+  const proxies = /** @type {TargetName[]} */ (['sni-router', 'sni-router-node', 'sni-router-native', 'haproxy', 'haproxy-splice', 'nginx']);
   const check = (scenario, key, unit, digits) => {
     const byTarget = summaries[scenario];
     const direct = byTarget?.direct?.[key]?.median;
@@ -218,4 +220,63 @@ export function loadGeneratorChecks(summaries) {
     );
   }
   return lines;
+}
+
+/** The figures compared round by round against HAProxy (copy mode): [scenario, key, label]. */
+const ROUND_RATIO_METRICS = [
+  ['rate', 'conn_per_s', 'conn/s ↑'],
+  ['rate', 'cpu_us_per_conn', 'CPU µs/conn ↓'],
+  ['rate', 'cpu_user_us_per_conn', '  user µs/conn ↓'],
+  ['rate', 'cpu_sys_us_per_conn', '  sys µs/conn ↓'],
+  ['throughput', 'mb_per_s', 'MB/s (8 streams) ↑'],
+  ['throughput', 'cpu_s_per_gb', 'CPU s/GB ↓'],
+  ['idle', 'kib_per_conn', 'KiB per idle conn ↓'],
+];
+
+/**
+ * Same-round ratios: in each round (every target measured once, interleaved), figure ÷ the base target's figure of
+ * that round; reported as the median of the rounds with min–max. On a shared, noisy machine the absolute figures
+ * of different rounds vary by 2× while these ratios hold (DATA-PLANE.md).
+ * @param {Record<string, Record<string, Record<string, any>[]>>} measurements scenario → target → per-round figures
+ * @param {string} base
+ * @returns {{ targets: string[], rows: { label: string, cells: Record<string, Stat | null>, medians: Record<string, Stat | null> }[] }}
+ */
+export function roundRatios(measurements, base = 'haproxy') {
+  const targets = [...new Set(Object.values(measurements).flatMap((byTarget) => Object.keys(byTarget)))];
+  const rows = ROUND_RATIO_METRICS.filter(([scenario]) => measurements[scenario]?.[base]).map(([scenario, key, label]) => {
+    const byTarget = measurements[scenario] ?? {};
+    const baseRounds = byTarget[base] ?? [];
+    /** @type {Record<string, Stat | null>} */
+    const cells = {};
+    /** @type {Record<string, Stat | null>} */
+    const medians = {};
+    for (const target of targets) {
+      const rounds = byTarget[target] ?? [];
+      const ratios = rounds.map((m, i) => {
+        const b = baseRounds[i];
+        if (!m || !b || m.error || b.error || typeof m[key] !== 'number' || typeof b[key] !== 'number' || b[key] === 0) return null;
+        return m[key] / b[key];
+      });
+      cells[target] = stat(/** @type {number[]} */ (ratios.filter((r) => r !== null)));
+      medians[target] = stat(rounds.filter((m) => !m.error).map((m) => m[key]));
+    }
+    return { label, cells, medians };
+  });
+  return { targets, rows };
+}
+
+/** @param {ReturnType<typeof roundRatios>} ratios @param {string} base */
+export function formatRoundRatios(ratios, base = 'haproxy') {
+  const header = ['figure', ...ratios.targets];
+  const cell = (/** @type {Stat | null} */ s, digits) => (s === null ? '—' : formatStat(s, digits));
+  const lines = [
+    `same-round ratio to ${base} (median [min–max] of the rounds), with the median figure`,
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+  ];
+  for (const row of ratios.rows) {
+    const digits = row.label.startsWith('KiB') || row.label.startsWith('CPU s') ? 2 : row.label.includes('µs') ? 1 : 0;
+    lines.push(`| ${row.label} | ${ratios.targets.map((t) => `${cell(row.cells[t], 2)}× (${cell(row.medians[t] ? { ...row.medians[t], n: 1 } : null, digits)})`).join(' | ')} |`);
+  }
+  return lines.join('\n');
 }

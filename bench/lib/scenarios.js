@@ -8,7 +8,8 @@
  */
 import { startEchoBackend } from './echo-backend.js';
 import { runIdle, runLoad } from './loadgen.js';
-import { cpuBusySeconds, treeCpuSeconds, treeRssKiB } from './proc.js';
+import { cpuBusySeconds, treeCpuSeconds, treeCpuSplit, treeRssKiB } from './proc.js';
+import { attachStrace } from './syscalls.js';
 import { startTarget } from './targets.js';
 
 /**
@@ -33,7 +34,7 @@ const IDLE_WARMUP_MS = 500;
 const MAX_ERROR_SHARE = 0.01;
 
 /** Which PROXY header each target is expected to send (nginx 1.22 can only send v1). */
-export const EXPECTED_HEADER = { direct: 'no_header', 'sni-router': 'proxy_v2', 'sni-router-native': 'proxy_v2', haproxy: 'proxy_v2', nginx: 'proxy_v1' };
+export const EXPECTED_HEADER = { direct: 'no_header', 'sni-router': 'proxy_v2', 'sni-router-node': 'proxy_v2', 'sni-router-native': 'proxy_v2', haproxy: 'proxy_v2', 'haproxy-splice': 'proxy_v2', nginx: 'proxy_v1' };
 
 /**
  * @param {Context} ctx
@@ -85,6 +86,7 @@ function mark(target, backend, proxyCpus, clientCpus) {
   return {
     at: performance.now(),
     target: cpuSample(target.pid),
+    targetSplit: target.pid === null ? null : treeCpuSplit(target.pid),
     backend: cpuSample(backend.pid),
     core: proxyCpus === null ? null : cpuBusySeconds(proxyCpus),
     clientCore: clientCpus === null ? null : cpuBusySeconds(clientCpus),
@@ -108,8 +110,12 @@ function windowCpu(from, to, fallbackSeconds, loadgenCpuSeconds) {
   const clientBusy = from?.clientCore && to?.clientCore ? to.clientCore.busy - from.clientCore.busy : null;
   const pct = (/** @type {number | null} */ seconds) => (seconds === null || wall <= 0 ? null : (seconds / wall) * 100);
   const clientCpu = backendCpu === null ? null : loadgenCpuSeconds + backendCpu;
+  const targetUser = from?.targetSplit && to?.targetSplit ? to.targetSplit.user - from.targetSplit.user : null;
+  const targetSys = from?.targetSplit && to?.targetSplit ? to.targetSplit.sys - from.targetSplit.sys : null;
   return {
     targetCpu,
+    targetUser,
+    targetSys,
     proxy_cpu_pct: pct(targetCpu),
     client_cpu_pct: pct(clientCpu),
     // Only meaningful with a proxy on that core (direct leaves it to whoever else runs there).
@@ -149,13 +155,15 @@ export function measureRate(ctx, name, extras = {}) {
       },
     });
     const conns = result.conns ?? 0;
-    const { targetCpu, ...cpu } = windowCpu(marks.WARMED, marks.MEASURED, result.seconds, result.loadgen_cpu_s);
+    const { targetCpu, targetUser, targetSys, ...cpu } = windowCpu(marks.WARMED, marks.MEASURED, result.seconds, result.loadgen_cpu_s);
     return {
       error: errorOf(result, conns),
       conn_per_s: result.conn_per_s,
       p50_ms: result.p50_us / 1000,
       p99_ms: result.p99_us / 1000,
       cpu_us_per_conn: targetCpu !== null && conns > 0 ? (targetCpu / conns) * 1e6 : null,
+      cpu_user_us_per_conn: targetUser !== null && conns > 0 ? (targetUser / conns) * 1e6 : null,
+      cpu_sys_us_per_conn: targetSys !== null && conns > 0 ? (targetSys / conns) * 1e6 : null,
       ...cpu,
       loadgen: result,
     };
@@ -183,7 +191,7 @@ export function measureThroughput(ctx, name, extras = {}) {
         marks[marker] = mark(target, backend, proxyCpus, ctx.clientCpus);
       },
     });
-    const { targetCpu, ...cpu } = windowCpu(marks.WARMED, marks.MEASURED, result.seconds, result.loadgen_cpu_s);
+    const { targetCpu, targetUser: _user, targetSys: _sys, ...cpu } = windowCpu(marks.WARMED, marks.MEASURED, result.seconds, result.loadgen_cpu_s);
     const isComplete = result.streams_alive === ctx.load.streams && result.bytes > 0;
     return {
       error: isComplete ? null : `${result.streams_alive} of ${ctx.load.streams} streams alive (${result.first_error})`,
@@ -243,4 +251,41 @@ export function measureIdle(ctx, name) {
 
 function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * The syscall pass: a short rate load (8 loops) with strace attached to the target; calls per connection the
+ * echo backend served. Not a speed: strace slows the target.
+ * @param {Context} ctx
+ * @param {import('./targets.js').TargetName} name
+ */
+export async function measureSyscalls(ctx, name) {
+  let counts = null;
+  const figures = await withTarget(ctx, name, {}, async (target) => {
+    if (target.pid === null) return { error: 'no proxy process' };
+    const strace = await attachStrace(target.pid);
+    let result;
+    try {
+      result = await runLoad(ctx.tools.loadgen, 'rate', {
+        port: target.port,
+        helloFile: ctx.helloFile,
+        cpus: ctx.clientCpus,
+        warmupMs: 200,
+        durationMs: 1500,
+        extraArgs: ['--conc', '8', '--payload', '100'],
+        onMarker: () => {},
+      });
+    } finally {
+      counts = await strace.stop();
+    }
+    return { error: (result.conns ?? 0) === 0 ? 'no cycle completed under strace' : null, loadgen: result };
+  });
+  const served = figures.backend_headers?.accepted ?? 0;
+  const top = counts ? Object.entries(counts.by_syscall).sort((a, b) => b[1] - a[1]).slice(0, 6) : [];
+  return {
+    ...figures,
+    connections: served,
+    syscalls_per_conn: counts && served > 0 ? counts.total / served : null,
+    top_per_conn: served > 0 ? Object.fromEntries(top.map(([call, n]) => [call, Math.round((n / served) * 10) / 10])) : {},
+  };
 }

@@ -10,7 +10,13 @@ import { startChild } from './children.js';
 import { BUILD_DIR, CLI_JS, REPO_DIR } from './paths.js';
 import { freePort, waitForPort } from './ports.js';
 
-export const TARGET_NAMES = /** @type {const} */ (['direct', 'sni-router', 'sni-router-native', 'haproxy', 'nginx']);
+/**
+ * sni-router runs the CLI twice: `sni-router` on the native (C) plane, `sni-router-node` with --data-plane node.
+ * `sni-router-native` is the bare plane with a fixed route (bench/native-server.js), no access log: not a default.
+ * `haproxy-splice` is HAProxy with `option splice-auto`.
+ */
+export const TARGET_NAMES = /** @type {const} */ (['direct', 'sni-router', 'sni-router-node', 'sni-router-native', 'haproxy', 'haproxy-splice', 'nginx']);
+export const DEFAULT_TARGETS = /** @type {const} */ (['direct', 'sni-router', 'sni-router-node', 'haproxy', 'haproxy-splice', 'nginx']);
 /** @typedef {(typeof TARGET_NAMES)[number]} TargetName */
 
 /** Where the Debian/Ubuntu packages put them; SNI_BENCH_HAPROXY / SNI_BENCH_NGINX point elsewhere. */
@@ -28,7 +34,7 @@ const NGINX_RLIMIT_NOFILE = 19_900;
 const PEERS_DIR = path.join(BUILD_DIR, 'peers');
 const NATIVE_SERVER_JS = path.join(REPO_DIR, 'bench', 'native-server.js');
 const NATIVE_ADDON = path.join(REPO_DIR, 'build', 'Release', 'sni_router_native.node');
-const NATIVE_WRAPPER_JS = path.join(REPO_DIR, 'dist', 'native', 'native-plane.js');
+const NATIVE_WRAPPER_JS = path.join(REPO_DIR, 'dist', 'data-path', 'native', 'native-plane.js');
 const LOGS_DIR = path.join(BUILD_DIR, 'logs');
 
 /**
@@ -101,6 +107,13 @@ export function checkTargets() {
   return {
     direct: { isAvailable: true, reason: null, version: null },
     'sni-router': {
+      isAvailable: cliBuilt && existsSync(NATIVE_ADDON),
+      reason: !cliBuilt
+        ? `${path.relative(REPO_DIR, CLI_JS)} is missing: run npm run build`
+        : existsSync(NATIVE_ADDON) ? null : `the native plane is not built (${path.relative(REPO_DIR, NATIVE_ADDON)}): npm install or npm run build:native`,
+      version: cliBuilt ? readPackageVersion() : null,
+    },
+    'sni-router-node': {
       isAvailable: cliBuilt,
       reason: cliBuilt ? null : `${path.relative(REPO_DIR, CLI_JS)} is missing: run npm run build`,
       version: cliBuilt ? readPackageVersion() : null,
@@ -115,6 +128,11 @@ export function checkTargets() {
       version: existsSync(NATIVE_ADDON) ? readPackageVersion() : null,
     },
     haproxy: {
+      isAvailable: haproxy !== null,
+      reason: haproxy === null ? `HAProxy is not installed (${HAPROXY_BIN}); make bench-deps installs it` : null,
+      version: haproxy === null ? null : (commandOutput(haproxy, ['-v']).match(/version (\S+)/)?.[1] ?? 'unknown'),
+    },
+    'haproxy-splice': {
       isAvailable: haproxy !== null,
       reason: haproxy === null ? `HAProxy is not installed (${HAPROXY_BIN}); make bench-deps installs it` : null,
       version: haproxy === null ? null : (commandOutput(haproxy, ['-v']).match(/version (\S+)/)?.[1] ?? 'unknown'),
@@ -166,11 +184,15 @@ export function startTarget(name, options) {
     case 'direct':
       return Promise.resolve({ port: options.backendPort, pid: null, stop: async () => ({}) });
     case 'sni-router':
-      return startRouter(options);
+      return startRouter(options, 'native');
+    case 'sni-router-node':
+      return startRouter(options, 'node');
     case 'sni-router-native':
       return startNativeServer(options);
     case 'haproxy':
-      return startHaproxy(options);
+      return startHaproxy(options, false);
+    case 'haproxy-splice':
+      return startHaproxy(options, true);
     case 'nginx':
       return startNginx(options);
   }
@@ -191,8 +213,8 @@ async function waitUntilListening(child, port, extraLogs = () => '') {
   }
 }
 
-/** @param {StartOptions} options */
-async function startRouter(options) {
+/** @param {StartOptions} options @param {'native' | 'node'} plane */
+async function startRouter(options, plane) {
   const port = await freePort();
   mkdirSync(LOGS_DIR, { recursive: true });
   const logFile = path.join(LOGS_DIR, `sni-router-${port}.log`);
@@ -205,9 +227,10 @@ async function startRouter(options) {
     '-r', `${options.sni}=127.0.0.1:${options.backendPort}`,
     '-p', 'v2',
     '--log-level', options.logLevel,
+    '--data-plane', plane,
     ...(options.workers ? ['--workers', String(options.workers)] : []),
   ];
-  const child = startChild('sni-router', process.execPath, args, { cpus: options.cpus, stdout: logFd, cwd: REPO_DIR });
+  const child = startChild(plane === 'native' ? 'sni-router' : 'sni-router-node', process.execPath, args, { cpus: options.cpus, stdout: logFd, cwd: REPO_DIR });
   closeSync(logFd);
   await waitUntilListening(child, port, () => tail(logFile));
   return {
@@ -280,7 +303,7 @@ function peerDir(name) {
 }
 
 /** @param {StartOptions} options */
-async function startHaproxy(options) {
+async function startHaproxy(options, isSplice) {
   const binary = /** @type {string} */ (findBinary(HAPROXY_BIN));
   const port = await freePort();
   const dir = peerDir('haproxy');
@@ -289,11 +312,14 @@ async function startHaproxy(options) {
     'global',
     '  nbthread 1',
     `  maxconn ${PEER_MAX_CONNECTIONS}`,
+    // splice-auto holds pipes (2 descriptors each; default maxconn / 4 of them): within the descriptor limit.
+    ...(isSplice ? ['  maxpipes 1024'] : []),
     'defaults',
     '  mode tcp',
     '  timeout connect 5s',
     '  timeout client 10m',
     '  timeout server 10m',
+    ...(isSplice ? ['  option splice-auto'] : []),
     'frontend sni_in',
     `  bind 127.0.0.1:${port}`,
     '  tcp-request inspect-delay 5s',

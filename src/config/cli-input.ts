@@ -14,5 +14,7 @@ export interface CliInput {
   readonly key?: string;
   readonly logLevel?: string;
   readonly admin?: string;
+  /** `--quic`: the --listen addresses take UDP (QUIC) too. */
+  readonly quic?: boolean;
 }
 

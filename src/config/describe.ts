@@ -30,6 +30,7 @@ export function describeConfig(config: Config): string {
   // Shown only when set, so that the table of a config without them reads as it always did.
   if (config.stated.includes('shutdown_grace')) settings.push(['shutdown_grace', formatDuration(config.shutdownGraceMs)]);
   if (config.stated.includes('workers')) settings.push(['workers', String(config.workers)]);
+  if (config.stated.includes('data_plane')) settings.push(['data_plane', config.dataPlane]);
   if (config.stated.includes('limits')) {
     const { maxHelloConnections, maxHelloConnectionsPerClient, maxHelloBytesTotal, maxConnectionRatePerClient } = config.limits;
     // The newer keys only when set away from their defaults, so existing configs' tables read as they did.
@@ -54,6 +55,7 @@ export function describeConfig(config: Config): string {
   );
   lines.push('', 'routes, in the order a lookup tries them:');
   for (const line of formatTable(rows)) lines.push(`  ${line}`);
+  for (const line of describeQuic(config)) lines.push(line);
   return lines.join('\n');
 }
 
@@ -122,7 +124,37 @@ function describeListenLimits(listen: ListenAddress): string {
   if (listen.maxConnections !== null) caps.push(`max_connections ${listen.maxConnections}`);
   if (listen.maxConnectionsPerClient !== null) caps.push(`max_connections_per_client ${listen.maxConnectionsPerClient}`);
   if (caps.length > 0) text += `; ${caps.join(', ')}`;
+  if (listen.quic) text += '; QUIC too (UDP on the same address and port)';
   return text;
+}
+
+/**
+ * With QUIC listeners: the `quic:` bounds, where each route's QUIC flows go when not to its pool's backends, and
+ * which routes' PROXY header QUIC flows go without (a UDP datagram has no stream to put one in front of).
+ */
+function describeQuic(config: Config): string[] {
+  const quicListeners = config.listen.filter((listen) => listen.quic);
+  if (quicListeners.length === 0) return [];
+  const q = config.quic;
+  const lines = [
+    '',
+    `QUIC (UDP) listeners: ${quicListeners.map((listen) => listen.label).join(', ')}`,
+    `  quic: idle_timeout ${formatDuration(q.idleTimeoutMs)}, hello_timeout ${formatDuration(q.helloTimeoutMs)}, ` +
+      `backend_answer_timeout ${formatDuration(q.backendAnswerTimeoutMs)}, max_flows ${q.maxFlows}, ` +
+      `max_pending_flows ${q.maxPendingFlows}, max_pending_flows_per_client ${q.maxPendingFlowsPerClient}, ` +
+      `max_pending_bytes_per_flow ${q.maxPendingBytesPerFlow}`,
+  ];
+  for (const route of orderByPrecedence(config.routes)) {
+    if (route.quicBackends !== null) lines.push(`  route ${route.name}: QUIC flows go to ${route.quicBackends.map((b) => b.label).join(', ')}`);
+  }
+  const withProxy = orderByPrecedence(config.routes).filter((route) => route.pool.proxyProtocol !== 'none').map((route) => route.name);
+  if (config.defaultPool !== null && config.defaultPool.proxyProtocol !== 'none') withProxy.push('default');
+  if (withProxy.length > 0) {
+    lines.push(`  note: PROXY headers are not sent on QUIC: over UDP the backends see the router's address, not the client's (${withProxy.length} route${withProxy.length === 1 ? '' : 's'} with proxy_protocol: ${withProxy.slice(0, 10).join(', ')}${withProxy.length > 10 ? ', …' : ''})`);
+  } else {
+    lines.push("  note: PROXY headers are not sent on QUIC: over UDP the backends see the router's address, not the client's");
+  }
+  return lines;
 }
 
 function describeSource(source: SourcePosition | null): string {

@@ -40,6 +40,7 @@ export function diffConfigs(before: Config, after: Config): ConfigDiff {
     ['admin', before.admin, after.admin],
     ['shutdown_grace', before.shutdownGraceMs, after.shutdownGraceMs],
     ['workers', before.workers, after.workers],
+    ['data_plane', before.dataPlane, after.dataPlane],
     ['limits', before.limits, after.limits],
     // Route order decides between regexes; a reordering is a change even when no route body changed.
     ['route order', before.routes.map((r) => r.name), after.routes.map((r) => r.name)],

@@ -5,6 +5,7 @@
 import {
   type AdminAddress,
   type BalanceAlgorithm,
+  type DataPlaneChoice,
   DEFAULT_MAX_HELLO_BYTES,
   DEFAULT_TIMEOUTS,
   type Limits,
@@ -14,6 +15,7 @@ import {
   type RouteConfig,
   type Timeouts,
 } from './types.js';
+import type { QuicSettings } from './quic-keys.js';
 
 export const PROXY_PROTOCOL_MODES: readonly ProxyProtocolMode[] = ['v2', 'v1', 'none'];
 export const BALANCE_ALGORITHMS: readonly BalanceAlgorithm[] = ['round-robin', 'least-conn', 'random', 'source-hash'];
@@ -44,7 +46,11 @@ export interface Draft {
   /** `shutdown_grace`, `workers` and `limits` when the file gives them; absent = their defaults (load.ts). */
   shutdownGraceMs?: number;
   workers?: number;
+  /** `data_plane` when the file gives it; absent = the default (src/config/operations.ts, defaultDataPlane). */
+  dataPlane?: DataPlaneChoice;
   limits?: Limits;
+  /** The `quic:` section when the file gives it; absent = QUIC_DEFAULTS. */
+  quic?: QuicSettings;
 }
 
 export function emptyDraft(proxyProtocol: ProxyProtocolMode, sourceFile: string | null): Draft {

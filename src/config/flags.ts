@@ -64,9 +64,11 @@ export function applyFlags(draft: Draft, input: CliInput, cwd: string): ConfigPr
       else if (seen.has(result.value.label)) report(`--listen '${result.value.label}' is given twice`);
       else {
         seen.add(result.value.label);
-        draft.listen.push({ ...result.value, ...DEFAULT_LISTEN_SETTINGS });
+        draft.listen.push({ ...result.value, ...DEFAULT_LISTEN_SETTINGS, quic: input.quic === true });
       }
     }
+  } else if (input.quic === true) {
+    report("--quic binds UDP beside the --listen addresses; give --listen, or set quic: true on a listen entry in the file");
   }
 
   const flagRoutes = new Set<string>();
@@ -157,7 +159,7 @@ function readRouteFlag(text: string, proxyProtocol: ProxyProtocolMode, report: (
   }
   if (backends === null || isBroken) return null;
   const pool: PoolConfig = { backends, proxyProtocol: mode, balance: DEFAULT_BALANCE, health: null };
-  return { name, kind: classified.kind, pattern: classified.pattern, pool, terminate: null, source: FLAG_SOURCE, alpn: [], fallback: null };
+  return { name, kind: classified.kind, pattern: classified.pattern, pool, terminate: null, source: FLAG_SOURCE, alpn: [], fallback: null, quicBackends: null };
 }
 
 /** 'b1,b2' → backends; `what` names the flag in messages. */

@@ -14,7 +14,9 @@ import { describeFileError } from './files.js';
 import type { CliInput } from './cli-input.js';
 import { applyFlags } from './flags.js';
 import { deepFreeze } from './freeze.js';
+import { defaultDataPlane } from './operations.js';
 import { COMMAND_LINE, type ConfigProblem, sortProblems } from './problem.js';
+import { QUIC_DEFAULTS } from './quic-keys.js';
 import { findRegexBudgetProblem } from './route-grammar.js';
 import { type Config, DEFAULT_LIMITS, DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_WORKERS, type StatedSetting } from './types.js';
 import { validateDocument } from './validate.js';
@@ -104,7 +106,9 @@ function toConfig(draft: Draft): Config {
   const stated: StatedSetting[] = [];
   if (draft.shutdownGraceMs !== undefined) stated.push('shutdown_grace');
   if (draft.workers !== undefined) stated.push('workers');
+  if (draft.dataPlane !== undefined) stated.push('data_plane');
   if (draft.limits !== undefined) stated.push('limits');
+  if (draft.quic !== undefined) stated.push('quic');
   return {
     listen: draft.listen,
     proxyProtocol: draft.proxyProtocol,
@@ -117,7 +121,9 @@ function toConfig(draft: Draft): Config {
     sourceFile: draft.sourceFile,
     shutdownGraceMs: draft.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
     workers: draft.workers ?? DEFAULT_WORKERS,
+    dataPlane: draft.dataPlane ?? defaultDataPlane(),
     limits: draft.limits ?? DEFAULT_LIMITS,
+    quic: draft.quic ?? QUIC_DEFAULTS,
     stated,
   };
 }

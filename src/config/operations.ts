@@ -1,15 +1,35 @@
 /**
- * The operational settings: `shutdown_grace`, `workers`, and the admin
+ * The operational settings: `shutdown_grace`, `workers`, `data_plane`, and the admin
  * listener's loopback rule. Pure: validate.ts (the file) and cli.ts (the flags) share these readers.
  *
  *   shutdown_grace: 30s                       how long open connections may finish after SIGTERM/SIGINT
  *   workers: 4 | auto                         processes sharing the listeners; auto = the machine's cores
+ *   data_plane: auto | native | node          which plane carries connections; auto = native where it loads
  *   admin: 127.0.0.1:9901                     short form: loopback only
  *   admin: { listen: "0.0.0.0:9901", allow_non_loopback: true }   long form: anything, said explicitly
  */
 import { availableParallelism } from 'node:os';
-import { MAX_WORKERS } from './types.js';
+import { type DataPlaneChoice, MAX_WORKERS } from './types.js';
 import { ipVersionOf } from '../wire/ip-address.js';
+
+export const DATA_PLANE_CHOICES: readonly DataPlaneChoice[] = ['auto', 'native', 'node'];
+
+export type DataPlaneResult = { readonly ok: true; readonly dataPlane: DataPlaneChoice } | { readonly ok: false; readonly reason: string };
+
+/** `data_plane` / `--data-plane`. `reason` finishes "data_plane …". */
+export function parseDataPlane(value: unknown): DataPlaneResult {
+  if (typeof value === 'string' && (DATA_PLANE_CHOICES as readonly string[]).includes(value)) return { ok: true, dataPlane: value as DataPlaneChoice };
+  return { ok: false, reason: `must be one of ${DATA_PLANE_CHOICES.join(', ')}, not '${String(value)}'` };
+}
+
+/**
+ * The plane when neither the file nor a flag names one: SNI_ROUTER_DATA_PLANE when it holds a valid choice (the
+ * test suite runs once per plane with it), else auto.
+ */
+export function defaultDataPlane(): DataPlaneChoice {
+  const fromEnvironment = parseDataPlane(process.env.SNI_ROUTER_DATA_PLANE);
+  return fromEnvironment.ok ? fromEnvironment.dataPlane : 'auto';
+}
 
 export const ADMIN_KEYS = ['listen', 'allow_non_loopback'];
 

@@ -10,13 +10,14 @@
 import { stringify } from 'yaml';
 import { DEFAULT_BALANCE, DEFAULT_LOG_LEVEL } from './draft.js';
 import { formatDuration } from './durations.js';
+import { QUIC_COUNT_KEYS, QUIC_DURATION_KEYS, type QuicSettings } from './quic-keys.js';
 import { type Config, DEFAULT_MAX_HELLO_BYTES, DEFAULT_TERMINATE, DEFAULT_WEIGHT, type PoolConfig, type RouteConfig, type TerminateSettings } from './types.js';
 
 type Yaml = Record<string, unknown>;
 
 export function configToYaml(config: Config): string {
   const document: Yaml = {
-    listen: config.listen.map((listen) => listen.label),
+    listen: config.listen.map((listen) => (listen.quic ? { address: listen.label, quic: true } : listen.label)),
     proxy_protocol: config.proxyProtocol,
     timeouts: {
       client_hello: formatDuration(config.timeouts.clientHelloMs),
@@ -31,10 +32,12 @@ export function configToYaml(config: Config): string {
   }
   if (config.stated.includes('shutdown_grace')) document.shutdown_grace = formatDuration(config.shutdownGraceMs);
   if (config.stated.includes('workers')) document.workers = config.workers;
+  if (config.stated.includes('data_plane')) document.data_plane = config.dataPlane;
   if (config.routes.length > 0) {
     document.routes = Object.fromEntries(config.routes.map((route) => [route.name, routeYaml(route, config)]));
   }
   if (config.defaultPool !== null) document.default = poolYaml(config.defaultPool, config);
+  if (config.stated.includes('quic')) document.quic = quicYaml(config.quic);
   const source = config.sourceFile ?? 'the command line';
   return `# sni-router config equivalent to ${source}\n${stringify(document, { lineWidth: 0 })}`;
 }
@@ -47,8 +50,16 @@ function routeYaml(route: RouteConfig, config: Config): unknown {
   }
   if (route.alpn.length > 0) extra.alpn = Object.fromEntries(route.alpn.map((entry) => [entry.protocol, poolYaml(entry.pool, config)]));
   if (route.fallback) extra.fallback = poolYaml(route.fallback, config);
+  if (route.quicBackends !== null) extra.quic_backends = route.quicBackends.map((backend) => backend.label);
   if (Object.keys(extra).length === 0) return pool;
   return { ...(Array.isArray(pool) ? { backends: pool } : (pool as Yaml)), ...extra };
+}
+
+function quicYaml(quic: QuicSettings): Yaml {
+  const document: Yaml = {};
+  for (const [key, field] of Object.entries(QUIC_DURATION_KEYS)) document[key] = formatDuration(quic[field]);
+  for (const [key, { field }] of Object.entries(QUIC_COUNT_KEYS)) document[key] = quic[field];
+  return document;
 }
 
 /** cert and key, and the other keys only where they differ from the defaults. */

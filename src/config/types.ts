@@ -6,12 +6,15 @@
  * operator left out holds its default here, so no reader applies a default of its own.
  */
 import type { Cidr } from '../wire/cidr.js';
+import type { QuicSettings } from './quic-keys.js';
 
 export type { Cidr } from '../wire/cidr.js';
 
 export type ProxyProtocolMode = 'v2' | 'v1' | 'none';
 export type BalanceAlgorithm = 'round-robin' | 'least-conn' | 'random' | 'source-hash';
 export type RouteKind = 'exact' | 'wildcard' | 'regex';
+/** `auto`: the native (C) plane where its addon loaded, else the node plane. */
+export type DataPlaneChoice = 'auto' | 'native' | 'node';
 
 /** Where a setting came from, for error messages and `sni-router check`. `file` is '<command line>' for flags. */
 export interface SourcePosition {
@@ -44,6 +47,8 @@ export interface ListenAddress extends ListenEndpoint {
   readonly maxConnections: number | null;
   /** Long form `max_connections_per_client`: open connections per peer address on this listener; null = no cap. */
   readonly maxConnectionsPerClient: number | null;
+  /** Long form `quic: true` (or `--quic`): also bind UDP on this address and port and route QUIC by SNI. */
+  readonly quic: boolean;
 }
 
 export interface AcceptProxySettings {
@@ -51,7 +56,7 @@ export interface AcceptProxySettings {
 }
 
 /** What a listen address has when the long form does not say: no PROXY header accepted, no caps. */
-export const DEFAULT_LISTEN_SETTINGS = Object.freeze({ acceptProxy: null, maxConnections: null, maxConnectionsPerClient: null });
+export const DEFAULT_LISTEN_SETTINGS = Object.freeze({ acceptProxy: null, maxConnections: null, maxConnectionsPerClient: null, quic: false });
 
 /** A backend; `weight` (long form `{ address, weight }`) is DEFAULT_WEIGHT unless given. */
 export interface BackendAddress extends HostPort {
@@ -154,6 +159,8 @@ export interface RouteConfig {
   readonly alpn: readonly AlpnPool[];
   /** Used when every backend of the chosen pool is down or fails; null = close (backend_unavailable). */
   readonly fallback: PoolConfig | null;
+  /** `quic_backends`: where this route's QUIC flows go; null = the pool's backends, same host:port, over UDP. */
+  readonly quicBackends: readonly BackendAddress[] | null;
 }
 
 export interface Timeouts {
@@ -179,10 +186,17 @@ export interface Config {
   readonly shutdownGraceMs: number;
   /** Processes sharing the listeners (node:cluster); 1 = no cluster. `auto` was resolved to the core count. */
   readonly workers: number;
+  /**
+   * Which data plane carries connections (`data_plane`, `--data-plane`); when neither gives one, the default
+   * (SNI_ROUTER_DATA_PLANE, else auto: src/config/operations.ts). `stated` says whether the operator named it.
+   */
+  readonly dataPlane: DataPlaneChoice;
   /** Absolute path of the YAML file, or null in quick mode (flags only). */
   readonly sourceFile: string | null;
   /** Hello-phase caps: DEFAULT_LIMITS for what the file left out. */
   readonly limits: Limits;
+  /** The `quic:` bounds (src/config/quic-keys.ts): QUIC_DEFAULTS for what the file left out. */
+  readonly quic: QuicSettings;
   /**
    * Which of the settings `check` and `--print-config` show only when stated were stated (in the file, or
    * `--workers`), so that a table or printed file says what the operator said, even when it is the default.
@@ -191,7 +205,7 @@ export interface Config {
 }
 
 /** Settings shown by `check` and written by `--print-config` only when the operator gave them. */
-export type StatedSetting = 'shutdown_grace' | 'workers' | 'limits';
+export type StatedSetting = 'shutdown_grace' | 'workers' | 'data_plane' | 'limits' | 'quic';
 
 export const DEFAULT_WORKERS = 1;
 

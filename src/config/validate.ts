@@ -12,7 +12,8 @@ import { type Draft, emptyDraft, FILE_DEFAULT_PROXY_PROTOCOL, LOG_LEVELS, PROXY_
 import { type ConfigProblem, quoteValue } from './problem.js';
 import { readListen } from './sections/listen.js';
 import { readLimits, readMaxHelloBytes } from './sections/limits.js';
-import { readAdmin, readShutdownGrace, readWorkers } from './sections/operations.js';
+import { readAdmin, readDataPlane, readShutdownGrace, readWorkers } from './sections/operations.js';
+import { readQuic } from './sections/quic.js';
 import { readDefault, readRoutes } from './sections/routes.js';
 import { readTimeouts } from './sections/timeouts.js';
 import { YamlReader } from './sections/yaml-reader.js';
@@ -79,6 +80,13 @@ const TOP_LEVEL: Readonly<Record<string, TopLevelKey>> = {
   workers: settings((reader, node, draft) => {
     const workers = readWorkers(reader, node);
     if (workers !== null) draft.workers = workers;
+  }),
+  data_plane: settings((reader, node, draft) => {
+    const dataPlane = readDataPlane(reader, node);
+    if (dataPlane !== null) draft.dataPlane = dataPlane;
+  }),
+  quic: settings((reader, node, draft) => {
+    draft.quic = readQuic(reader, node);
   }),
 };
 const TOP_LEVEL_KEYS = Object.keys(TOP_LEVEL);

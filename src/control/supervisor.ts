@@ -69,6 +69,7 @@ export function warnRestartOnly(before: Config, after: Config, logger: Logger): 
   const changed: string[] = [];
   if (before.admin?.label !== after.admin?.label) changed.push('admin');
   if (before.workers !== after.workers) changed.push('workers');
+  if (before.dataPlane !== after.dataPlane) changed.push('data_plane');
   if (changed.length > 0) logger.warn({ settings: changed }, 'these settings take effect on restart, not on reload');
 }
 
@@ -150,8 +151,9 @@ export async function runSingle(spec: LoadSpec, config: Config, logger: Logger, 
   });
 
   try {
-    router = await startRouter(config, { logger, ...(routerMetrics ? { metrics: routerMetrics } : {}) });
+    router = await startRouter(config, { logger, ...(routerMetrics ? { metrics: routerMetrics, quicMetrics: routerMetrics.quic } : {}) });
     routerMetrics?.watchBackends(() => router.backendStates());
+    routerMetrics?.dataPlane(router.dataPlane);
     admin = await startAdminFor(config, logger, {
       isReady: () => !router.isClosing && router.listeners.length > 0,
       loopHealth: () => {
@@ -159,7 +161,12 @@ export async function runSingle(spec: LoadSpec, config: Config, logger: Logger, 
         return { isHealthy: watchdog.isHealthy, lagSeconds: watchdog.lagSeconds };
       },
       config: () => ({ config: reloader.config, hash: reloader.hash }),
-      connections: async () => ({ ...(routerMetrics ? await routerMetrics.connectionCounts() : {}), active: router.activeConnections, draining: router.isClosing }),
+      connections: async () => ({
+        ...(routerMetrics ? await routerMetrics.connectionCounts() : {}),
+        active: router.activeConnections,
+        quicFlows: router.activeFlows,
+        draining: router.isClosing,
+      }),
       metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
       reload: () => reloader.reload('admin'),
     });
@@ -209,6 +216,6 @@ export async function runSingle(spec: LoadSpec, config: Config, logger: Logger, 
   setInterval(() => logger.flush(), LOG_FLUSH_INTERVAL_MS).unref();
   loopWatchdog(); // from now on: start-up's own compile is not lag
   logListening(router.listeners, logger, new Set());
-  logger.info({ config: config.sourceFile, routes: config.routes.length, hash: reloader.hash }, 'sni-router started');
+  logger.info({ config: config.sourceFile, routes: config.routes.length, hash: reloader.hash, data_plane: router.dataPlane }, 'sni-router started');
   logger.flush(); // lifecycle lines go out at once, not with the next periodic flush
 }

@@ -25,7 +25,7 @@ import type { Logger } from '../ops/log.js';
 import { loopWatchdog } from '../ops/loop-watchdog.js';
 import { type ConnectionCounts, ControlMetrics, countsFromJson, RouterMetrics } from '../ops/metrics.js';
 import { Reloader } from './reload.js';
-import { type BoundListener, type RunningRouter, startRouter } from '../serve/router.js';
+import { type BoundListener, type DataPlaneName, type RunningRouter, startRouter } from '../serve/router.js';
 import {
   describeStartError,
   EXIT_OK,
@@ -73,7 +73,7 @@ type PrimaryMessage =
 
 type WorkerMessage =
   | { type: 'sni-router:waiting' }
-  | { type: 'sni-router:listening'; listeners: readonly BoundListener[] }
+  | { type: 'sni-router:listening'; listeners: readonly BoundListener[]; dataPlane: DataPlaneName }
   | { type: 'sni-router:start-failed'; message: string; exitCode: number }
   | { type: 'sni-router:pong'; lagSeconds: number }
   | { type: 'sni-router:reply'; id: number; ok: boolean; error?: string; counts?: ConnectionCounts; listeners?: readonly BoundListener[] };
@@ -128,6 +128,7 @@ export async function runPrimary(spec: LoadSpec, config: Config, workerCount: nu
   let youngDeaths = 0;
   let watcher: ConfigWatcher | null = null;
   let firstListeners: readonly BoundListener[] | null = null;
+  let dataPlane: DataPlaneName | null = null;
   let admin: Awaited<ReturnType<typeof startAdminFor>> = null;
 
   let resolveStarted!: () => void;
@@ -158,7 +159,14 @@ export async function runPrimary(spec: LoadSpec, config: Config, workerCount: nu
           state.isReady = true;
           state.answeredAt = performance.now();
           logger.info({ worker: worker.id, worker_pid: worker.process.pid }, 'worker started');
-          if (firstListeners === null) firstListeners = message.listeners;
+          if (firstListeners === null) {
+            firstListeners = message.listeners;
+            dataPlane = message.dataPlane;
+            // Native workers open their own SO_REUSEPORT listeners: a port 0 must become the first worker's port,
+            // or each would listen on a port of its own. The others start once it is known.
+            if (dataPlane === 'native') current = withBoundPorts(current, message.listeners);
+            for (let i = 1; i < workerCount; i++) fork();
+          }
           if (readyCount() === workerCount) resolveStarted();
           return;
         case 'sni-router:start-failed':
@@ -255,7 +263,8 @@ export async function runPrimary(spec: LoadSpec, config: Config, workerCount: nu
     onFileRead: (digest) => watcher?.remember(digest),
     apply: async (next) => {
       const previous = current;
-      current = next; // a worker forked from now on starts on the new config
+      // A worker forked from now on starts on the new config (on the ports the native workers already share).
+      current = dataPlane === 'native' && firstListeners !== null ? withBoundPorts(next, firstListeners) : next;
       const batch = nextRequestId++; // slices of another (failed) reload are dropped by the worker
       const sendTo = async (worker: Worker): Promise<WorkerMessage & { type: 'sni-router:reply' }> => {
         for (let start = 0; start < next.routes.length; start += ROUTES_PER_MESSAGE) {
@@ -303,7 +312,7 @@ export async function runPrimary(spec: LoadSpec, config: Config, workerCount: nu
     if (!isStopping) void reloader.reload('signal');
   });
 
-  for (let i = 0; i < workerCount; i++) fork();
+  fork(); // the first; the others once it listens (see 'sni-router:listening')
   try {
     await started;
   } catch (failure) {
@@ -355,7 +364,7 @@ export async function runPrimary(spec: LoadSpec, config: Config, workerCount: nu
   }
   setInterval(() => logger.flush(), LOG_FLUSH_INTERVAL_MS).unref();
   logListening(firstListeners ?? [], logger, new Set());
-  logger.info({ config: config.sourceFile, routes: config.routes.length, hash: reloader.hash, workers: workerCount }, 'sni-router started');
+  logger.info({ config: config.sourceFile, routes: config.routes.length, hash: reloader.hash, workers: workerCount, data_plane: dataPlane }, 'sni-router started');
   logger.flush();
 }
 
@@ -407,6 +416,7 @@ export function runWorker(): void {
       router = await startRouter(config, { logger, ...(metrics ? { metrics } : {}) });
       const running = router;
       metrics?.watchBackends(() => running.backendStates());
+      metrics?.dataPlane(running.dataPlane);
     } catch (error) {
       reply({ type: 'sni-router:start-failed', ...describeStartError(error) });
       exitAfterFlush(logger, 1);
@@ -414,7 +424,7 @@ export function runWorker(): void {
     }
     setInterval(() => logger?.flush(), LOG_FLUSH_INTERVAL_MS).unref();
     loopWatchdog(); // from now on: start-up's own compile is not lag
-    reply({ type: 'sni-router:listening', listeners: router.listeners });
+    reply({ type: 'sni-router:listening', listeners: router.listeners, dataPlane: router.dataPlane });
   };
 
   process.on('message', (raw: unknown) => {
@@ -480,4 +490,14 @@ export function runWorker(): void {
   // The primary is gone (killed): finish what is open, then go too.
   process.on('disconnect', () => shutdown('primary', graceMs));
   reply({ type: 'sni-router:waiting' });
+}
+
+/** `config` with every port 0 replaced by the port the first worker got for that listener. */
+function withBoundPorts(config: Config, bound: readonly BoundListener[]): Config {
+  if (!config.listen.some((address) => address.port === 0)) return config;
+  const listen = config.listen.map((address) => {
+    const port = bound.find((listener) => listener.label === address.label)?.port;
+    return address.port === 0 && port !== undefined ? { ...address, port } : address;
+  });
+  return deepFreeze({ ...config, listen });
 }

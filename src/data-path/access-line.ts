@@ -89,8 +89,11 @@ export class ConnectionRecord {
   bytesIn = 0;
   bytesOut = 0;
   detail: string | null = null;
+  /** Bytes of the client's TCP stream read before this socket object existed (the native plane's peek). */
+  wireBytesInBefore = 0;
 
-  constructor(socket: net.Socket) {
+  /** A socket, or what the native plane reports of one (its addresses as accepted). */
+  constructor(socket: Pick<net.Socket, 'remoteAddress' | 'remotePort' | 'localAddress' | 'localPort'>) {
     // Captured at accept: node reports undefined for these once a socket has closed.
     this.clientAddress = socket.remoteAddress ?? '';
     this.clientPort = socket.remotePort ?? 0;
@@ -169,7 +172,7 @@ export class ConnectionRecord {
       duration_ms: durationMs,
       reason,
       ...(tls !== null ? { tls_version: tls.version, cipher: tls.cipher, alpn_negotiated: tls.alpn } : {}),
-      ...(wire !== null ? { wire_bytes_in: wire.bytesRead, wire_bytes_out: wire.bytesWritten } : {}),
+      ...(wire !== null ? { wire_bytes_in: wire.bytesRead + this.wireBytesInBefore, wire_bytes_out: wire.bytesWritten } : {}),
       ...(this.detail !== null ? { detail: this.detail } : {}),
       ...(pool !== undefined ? { pool } : {}),
     };

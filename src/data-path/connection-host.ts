@@ -56,4 +56,9 @@ export interface ConnectionHost<Self> {
   readonly helloHolds?: (bytes: number) => void;
   /** A backend dial failed for want of a file descriptor: our shortage, not the backend's fault. */
   readonly outOfDescriptors?: (code: string) => void;
+  /**
+   * The native plane accepted this connection, counted it and read its first bytes, then handed the socket over
+   * (terminate routes, inbound PROXY): keep its id, and start from `peeked` as if they had just been read.
+   */
+  readonly handedOver?: { readonly id: string; readonly peeked: Buffer };
 }

@@ -45,7 +45,7 @@ const kConnection = Symbol('sni-router.connection');
 type TaggedSocket = net.Socket & { [kConnection]: Connection };
 
 export class Connection implements SpliceOwner, HandshakeOwner, DialerOwner {
-  readonly id = nextConnectionId();
+  readonly id: string;
   #stage: Stage = CLOSED;
   /** The accepted socket. In terminate mode the TLS layer alone reads it; the stages hold the TLSSocket. */
   readonly #client: TaggedSocket;
@@ -60,8 +60,10 @@ export class Connection implements SpliceOwner, HandshakeOwner, DialerOwner {
     this.#host = host;
     this.#routing = host.snapshot;
     this.#metrics = host.metrics ?? NO_METRICS;
-    this.#metrics.accepted(host.listenerLabel);
+    this.id = host.handedOver?.id ?? nextConnectionId();
+    if (host.handedOver === undefined) this.#metrics.accepted(host.listenerLabel);
     this.#record = new ConnectionRecord(client);
+    this.#record.wireBytesInBefore = host.handedOver?.peeked.length ?? 0;
     client.on('error', clientOnError);
     client.on('data', clientOnData);
     client.on('end', clientOnEnd);
@@ -74,6 +76,8 @@ export class Connection implements SpliceOwner, HandshakeOwner, DialerOwner {
       // Never trust a header from a peer outside the trusted networks: close before reading a byte.
       this.close('proxy_rejected', `peer ${displayAddress(this.#record.clientAddress)} is not in accept_proxy_protocol.trusted`);
     }
+    const peeked = host.handedOver?.peeked;
+    if (peeked !== undefined && peeked.length > 0 && !this.isClosed) this.onClientData(peeked);
   }
 
   get isClosed(): boolean {

@@ -15,6 +15,9 @@ export type DescriptorShortage = 'accept' | 'dial';
 /** The ClientHello's fate, the vocabulary of `sni_router_client_hello_total{outcome}` (Envoy's tls_inspector stats). */
 export type HelloOutcome = 'sni_found' | 'no_sni' | 'not_tls' | 'malformed' | 'too_large' | 'timeout';
 
+/** The `protocol` label of the hello outcomes: a TCP connection's ClientHello, or one a QUIC flow's Initials carried. */
+export type HelloProtocol = 'tcp' | 'quic';
+
 export interface ClosedConnection {
   readonly listener: string;
   /** The route name as written, `default`, or null when none was chosen (closed before or without a route). */
@@ -27,8 +30,8 @@ export interface ClosedConnection {
 
 export interface ConnectionMetrics {
   accepted(listener: string): void;
-  /** `helloBytes` is the size of the TLS records that carried the hello (0 when there was none). */
-  hello(outcome: HelloOutcome, helloBytes: number): void;
+  /** `helloBytes` is the size of the TLS records that carried the hello (0 when there was none); protocol default tcp. */
+  hello(outcome: HelloOutcome, helloBytes: number, protocol?: HelloProtocol): void;
   /** A backend accepted the connection `connectMs` after the first dial (retries included; not the client's TLS handshake). */
   backendConnected(route: string, connectMs: number): void;
   closed(connection: ClosedConnection): void;

@@ -16,7 +16,8 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { CLOSE_REASONS } from './close-reason.js';
-import type { ClosedConnection, ConnectionMetrics, DescriptorShortage, HelloOutcome } from './connection-metrics.js';
+import type { ClosedConnection, ConnectionMetrics, DescriptorShortage, HelloOutcome, HelloProtocol } from './connection-metrics.js';
+import { QuicFlowMetrics } from './quic-metrics.js';
 import { LIMIT_NAMES, type LimitName } from '../serve/limits.js';
 import { openFileWatches } from './file-watch.js';
 import { loopWatchdog } from './loop-watchdog.js';
@@ -27,6 +28,7 @@ export const NO_ROUTE_LABEL = 'none';
 export const DEFAULT_ROUTE_LABEL = 'default';
 
 const HELLO_OUTCOMES: readonly HelloOutcome[] = ['sni_found', 'no_sni', 'not_tls', 'malformed', 'too_large', 'timeout'];
+const HELLO_PROTOCOLS: readonly HelloProtocol[] = ['tcp', 'quic'];
 const HELLO_BYTES_BUCKETS = [128, 256, 512, 1024, 1536, 2048, 4096, 8192, 16384, 65536];
 const CONNECT_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const DURATION_SECONDS_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600];
@@ -38,12 +40,15 @@ export class RouterMetrics implements ConnectionMetrics {
   readonly #closed: Counter<'route' | 'reason'>;
   readonly #bytesIn: Counter<'route'>;
   readonly #bytesOut: Counter<'route'>;
-  readonly #hello: Counter<'outcome'>;
+  readonly #hello: Counter<'outcome' | 'protocol'>;
+  /** The QUIC flows' counters and gauges (src/ops/quic-metrics.ts), in the same registry. */
+  readonly quic: QuicFlowMetrics;
   readonly #helloBytes: Histogram;
   readonly #connectSeconds: Histogram<'route'>;
   readonly #durationSeconds: Histogram<'route'>;
   readonly #limited: Counter<'limit'>;
   readonly #outOfDescriptors: Counter<'where'>;
+  readonly #dataPlane: Gauge<'plane'>;
   #backendStates: (() => Iterable<BackendState>) | null = null;
 
   constructor(registry: Registry = new Registry(), options: { processMetrics?: boolean } = {}) {
@@ -81,8 +86,8 @@ export class RouterMetrics implements ConnectionMetrics {
     });
     this.#hello = new Counter({
       name: `${METRIC_PREFIX}client_hello_total`,
-      help: 'ClientHello outcomes: sni_found, no_sni, not_tls, malformed, too_large, timeout.',
-      labelNames: ['outcome'],
+      help: 'ClientHello outcomes: sni_found, no_sni, not_tls, malformed, too_large, timeout; by protocol (tcp, or quic: the hello in a flow\'s Initials).',
+      labelNames: ['outcome', 'protocol'],
       registers,
     });
     this.#helloBytes = new Histogram({
@@ -132,7 +137,8 @@ export class RouterMetrics implements ConnectionMetrics {
       collect: () => loopLag.set(loopWatchdog().lagSeconds),
     });
     // Every outcome and reason exists from the start at 0, so rate() works before the first event.
-    for (const outcome of HELLO_OUTCOMES) this.#hello.inc({ outcome }, 0);
+    for (const outcome of HELLO_OUTCOMES) for (const protocol of HELLO_PROTOCOLS) this.#hello.inc({ outcome, protocol }, 0);
+    this.quic = new QuicFlowMetrics(registry);
     for (const reason of CLOSE_REASONS) this.#closed.inc({ route: NO_ROUTE_LABEL, reason }, 0);
     this.#limited = new Counter({
       name: `${METRIC_PREFIX}limited_connections_total`,
@@ -147,7 +153,20 @@ export class RouterMetrics implements ConnectionMetrics {
       labelNames: ['where'],
       registers,
     });
+    this.#dataPlane = new Gauge({
+      name: `${METRIC_PREFIX}data_plane_info`,
+      help: 'The data plane carrying connections: 1 for the one that runs (native: C on Node-API; node: net.Socket).',
+      labelNames: ['plane'],
+      aggregator: 'max',
+      registers,
+    });
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  }
+
+  /** Which data plane runs (sni_router_data_plane_info{plane}). */
+  dataPlane(plane: 'native' | 'node'): void {
+    this.#dataPlane.reset();
+    this.#dataPlane.set({ plane }, 1);
   }
 
   accepted(listener: string): void {
@@ -155,9 +174,9 @@ export class RouterMetrics implements ConnectionMetrics {
     this.#active.inc({ listener });
   }
 
-  hello(outcome: HelloOutcome, helloBytes: number): void {
-    this.#hello.inc({ outcome });
-    if (outcome === 'sni_found' || outcome === 'no_sni') this.#helloBytes.observe(helloBytes);
+  hello(outcome: HelloOutcome, helloBytes: number, protocol: HelloProtocol = 'tcp'): void {
+    this.#hello.inc({ outcome, protocol });
+    if (protocol === 'tcp' && (outcome === 'sni_found' || outcome === 'no_sni')) this.#helloBytes.observe(helloBytes);
   }
 
   backendConnected(route: string, connectMs: number): void {
@@ -202,6 +221,8 @@ export interface ConnectionCounts {
   accepted: number;
   activeByListener: Record<string, number>;
   closedByReason: Record<string, number>;
+  /** QUIC flows held now (sni_router_quic_flows_active), on every QUIC listener. */
+  quicFlows?: number;
 }
 
 interface MetricJson {
@@ -218,6 +239,8 @@ export function countsFromJson(metrics: readonly MetricJson[], into?: Connection
         counts.active += value;
         const listener = String(labels.listener);
         counts.activeByListener[listener] = (counts.activeByListener[listener] ?? 0) + value;
+      } else if (metric.name === `${METRIC_PREFIX}quic_flows_active`) {
+        counts.quicFlows = (counts.quicFlows ?? 0) + value;
       } else if (metric.name === `${METRIC_PREFIX}connections_accepted_total`) {
         counts.accepted += value;
       } else if (metric.name === `${METRIC_PREFIX}connections_closed_total` && value > 0) {

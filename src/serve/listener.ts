@@ -25,7 +25,7 @@ const ACCEPT_BACKOFF_MS = 2_000;
 const DESCRIPTOR_PROBE_MS = 1_000;
 const DESCRIPTOR_PROBE_PATH = '/dev/null';
 
-const EVICTION_DETAIL: Record<EvictingLimit, string> = {
+export const EVICTION_DETAIL: Record<EvictingLimit, string> = {
   max_hello_connections: 'oldest unfinished hello closed to make room (limits.max_hello_connections)',
   max_hello_bytes_total: 'oldest unfinished hello closed to make room (limits.max_hello_bytes_total)',
 };

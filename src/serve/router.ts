@@ -1,22 +1,24 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { forEachPool } from '../config/for-each-pool.js';
-import type { Connection } from '../data-path/connection.js';
 import type { ConnectionMetrics } from '../ops/connection-metrics.js';
-import { Listener, type ListenerOwner } from './listener.js';
+import { type BoundListener, chooseDataPlane, type DataPlane, type DataPlaneName, type PlaneOwner } from './data-plane.js';
+import { NativeServingPlane } from './native-serving-plane.js';
+import { NodeServingPlane } from './node-serving-plane.js';
 import { Snapshot } from './snapshot.js';
+import { QuicListeners } from './quic-listeners.js';
+import type { QuicFlowMetricsSink } from '../ops/quic-metrics-sink.js';
 
-export interface BoundListener {
-  /** As configured, e.g. '127.0.0.1:8443' or ':8443'. */
-  readonly label: string;
-  readonly address: string;
-  readonly port: number;
-}
+export type { BoundListener, DataPlaneName } from './data-plane.js';
 
 export interface RunningRouter {
+  /** Which data plane carries the connections. */
+  readonly dataPlane: DataPlaneName;
   readonly listeners: readonly BoundListener[];
   /** Number of connections open right now (any state). */
   readonly activeConnections: number;
+  /** QUIC flows held right now, on every QUIC listener (src/serve/quic-listeners.ts). */
+  readonly activeFlows: number;
   /** The config new connections start on. */
   readonly config: Config;
   /** Health of every backend of the current config (for sni_router_backend_up). */
@@ -33,25 +35,42 @@ export interface RouterOptions {
   readonly logger: Logger;
   /** Counts accepts, hellos, connects and closes (src/metrics.ts); absent = metrics off. */
   readonly metrics?: ConnectionMetrics;
+  /** The QUIC flows' counters and gauges; absent = off. */
+  readonly quicMetrics?: QuicFlowMetricsSink;
 }
 
 /**
- * The composition root: owns the live snapshot, the listeners and the set of open connections. Only this module
- * knows about reload and shutdown; connections only see the snapshot they were accepted with.
+ * The composition root: owns the live snapshot and the data plane (data-plane.ts) that carries the connections.
+ * Only this module knows about reload and shutdown; connections only see the snapshot they were accepted with.
  */
-class Router implements ListenerOwner, RunningRouter {
+class Router implements PlaneOwner, RunningRouter {
   readonly logger: Logger;
   readonly metrics: ConnectionMetrics | undefined;
   isClosing = false;
   private snapshot: Snapshot;
-  private listenersByLabel = new Map<string, Listener>();
-  private readonly open = new Set<Connection>();
+  private readonly plane: DataPlane;
   private drainWaiters: Array<() => void> = [];
+  readonly quic: QuicListeners;
 
-  constructor(config: Config, logger: Logger, metrics?: ConnectionMetrics) {
+  constructor(config: Config, logger: Logger, metrics?: ConnectionMetrics, quicMetrics?: QuicFlowMetricsSink) {
     this.metrics = metrics;
     this.snapshot = new Snapshot(config, logger);
     this.logger = logger;
+    const choice = chooseDataPlane(config);
+    if (choice.name === 'native') this.plane = new NativeServingPlane(this, choice.addon, config);
+    else {
+      if (choice.fallbackReason !== null) logger.warn({ data_plane: 'node', why: choice.fallbackReason }, 'native data plane not used; running the node plane');
+      this.plane = new NodeServingPlane(this);
+    }
+    this.quic = new QuicListeners(this, { ...(metrics ? { metrics } : {}), ...(quicMetrics ? { flowMetrics: quicMetrics } : {}) });
+  }
+
+  get activeFlows(): number {
+    return this.quic.flows;
+  }
+
+  get dataPlane(): DataPlaneName {
+    return this.plane.name;
   }
 
   get config(): Config {
@@ -71,13 +90,8 @@ class Router implements ListenerOwner, RunningRouter {
     return this.snapshot;
   }
 
-  connectionOpened(connection: Connection): void {
-    if (!connection.isClosed) this.open.add(connection);
-  }
-
-  connectionClosed(connection: Connection): void {
-    this.open.delete(connection);
-    if (this.open.size === 0 && this.drainWaiters.length > 0) {
+  connectionEnded(): void {
+    if (this.plane.openConnections === 0 && this.drainWaiters.length > 0) {
       const waiters = this.drainWaiters;
       this.drainWaiters = [];
       for (const wake of waiters) wake();
@@ -85,29 +99,17 @@ class Router implements ListenerOwner, RunningRouter {
   }
 
   get activeConnections(): number {
-    return this.open.size;
+    return this.plane.openConnections;
   }
 
-  get listeners(): BoundListener[] {
-    return [...this.listenersByLabel.values()].map((listener) => ({ label: listener.address.label, ...listener.bound }));
+  get listeners(): readonly BoundListener[] {
+    return this.plane.listeners;
   }
 
   async openListeners(config: Config): Promise<void> {
-    const opened: Listener[] = [];
-    try {
-      for (const address of config.listen) {
-        if (this.listenersByLabel.has(address.label)) continue;
-        const listener = await Listener.open(address, this);
-        opened.push(listener);
-        this.listenersByLabel.set(address.label, listener);
-      }
-    } catch (error) {
-      for (const listener of opened) {
-        this.listenersByLabel.delete(listener.address.label);
-        listener.stopAccepting();
-      }
-      throw error;
-    }
+    await this.plane.openListeners(config);
+    // UDP beside TCP, on the port the TCP listener got (so that :0 gives both the same one).
+    await this.quic.open(config, (label) => this.plane.listeners.find((bound) => bound.label === label)?.port);
   }
 
   async reload(next: Config): Promise<void> {
@@ -115,29 +117,26 @@ class Router implements ListenerOwner, RunningRouter {
     // listeners: if either fails, the running config stays whole.
     const built = await Snapshot.build(next, this.logger, this.snapshot);
     try {
-      await this.openListeners(next);
+      await this.plane.openListeners(next);
     } catch (error) {
       built.retire();
       throw error;
     }
-    const wanted = new Set(next.listen.map((address) => address.label));
-    for (const [label, listener] of this.listenersByLabel) {
-      if (wanted.has(label)) continue;
-      this.listenersByLabel.delete(label);
-      listener.stopAccepting();
-    }
+    this.plane.keepListeners(new Set(next.listen.map((address) => address.label)));
     const previous = this.snapshot;
     built.takeOver();
     this.snapshot = built;
+    this.plane.configChanged(next);
+    this.quic.retain(next);
     previous.retire();
   }
 
   async close(graceMs = 0): Promise<void> {
     this.isClosing = true;
-    for (const listener of this.listenersByLabel.values()) listener.stopAccepting();
-    this.listenersByLabel.clear();
+    const quicClosed = this.quic.close(graceMs); // drains beside the TCP connections, within the same grace
+    this.plane.stopAccepting();
     this.snapshot.dispose();
-    if (this.open.size > 0 && graceMs > 0) {
+    if (this.plane.openConnections > 0 && graceMs > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs);
         this.drainWaiters.push(() => {
@@ -146,13 +145,14 @@ class Router implements ListenerOwner, RunningRouter {
         });
       });
     }
-    for (const connection of [...this.open]) connection.close('shutdown');
+    this.plane.closeConnections();
+    await quicClosed;
   }
 }
 
 /** Opens every listener; rejects with ListenError (naming the address) when one cannot be opened. */
 export async function startRouter(config: Config, options: RouterOptions): Promise<RunningRouter> {
-  const router = new Router(config, options.logger, options.metrics);
+  const router = new Router(config, options.logger, options.metrics, options.quicMetrics);
   await router.openListeners(config);
   return router;
 }

@@ -134,19 +134,19 @@ function endpointBytes(text: string): AddressBytes {
   return unmapIPv4(bytes);
 }
 
-function checkPort(port: number): number {
+export function checkPort(port: number): number {
   if (!Number.isInteger(port) || port < 0 || port > PORT_MAX) throw new RangeError(`PROXY header: bad port ${port}`);
   return port;
 }
 
 /** Both addresses in one family: IPv4 when both are IPv4 (or mapped), else IPv6 with IPv4 mapped. */
-interface AddressPair {
+export interface AddressPair {
   readonly isIPv4: boolean;
   readonly source: AddressBytes;
   readonly destination: AddressBytes;
 }
 
-function addressPair(input: ProxyHeaderInput): AddressPair {
+export function addressPair(input: ProxyHeaderInput): AddressPair {
   const source = endpointBytes(input.source.address);
   const destination = endpointBytes(input.destination.address);
   if (source.length === IPV4_ADDRESS_BYTES && destination.length === IPV4_ADDRESS_BYTES) {

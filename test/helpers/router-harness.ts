@@ -59,6 +59,13 @@ export async function startTestRouter(yaml: string): Promise<TestRouter> {
   };
   const logger = pino({ level: 'debug', formatters: { level: (label) => ({ level: label }) } }, stream);
   const router = await startRouter(config, { logger });
+  // The suite runs once per plane (SNI_ROUTER_DATA_PLANE): a run meant for one must not quietly test the other.
+  const wanted = process.env.SNI_ROUTER_DATA_PLANE;
+  const fellBack = logs.some((line) => line.msg === 'native data plane not used; running the node plane');
+  if ((wanted === 'native' || wanted === 'node') && router.dataPlane !== wanted && !fellBack) {
+    await router.close(0);
+    throw new Error(`SNI_ROUTER_DATA_PLANE=${wanted} but the router runs the ${router.dataPlane} plane`);
+  }
   const accessLines = (): LogLine[] => logs.filter((line) => line.msg === 'connection closed');
   /** Checks `find` now and again after every log line until it answers, or fails with `failure()` at the deadline. */
   async function untilLogged<T>(find: () => T | undefined, timeoutMs: number, failure: () => string): Promise<T> {

@@ -173,9 +173,9 @@ describe('argument errors exit 1', () => {
     const result = await cli('--help');
     expect(result.code).toBe(0);
     const flags = [...result.stdout.matchAll(/^ {2}(-\w, )?(--[\w-]+)/gm)].map((m) => m[2]);
-    // SPEC's flags, then the operations ones (--no-watch, --print-config, --workers); the 2026-12 additions
-    // --version and --alpn (what --terminate routes offer).
-    expect(flags).toEqual(['--version', '--config', '--listen', '--route', '--default', '--proxy-protocol', '--terminate', '--alpn', '--cert', '--key', '--log-level', '--admin', '--workers', '--no-watch', '--print-config', '--help']);
+    // SPEC's flags, then the operations ones (--no-watch, --print-config, --workers, --data-plane); the 2026-12 additions
+    // --version and --alpn (what --terminate routes offer); --quic (UDP beside the --listen addresses).
+    expect(flags).toEqual(['--version', '--config', '--listen', '--quic', '--route', '--default', '--proxy-protocol', '--terminate', '--alpn', '--cert', '--key', '--log-level', '--admin', '--workers', '--data-plane', '--no-watch', '--print-config', '--help']);
   });
 });
 

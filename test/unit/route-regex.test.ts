@@ -20,7 +20,7 @@ const POOL: PoolConfig = { backends: [{ host: '127.0.0.1', port: 1, label: '127.
 function route(name: string): RouteConfig {
   const classified = classifyRouteName(name);
   if (!classified.ok) throw new Error(`bad route name in test: ${name}: ${classified.reason}`);
-  return { name, kind: classified.kind, pattern: classified.pattern, pool: POOL, terminate: null, source: null, alpn: [], fallback: null };
+  return { name, kind: classified.kind, pattern: classified.pattern, pool: POOL, terminate: null, source: null, alpn: [], fallback: null, quicBackends: null };
 }
 
 const dirs: string[] = [];
@@ -163,6 +163,7 @@ describe('check: limits on regex routes and long values', () => {
       source: null,
       alpn: [],
       fallback: null,
+      quicBackends: null,
     }));
     const config = {
       listen: [],

@@ -14,7 +14,7 @@ function pool(label: string): PoolConfig {
 function route(name: string, backend = '127.0.0.1:1'): RouteConfig {
   const classified = classifyRouteName(name);
   if (!classified.ok) throw new Error(`bad route name in test: ${name}`);
-  return { name, kind: classified.kind, pattern: classified.pattern, pool: pool(backend), terminate: null, source: null, alpn: [], fallback: null };
+  return { name, kind: classified.kind, pattern: classified.pattern, pool: pool(backend), terminate: null, source: null, alpn: [], fallback: null, quicBackends: null };
 }
 
 const DEFAULT_POOL = pool('127.0.0.1:9999');

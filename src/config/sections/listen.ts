@@ -2,7 +2,9 @@
  * `listen:` a list of addresses, each in short form (`"127.0.0.1:443"`) or long form:
  *
  *   { address: "10.0.0.1:443", accept_proxy_protocol: { trusted: [10.0.0.0/8] },
- *     max_connections: 10000, max_connections_per_client: 100 }
+ *     max_connections: 10000, max_connections_per_client: 100, quic: true }
+ *
+ * `quic: true` binds UDP beside TCP on the same address and port and routes QUIC by SNI (src/config/quic-keys.ts).
  */
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
 import { parseCidr, type Cidr } from '../../wire/cidr.js';
@@ -13,12 +15,13 @@ import { type AcceptProxySettings, DEFAULT_LISTEN_SETTINGS, type ListenAddress }
 import { isLongForm, type KeyRule, keyRule, readKeys, type YamlReader } from './yaml-reader.js';
 
 /** What the long form adds to an address. */
-type ListenSettings = Pick<ListenAddress, 'acceptProxy' | 'maxConnections' | 'maxConnectionsPerClient'>;
+type ListenSettings = Pick<ListenAddress, 'acceptProxy' | 'maxConnections' | 'maxConnectionsPerClient' | 'quic'>;
 
 const LISTEN_RULES: Readonly<Record<string, KeyRule<ListenSettings, YamlReader>>> = {
   accept_proxy_protocol: keyRule('acceptProxy', (reader: YamlReader, value: Node) => readAcceptProxy(reader, value)),
   max_connections: keyRule('maxConnections', (reader: YamlReader, value: Node) => reader.count(value, 'max_connections', 1)),
   max_connections_per_client: keyRule('maxConnectionsPerClient', (reader: YamlReader, value: Node) => reader.count(value, 'max_connections_per_client', 1)),
+  quic: keyRule('quic', (reader: YamlReader, value: Node) => readBoolean(reader, value, 'quic of a listen entry')),
 };
 /** `address` is read on its own: it is required, and the rest only make sense beside it. */
 const LISTEN_KEYS = ['address', ...Object.keys(LISTEN_RULES)];
@@ -68,6 +71,7 @@ function readLongForm(reader: YamlReader, node: YAMLMap): { address: string; add
     acceptProxy: read.values.acceptProxy ?? null,
     maxConnections: read.values.maxConnections ?? null,
     maxConnectionsPerClient: read.values.maxConnectionsPerClient ?? null,
+    quic: read.values.quic ?? DEFAULT_LISTEN_SETTINGS.quic,
   };
   return { address, addressNode, settings };
 }
@@ -98,4 +102,10 @@ function readAcceptProxy(reader: YamlReader, node: Node): AcceptProxySettings | 
     trusted.push(result.value);
   }
   return isBroken ? null : { trusted };
+}
+
+function readBoolean(reader: YamlReader, node: Node, setting: string): boolean | null {
+  if (isScalar(node) && typeof node.value === 'boolean') return node.value;
+  reader.report(node, `${setting} must be true or false, not ${isScalar(node) ? quoteValue(String(node.source ?? node.value)) : 'a list or mapping'}`);
+  return null;
 }

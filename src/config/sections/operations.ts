@@ -1,5 +1,5 @@
 /**
- * The operational settings in the file: `admin`, `shutdown_grace`, `workers` (their pure rules are in
+ * The operational settings in the file: `admin`, `shutdown_grace`, `workers`, `data_plane` (their pure rules are in
  * src/config/operations.ts, shared with the flags).
  *
  *   admin: 127.0.0.1:9901                                          short form: loopback only
@@ -7,10 +7,10 @@
  */
 import { isMap, isScalar, type Node } from 'yaml';
 import { parseAdminAddress } from '../addresses.js';
-import { ADMIN_KEYS, describeAdminBindProblem, parseWorkers } from '../operations.js';
+import { ADMIN_KEYS, DATA_PLANE_CHOICES, describeAdminBindProblem, parseWorkers } from '../operations.js';
 import { quoteValue } from '../problem.js';
 import { suggestionSuffix } from '../suggest.js';
-import type { AdminAddress } from '../types.js';
+import type { AdminAddress, DataPlaneChoice } from '../types.js';
 import { isNull, type YamlReader } from './yaml-reader.js';
 
 export function readAdmin(reader: YamlReader, node: Node | null): AdminAddress | null {
@@ -57,4 +57,9 @@ export function readWorkers(reader: YamlReader, node: Node | null): number | nul
   if (result.ok) return result.workers;
   reader.report(node, `workers ${result.reason}`);
   return null;
+}
+
+/** `data_plane: auto|native|node`; a bad value is reported and leaves the default. */
+export function readDataPlane(reader: YamlReader, node: Node | null): DataPlaneChoice | null {
+  return reader.enumOf(node, 'data_plane', DATA_PLANE_CHOICES);
 }

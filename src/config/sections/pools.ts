@@ -10,6 +10,7 @@
  *     alpn: { "acme-tls/1": [127.0.0.1:9443] }
  *     fallback: [10.0.9.9:443]
  *     terminate: { cert: certs/site.pem, key: certs/site.key }
+ *     quic_backends: [10.0.0.5:8443]       where QUIC flows go; default: the backends, same host:port, over UDP
  */
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
 import { parseBackendAddress } from '../addresses.js';
@@ -32,6 +33,7 @@ export interface ReadPool {
   readonly terminate: TerminateSettings | null;
   readonly alpn: AlpnPool[];
   readonly fallback: PoolConfig | null;
+  readonly quicBackends: readonly BackendAddress[] | null;
 }
 
 interface PoolContext {
@@ -58,6 +60,7 @@ const POOL_RULES: Readonly<Record<string, KeyRule<PoolFields, PoolContext>>> = {
   health: keyRule('health', ({ reader, what, exactName }: PoolContext, _value: Node, pair) => readHealth(reader, reader.valueOf(pair), what, exactName)),
   fallback: keyRule('fallback', (context: PoolContext, value: Node) => readPool(context, value, `fallback of ${context.what}`, SUB_POOL_KEYS)?.pool ?? null),
   alpn: keyRule('alpn', (context: PoolContext, _value: Node, pair) => readAlpnPools(context, context.reader.valueOf(pair))),
+  quic_backends: keyRule('quicBackends', ({ reader, what }: PoolContext, value: Node) => readBackends(reader, value, `quic_backends of ${what}`)),
 };
 
 /** A route may use every key. */
@@ -77,7 +80,7 @@ export function readPool(context: PoolContext, node: Node | null, what: string, 
   }
   if (isSeq(node) || isScalar(node)) {
     const backends = readBackends(reader, node, what);
-    return backends === null ? null : { pool: { backends, proxyProtocol, balance: DEFAULT_BALANCE, health: null }, terminate: null, alpn: [], fallback: null };
+    return backends === null ? null : { pool: { backends, proxyProtocol, balance: DEFAULT_BALANCE, health: null }, terminate: null, alpn: [], fallback: null, quicBackends: null };
   }
   if (!isMap(node)) {
     reader.report(node, `${what} must be a list of backends or a mapping with 'backends'`);
@@ -97,7 +100,7 @@ export function readPool(context: PoolContext, node: Node | null, what: string, 
   const mode = values.proxyProtocol ?? proxyProtocol;
   const balance = values.balance ?? DEFAULT_BALANCE;
   const pool: PoolConfig = { backends, proxyProtocol: mode, balance, health: values.health ?? null };
-  return { pool, terminate: values.terminate ?? null, alpn: values.alpn ?? [], fallback: values.fallback ?? null };
+  return { pool, terminate: values.terminate ?? null, alpn: values.alpn ?? [], fallback: values.fallback ?? null, quicBackends: values.quicBackends ?? null };
 }
 
 /** `alpn: { "acme-tls/1": <pool>, h2: <pool> }`, in file order. */

@@ -39,8 +39,8 @@ export function readRoutes(reader: YamlReader, node: Node | null, proxyProtocol:
     const what = `route '${name}'`;
     const read = readPool({ reader, what, proxyProtocol, exactName }, reader.valueOrKey(pair), what, ROUTE_KEYS);
     if (read === null) continue;
-    const { pool, terminate, alpn, fallback } = read;
-    routes.push({ name, kind: classified.kind, pattern: classified.pattern, pool, terminate, source, alpn, fallback });
+    const { pool, terminate, alpn, fallback, quicBackends } = read;
+    routes.push({ name, kind: classified.kind, pattern: classified.pattern, pool, terminate, source, alpn, fallback, quicBackends });
   }
   return routes;
 }

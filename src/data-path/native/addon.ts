@@ -12,6 +12,8 @@ export interface ListenOptions {
   readonly backlog?: number;
   /** SO_REUSEPORT: several workers may listen on the same address, the kernel spreads connections. */
   readonly reusePort?: boolean;
+  /** IPV6_V6ONLY on an IPv6 socket ('[::]:443' beside '0.0.0.0:443'); false = dual stack. */
+  readonly ipv6Only?: boolean;
 }
 
 export interface NativeBackend {
@@ -64,6 +66,8 @@ export interface ClosedEvent {
   readonly backendIndex: number;
   /** Connect attempts made. */
   readonly tries: number;
+  /** Why the last connect attempt failed, as node names it ('ECONNREFUSED', 'ETIMEDOUT', …), or null. */
+  readonly connectError: string | null;
   readonly durationMs: number;
 }
 

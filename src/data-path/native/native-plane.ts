@@ -69,6 +69,13 @@ export interface HandedOffSocket {
 export interface NativeDataPlaneOptions<Context> extends NativePlaneOptions {
   readonly maxHelloBytes: number;
   readonly decide: (verdict: HelloVerdict) => Decision<Context>;
+  /**
+   * Right after accept, before any byte is read: false refuses the connection (closed at once with reason
+   * `limit`, and no `onClosed` for it: a refusal is the caller's to report, as a refused accept is).
+   */
+  readonly admit?: (connId: number, connection: UndecidedConnection) => boolean;
+  /** The bytes an undecided connection's hello holds now (for a total budget); called as they grow. */
+  readonly onHelloBytes?: (connId: number, heldBytes: number) => void;
   readonly onHandoff?: (verdict: HelloVerdict, socket: HandedOffSocket) => void;
   readonly onConnected?: (event: ConnectedEvent) => void;
   /**
@@ -84,6 +91,7 @@ export interface NativeDataPlaneOptions<Context> extends NativePlaneOptions {
 /** A connection waiting for its hello. */
 interface Pending extends UndecidedConnection {
   readonly reader: ClientHelloReader;
+  held: number;
 }
 
 export class NativeDataPlane<Context = never> {
@@ -92,6 +100,8 @@ export class NativeDataPlane<Context = never> {
   readonly #pending = new Map<number, Pending>();
   /** Decided connections whose decision carried a context. */
   readonly #contexts = new Map<number, Context>();
+  /** Refused by `admit`: their closed event is swallowed. */
+  readonly #refused = new Set<number>();
 
   constructor(addon: NativeAddon, options: NativeDataPlaneOptions<Context>) {
     this.#options = options;
@@ -132,6 +142,7 @@ export class NativeDataPlane<Context = never> {
     this.#plane.destroy();
     this.#pending.clear();
     this.#contexts.clear();
+    this.#refused.clear();
   }
 
   #onEvents(events: readonly NativeEvent[]): void {
@@ -153,7 +164,13 @@ export class NativeDataPlane<Context = never> {
           client: { address: event.clientAddress, port: event.clientPort },
           local: { address: event.localAddress, port: event.localPort },
           reader: new ClientHelloReader({ maxHelloBytes: this.#options.maxHelloBytes }),
+          held: 0,
         };
+        if (this.#options.admit !== undefined && !this.#options.admit(event.connId, pending)) {
+          this.#refused.add(event.connId);
+          this.#plane.close(event.connId, 'limit');
+          return;
+        }
         this.#pending.set(event.connId, pending);
         this.#onBytes(event.connId, pending, event.bytes, event.end);
         return;
@@ -167,6 +184,7 @@ export class NativeDataPlane<Context = never> {
         this.#options.onConnected?.(event);
         return;
       case 'closed': {
+        if (this.#refused.delete(event.connId)) return;
         const pending = this.#pending.get(event.connId) ?? null;
         const context = this.#contexts.get(event.connId);
         if (pending !== null) this.#pending.delete(event.connId);
@@ -183,6 +201,8 @@ export class NativeDataPlane<Context = never> {
   #onBytes(connId: number, pending: Pending, bytes: Buffer, isEnd: boolean): void {
     const result = bytes.length > 0 ? pending.reader.push(bytes) : ({ kind: 'need_more' } as const);
     if (result.kind === 'need_more') {
+      pending.held += bytes.length;
+      if (bytes.length > 0) this.#options.onHelloBytes?.(connId, pending.held);
       if (isEnd) this.#plane.close(connId, 'client_reset'); // FIN before a complete hello: nothing to route
       return;
     }

@@ -84,7 +84,8 @@ export type QuicDropReason =
   | 'hello_too_large' // the first datagram alone passes maxHelloBytes
   | 'pending_limit' // pending flows in all, or from this client address, at their cap
   | 'flow_limit' // maxFlows reached
-  | 'pending_bytes'; // a pending flow's buffered datagrams at maxPendingBytesPerFlow
+  | 'pending_bytes' // a pending flow's buffered datagrams at maxPendingBytesPerFlow
+  | 'draining'; // the router is shutting down: flows open keep forwarding, new ones are not taken
 
 export const QUIC_DROP_REASONS: readonly QuicDropReason[] = Object.freeze([
   'short_header',
@@ -98,6 +99,7 @@ export const QUIC_DROP_REASONS: readonly QuicDropReason[] = Object.freeze([
   'pending_limit',
   'flow_limit',
   'pending_bytes',
+  'draining',
 ]);
 
 export interface QuicFlowLimits {

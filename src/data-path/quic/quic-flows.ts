@@ -130,6 +130,7 @@ function emptyDrops(): Record<QuicDropReason, number> {
     pending_limit: 0,
     flow_limit: 0,
     pending_bytes: 0,
+    draining: 0,
   };
 }
 
@@ -159,7 +160,7 @@ export class QuicFlowEngine {
   readonly #decide: QuicDecide;
   readonly #onFlowClosed: (record: QuicFlowRecord) => void;
   readonly #onError: (error: Error) => void;
-  readonly #limits: QuicFlowLimits;
+  #limits: QuicFlowLimits;
   readonly #flows = new Map<string, Flow>();
   readonly #pendingByAddress = new Map<string, number>();
   readonly #drops = emptyDrops();
@@ -170,6 +171,7 @@ export class QuicFlowEngine {
   #flowsOpened = 0;
   #ignoredDatagrams = 0;
   #isClosing = false;
+  #isDraining = false;
 
   private constructor(socket: dgram.Socket, options: QuicFlowEngineOptions) {
     this.#socket = socket;
@@ -223,6 +225,19 @@ export class QuicFlowEngine {
     };
   }
 
+  /**
+   * New bounds from a reload: flows open and new ones are held to them from now on. The sweep keeps the period
+   * it started with (at most 1 s), so a shorter timeout may be overrun by that much.
+   */
+  setLimits(limits: Partial<QuicFlowLimits>): void {
+    this.#limits = { ...DEFAULT_QUIC_FLOW_LIMITS, ...limits };
+  }
+
+  /** Shutting down: flows open keep forwarding both ways; a datagram from an unknown peer is dropped (draining). */
+  stopAccepting(): void {
+    this.#isDraining = true;
+  }
+
   /** Ends every flow (reason shutdown, one record each) and closes all sockets. */
   async close(): Promise<void> {
     if (this.#isClosing) return;
@@ -263,6 +278,10 @@ export class QuicFlowEngine {
   /** An unknown address:port: a flow only if this is a client Initial that opens, within the caps. */
   #firstDatagram(key: string, datagram: Buffer, address: string, port: number): void {
     const limits = this.#limits;
+    if (this.#isDraining) {
+      this.#drops.draining += 1;
+      return;
+    }
     if (this.#flows.size >= limits.maxFlows) {
       this.#drops.flow_limit += 1;
       return;
