@@ -20,13 +20,13 @@ const { values } = parseArgs({ options: { quick: { type: 'boolean', default: fal
 const RUNS = values.quick ? 3 : 5;
 
 const { RouteTable } = await import(path.join(DIST_DIR, 'routing', 'route-table.js'));
-const { classifyRouteName } = await import(path.join(DIST_DIR, 'config', 'route-names.js'));
+const { classifyRouteName } = await import(path.join(DIST_DIR, 'config', 'route-grammar.js'));
 
-const POOL = { backends: [{ host: '127.0.0.1', port: 1, label: '127.0.0.1:1' }], proxyProtocol: 'none', balance: 'round-robin' };
+const POOL = { backends: [{ host: '127.0.0.1', port: 1, label: '127.0.0.1:1', weight: 1 }], proxyProtocol: 'none', balance: 'round-robin', health: null };
 function route(name) {
   const classified = classifyRouteName(name);
   if (!classified.ok) throw new Error(`${name} ${classified.reason}`);
-  return { name, kind: classified.kind, pattern: classified.pattern, pool: POOL, terminate: null, source: null };
+  return { name, kind: classified.kind, pattern: classified.pattern, pool: POOL, terminate: null, source: null, alpn: [], fallback: null };
 }
 
 function stats(samples) {

@@ -174,7 +174,7 @@ async function run(input: CliInput, options: CliOptions): Promise<void> {
   }
   const logFormat = options.logFormat ?? defaultLogFormat();
   const runOptions = { watch: options.watch ?? true, logFormat };
-  const workers = config.workers ?? 1;
+  const { workers } = config;
   const logger = createLogger({ level: config.logLevel, format: logFormat, shared: workers > 1 });
   if (workers > 1) {
     await runPrimary(spec, config, workers, logger, runOptions);

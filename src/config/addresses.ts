@@ -8,12 +8,12 @@
  *
  * IPv6 literals need brackets (`::1:8443` is ambiguous). Host names follow the same rules as server names
  * (src/host-name.ts) and are kept lower case; a dotted all-digit host that is not an IPv4 address is an error
- * rather than a DNS name nobody meant. `isIPv4`/`isIPv6` come from node:net: pure functions, and the same
- * judgement Node applies when the address is used.
+ * rather than a DNS name nobody meant. Which text is an IP address is wire/ip-address.ts's call (the one parser,
+ * which agrees with node:net).
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { ipVersionOf } from '../wire/ip-address.js';
 import { describeHostNameProblem } from '../wire/host-name.js';
-import type { HostPort, ListenAddress } from './types.js';
+import type { HostPort, ListenEndpoint } from './types.js';
 
 /** `reason` finishes a sentence that starts with what the address is for: "backend '10.0.0.5' <reason>". */
 export type AddressResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
@@ -48,7 +48,7 @@ function split(text: string, minPort: number): AddressResult<SplitAddress> {
     if (!rest.startsWith(':')) return fail("must have ':port' right after the ']'");
     portText = rest.slice(1);
     isBracketed = true;
-    if (!isIPv6(host)) return fail(`has '[${host}]', but brackets are only for IPv6 addresses`);
+    if (ipVersionOf(host) !== 6) return fail(`has '[${host}]', but brackets are only for IPv6 addresses`);
   } else {
     const colon = text.lastIndexOf(':');
     if (colon === -1) return fail(`needs a port, as in '${text}:443'`);
@@ -62,7 +62,7 @@ function split(text: string, minPort: number): AddressResult<SplitAddress> {
   if (!PORT_DIGITS.test(portText)) return fail(`has port '${portText}', which is not a number from ${minPort} to ${MAX_PORT}`);
   const port = Number(portText);
   if (port < minPort || port > MAX_PORT) return fail(`has port ${port}, outside ${minPort}–${MAX_PORT}`);
-  if (!isBracketed && host.length > 0 && !isIPv4(host)) {
+  if (!isBracketed && host.length > 0 && ipVersionOf(host) !== 4) {
     if (DOTTED_DIGITS.test(host)) return fail(`has '${host}', which is not a valid IPv4 address`);
     const problem = describeHostNameProblem(host);
     if (problem !== null) return fail(`has host '${host}', which is not a host name or IP address: ${problem}`);
@@ -86,7 +86,7 @@ export function parseBackendAddress(raw: string): AddressResult<HostPort> {
 }
 
 /** A listen address: as a backend, plus `:port` (dual-stack) and port 0 (any free port). */
-export function parseListenAddress(raw: string): AddressResult<ListenAddress> {
+export function parseListenAddress(raw: string): AddressResult<ListenEndpoint> {
   const text = raw.trim();
   const result = split(text, 0);
   if (!result.ok) return result;

@@ -10,11 +10,10 @@
  *     1  exact     app.example.com  10.0.0.5:8443   v2     round-robin  line 6  -
  *     -  default   (anything else)  10.0.9.9:443    v2     round-robin  line 9  -
  */
-import { orderByPrecedence } from '../routing/route-table.js';
+import { orderByPrecedence } from './route-grammar.js';
 import { formatDuration } from './durations.js';
 import type { Config, ListenAddress, PoolConfig, RouteConfig, SourcePosition, TerminateSettings } from './types.js';
-import { DEFAULT_HTTP_TERMINATE_ALPN, DEFAULT_LIMITS, DEFAULT_TERMINATE_ALPN, DEFAULT_TLS_MIN_VERSION } from './types.js';
-import { QUIC_DEFAULTS } from './quic-keys.js';
+import { DEFAULT_LIMITS, DEFAULT_WEIGHT, defaultTerminateAlpn } from './types.js';
 
 export function describeConfig(config: Config): string {
   const clientHelloMs = formatDuration(config.timeouts.clientHelloMs);
@@ -29,10 +28,10 @@ export function describeConfig(config: Config): string {
     ['admin', config.admin === null ? 'off' : `${config.admin.label}${config.admin.allowNonLoopback ? ' (non-loopback allowed)' : ''}`],
   ];
   // Shown only when set, so that the table of a config without them reads as it always did.
-  if (config.shutdownGraceMs !== undefined) settings.push(['shutdown_grace', formatDuration(config.shutdownGraceMs)]);
-  if (config.workers !== undefined) settings.push(['workers', String(config.workers)]);
-  if (config.dataPlane !== undefined) settings.push(['data_plane', config.dataPlane]);
-  if (config.limits?.isGiven) {
+  if (config.stated.includes('shutdown_grace')) settings.push(['shutdown_grace', formatDuration(config.shutdownGraceMs)]);
+  if (config.stated.includes('workers')) settings.push(['workers', String(config.workers)]);
+  if (config.stated.includes('data_plane')) settings.push(['data_plane', config.dataPlane]);
+  if (config.stated.includes('limits')) {
     const { maxHelloConnections, maxHelloConnectionsPerClient, maxHelloBytesTotal, maxConnectionRatePerClient } = config.limits;
     // The newer keys only when set away from their defaults, so existing configs' tables read as they did.
     const bytes = maxHelloBytesTotal === DEFAULT_LIMITS.maxHelloBytesTotal ? '' : `, max_hello_bytes_total ${maxHelloBytesTotal}`;
@@ -75,16 +74,16 @@ function routeRow(number: string, route: RouteConfig): string[] {
 
 /** `cert F, key F, min TLSv1.2, alpn h2,http/1.1[, client_ca F][, backend_tls servername N, verify on, ca F]`. */
 function describeTerminate(terminate: TerminateSettings, pool: PoolConfig): string {
-  const alpn = terminate.alpn ?? (terminate.http ? DEFAULT_HTTP_TERMINATE_ALPN : DEFAULT_TERMINATE_ALPN);
+  const { alpn } = terminate;
   const parts = [
     `cert ${terminate.certFile}`,
     `key ${terminate.keyFile}`,
-    `min ${terminate.minVersion ?? DEFAULT_TLS_MIN_VERSION}`,
+    `min ${terminate.minVersion}`,
     `alpn ${alpn.length > 0 ? alpn.join(',') : 'none'} (${whyAlpn(terminate, pool)})`,
   ];
   if (terminate.http) {
     const http = terminate.http;
-    parts.push(`http to ${pool.protocol ?? 'http/1.1'} backends${http.hsts ? `, hsts ${http.hsts}` : ''}`);
+    parts.push(`http to ${pool.protocol} backends${http.hsts ? `, hsts ${http.hsts}` : ''}`);
   }
   if (terminate.clientCaFile) parts.push(`client_ca ${terminate.clientCaFile}`);
   const backendTls = terminate.backendTls;
@@ -100,14 +99,19 @@ function describeTerminate(terminate: TerminateSettings, pool: PoolConfig): stri
  * bytes to the backend as they are, so an h2 offer is only right where the backend speaks h2c.
  */
 function whyAlpn(terminate: TerminateSettings, pool: PoolConfig): string {
-  if (terminate.http) return terminate.alpn === undefined ? `default for http: the router speaks ${pool.protocol ?? 'http/1.1'} to the backend` : 'as set';
-  if (terminate.alpn === undefined) return 'default: byte stream, the backend is taken to speak HTTP/1.1 only; set alpn: [h2] for an h2c backend';
+  const isDefault = sameList(terminate.alpn, defaultTerminateAlpn(terminate.http));
+  if (terminate.http) return isDefault ? `default for http: the router speaks ${pool.protocol} to the backend` : 'as set';
+  if (isDefault) return 'default: byte stream, the backend is taken to speak HTTP/1.1 only; set alpn: [h2] for an h2c backend';
   if (terminate.alpn.includes('h2')) return 'as set: byte stream, the backend must take h2 by prior knowledge (h2c)';
   return 'as set';
 }
 
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((item, i) => item === b[i]);
+}
+
 function poolRow(number: string, kind: string, name: string, pool: PoolConfig, source: SourcePosition | null): string[] {
-  const backends = pool.backends.map((b) => (b.weight === undefined || b.weight === 1 ? b.label : `${b.label} (weight ${b.weight})`)).join(', ');
+  const backends = pool.backends.map((b) => (b.weight === DEFAULT_WEIGHT ? b.label : `${b.label} (weight ${b.weight})`)).join(', ');
   return [number, kind, name, backends, pool.proxyProtocol, pool.balance + describeHealth(pool), describeSource(source), '-'];
 }
 
@@ -116,7 +120,7 @@ function poolRow(number: string, kind: string, name: string, pool: PoolConfig, s
  * client offers that protocol) and `1+ fallback <name>` (when every backend of the chosen pool is down).
  */
 function subPoolRows(number: string, route: RouteConfig): string[][] {
-  const rows = (route.alpn ?? []).map((entry, i) =>
+  const rows = route.alpn.map((entry, i) =>
     poolRow(`${number}${String.fromCharCode(0x61 + (i % 26))}`, 'alpn', `${route.name} + ${entry.protocol}`, entry.pool, route.source),
   );
   if (route.fallback) rows.push(poolRow(`${number}+`, 'fallback', route.name, route.fallback, route.source));
@@ -137,8 +141,8 @@ function describeListenLimits(listen: ListenAddress): string {
   let text = '';
   if (listen.acceptProxy) text += `; accept PROXY from ${listen.acceptProxy.trusted.map((cidr) => cidr.label).join(', ')}`;
   const caps: string[] = [];
-  if (listen.maxConnections != null) caps.push(`max_connections ${listen.maxConnections}`);
-  if (listen.maxConnectionsPerClient != null) caps.push(`max_connections_per_client ${listen.maxConnectionsPerClient}`);
+  if (listen.maxConnections !== null) caps.push(`max_connections ${listen.maxConnections}`);
+  if (listen.maxConnectionsPerClient !== null) caps.push(`max_connections_per_client ${listen.maxConnectionsPerClient}`);
   if (caps.length > 0) text += `; ${caps.join(', ')}`;
   if (listen.quic) text += '; QUIC too (UDP on the same address and port)';
   return text;
@@ -149,9 +153,9 @@ function describeListenLimits(listen: ListenAddress): string {
  * which routes' PROXY header QUIC flows go without (a UDP datagram has no stream to put one in front of).
  */
 function describeQuic(config: Config): string[] {
-  const quicListeners = config.listen.filter((listen) => listen.quic === true);
+  const quicListeners = config.listen.filter((listen) => listen.quic);
   if (quicListeners.length === 0) return [];
-  const q = config.quic ?? QUIC_DEFAULTS;
+  const q = config.quic;
   const lines = [
     '',
     `QUIC (UDP) listeners: ${quicListeners.map((listen) => listen.label).join(', ')}`,
@@ -161,7 +165,7 @@ function describeQuic(config: Config): string[] {
       `max_pending_bytes_per_flow ${q.maxPendingBytesPerFlow}`,
   ];
   for (const route of orderByPrecedence(config.routes)) {
-    if (route.quicBackends) lines.push(`  route ${route.name}: QUIC flows go to ${route.quicBackends.map((b) => b.label).join(', ')}`);
+    if (route.quicBackends !== null) lines.push(`  route ${route.name}: QUIC flows go to ${route.quicBackends.map((b) => b.label).join(', ')}`);
   }
   const withProxy = orderByPrecedence(config.routes).filter((route) => route.pool.proxyProtocol !== 'none').map((route) => route.name);
   if (config.defaultPool !== null && config.defaultPool.proxyProtocol !== 'none') withProxy.push('default');

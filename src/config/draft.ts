@@ -43,12 +43,12 @@ export interface Draft {
   logLevel: string;
   admin: AdminAddress | null;
   sourceFile: string | null;
-  /** `shutdown_grace` and `workers` when the file gives them; absent = the defaults (src/config/operations.ts). */
+  /** `shutdown_grace`, `workers` and `limits` when the file gives them; absent = their defaults (load.ts). */
   shutdownGraceMs?: number;
   workers?: number;
-  dataPlane?: DataPlaneChoice | undefined;
-  /** Top-level `limits` when the file gives it (issue 6); absent = DEFAULT_LIMITS. */
-  limits?: Limits & { isGiven: boolean };
+  /** `data_plane` when the file gives it; absent = the default (src/config/operations.ts, defaultDataPlane). */
+  dataPlane?: DataPlaneChoice;
+  limits?: Limits;
   /** The `quic:` section when the file gives it; absent = QUIC_DEFAULTS. */
   quic?: QuicSettings;
 }

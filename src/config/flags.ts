@@ -27,13 +27,24 @@ import {
   PROXY_PROTOCOL_MODES,
 } from './draft.js';
 import { describeUnreadableFile } from './files.js';
-import type { CliInput } from './load.js';
-import { isAlpnProtocolName } from './pool-keys.js';
-import { DEFAULT_HTTP_TERMINATE } from './types.js';
+import type { CliInput } from './cli-input.js';
+import { isAlpnProtocolName } from './alpn-name.js';
 import { COMMAND_LINE, type ConfigProblem } from './problem.js';
-import { classifyRouteName, routeIdentity } from './route-names.js';
+import { classifyRouteName, routeIdentity } from './route-grammar.js';
 import { closestWord, oneOf } from './suggest.js';
-import type { BackendAddress, PoolConfig, ProxyProtocolMode, RouteConfig, SourcePosition } from './types.js';
+import {
+  type BackendAddress,
+  DEFAULT_BACKEND_PROTOCOL,
+  DEFAULT_HTTP_TERMINATE,
+  DEFAULT_LISTEN_SETTINGS,
+  DEFAULT_TERMINATE,
+  defaultTerminateAlpn,
+  DEFAULT_WEIGHT,
+  type PoolConfig,
+  type ProxyProtocolMode,
+  type RouteConfig,
+  type SourcePosition,
+} from './types.js';
 
 const FLAG_SOURCE: SourcePosition = { file: COMMAND_LINE, line: 0, col: 0 };
 
@@ -57,7 +68,7 @@ export function applyFlags(draft: Draft, input: CliInput, cwd: string): ConfigPr
       else if (seen.has(result.value.label)) report(`--listen '${result.value.label}' is given twice`);
       else {
         seen.add(result.value.label);
-        draft.listen.push(input.quic === true ? { ...result.value, quic: true } : result.value);
+        draft.listen.push({ ...result.value, ...DEFAULT_LISTEN_SETTINGS, quic: input.quic === true });
       }
     }
   } else if (input.quic === true) {
@@ -83,7 +94,7 @@ export function applyFlags(draft: Draft, input: CliInput, cwd: string): ConfigPr
   if (input.defaultBackends !== undefined) {
     draft.isRoutingGiven = true;
     const backends = readBackendList(input.defaultBackends, '--default', report);
-    if (backends !== null) draft.defaultPool = { backends, proxyProtocol, balance: DEFAULT_BALANCE };
+    if (backends !== null) draft.defaultPool = { backends, proxyProtocol, balance: DEFAULT_BALANCE, health: null, protocol: DEFAULT_BACKEND_PROTOCOL };
   }
 
   applyTerminate(draft, input, cwd, report);
@@ -95,7 +106,7 @@ export function applyFlags(draft: Draft, input: CliInput, cwd: string): ConfigPr
 
   if (input.admin !== undefined) {
     const result = parseAdminAddress(input.admin);
-    if (result.ok) draft.admin = result.value;
+    if (result.ok) draft.admin = { ...result.value, allowNonLoopback: false };
     else report(`--admin '${input.admin}' ${result.reason}`);
   }
   return problems;
@@ -151,8 +162,8 @@ function readRouteFlag(text: string, proxyProtocol: ProxyProtocolMode, report: (
     return null;
   }
   if (backends === null || isBroken) return null;
-  const pool: PoolConfig = { backends, proxyProtocol: mode, balance: DEFAULT_BALANCE };
-  return { name, kind: classified.kind, pattern: classified.pattern, pool, terminate: null, source: FLAG_SOURCE };
+  const pool: PoolConfig = { backends, proxyProtocol: mode, balance: DEFAULT_BALANCE, health: null, protocol: DEFAULT_BACKEND_PROTOCOL };
+  return { name, kind: classified.kind, pattern: classified.pattern, pool, terminate: null, source: FLAG_SOURCE, alpn: [], fallback: null, quicBackends: null };
 }
 
 /** 'b1,b2' → backends; `what` names the flag in messages. */
@@ -173,7 +184,7 @@ function readBackendList(text: string, what: string, report: (message: string) =
       report(`${what} lists backend '${result.value.label}' twice`);
       isBroken = true;
     } else {
-      backends.push(result.value);
+      backends.push({ ...result.value, weight: DEFAULT_WEIGHT });
     }
   }
   return isBroken ? null : backends;
@@ -212,8 +223,8 @@ function applyTerminate(draft: Draft, input: CliInput, cwd: string, report: (mes
       continue;
     }
     if (certFile !== null && keyFile !== null && alpn !== null) {
-      const http = httpNames.includes(name) ? { http: DEFAULT_HTTP_TERMINATE } : {};
-      draft.routes[index] = { ...route, terminate: { certFile, keyFile, ...(alpn !== undefined ? { alpn } : {}), ...http } };
+      const http = httpNames.includes(name) ? DEFAULT_HTTP_TERMINATE : null;
+      draft.routes[index] = { ...route, terminate: { ...DEFAULT_TERMINATE, certFile, keyFile, alpn: alpn ?? defaultTerminateAlpn(http), http } };
     }
   }
 }

@@ -1,6 +1,6 @@
 /**
- * loadConfig plus what only flags give: `--workers`, and the loopback rule for `--admin` (the file's `admin` is
- * checked where it is read, with its line). Run at start, by `check` and `explain`, and again on every reload —
+ * loadConfig plus what only flags give: `--workers`, `--data-plane`, the rule that QUIC listeners need one
+ * worker, and the loopback rule for `--admin` (the file's `admin` is checked where it is read, with its line). Run at start, by `check` and `explain`, and again on every reload —
  * in the loader thread (src/config-loader-thread.ts) — so flags keep applying.
  */
 import { deepFreeze } from './freeze.js';
@@ -29,22 +29,26 @@ export function loadWithFlags(spec: LoadSpec): ConfigResult {
   if (dataPlane && !dataPlane.ok) report(`--data-plane ${dataPlane.reason}`);
   if (result.ok && input.admin !== undefined && result.config.admin !== null) {
     const { label, host } = result.config.admin;
-    const problem = describeAdminBindProblem(label, host, result.config.admin.allowNonLoopback ?? false);
+    const problem = describeAdminBindProblem(label, host, result.config.admin.allowNonLoopback);
     if (problem !== null) report(`--admin: ${problem}`);
   }
   // A QUIC flow is a run of datagrams, and the kernel spreads datagrams over processes sharing a UDP port.
-  const workerCount = workers?.ok ? workers.workers : result.ok ? (result.config.workers ?? 1) : 1;
-  if (result.ok && workerCount > 1 && result.config.listen.some((listen) => listen.quic === true)) {
+  const workerCount = workers?.ok ? workers.workers : result.ok ? result.config.workers : 1;
+  if (result.ok && workerCount > 1 && result.config.listen.some((listen) => listen.quic)) {
     report(`QUIC listeners need workers: 1 (with ${workerCount} processes sharing the UDP port, a flow's datagrams would be split between them)`);
   }
   if (!result.ok || problems.length > 0) return { ok: false, problems };
   if (!workers?.ok && !dataPlane?.ok) return result;
+  const stated = [...result.config.stated];
+  if (workers?.ok && !stated.includes('workers')) stated.push('workers');
+  if (dataPlane?.ok && !stated.includes('data_plane')) stated.push('data_plane');
   return {
     ok: true,
     config: deepFreeze({
       ...result.config,
       ...(workers?.ok ? { workers: workers.workers } : {}),
       ...(dataPlane?.ok ? { dataPlane: dataPlane.dataPlane } : {}),
+      stated,
     }),
   };
 }

@@ -11,35 +11,20 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { type Draft, emptyDraft, FILE_DEFAULT_PROXY_PROTOCOL, FLAG_DEFAULT_PROXY_PROTOCOL, isProxyProtocolMode } from './draft.js';
 import { describeFileError } from './files.js';
+import type { CliInput } from './cli-input.js';
 import { applyFlags } from './flags.js';
 import { deepFreeze } from './freeze.js';
+import { defaultDataPlane } from './operations.js';
 import { COMMAND_LINE, type ConfigProblem, sortProblems } from './problem.js';
-import { findRegexBudgetProblem } from './route-names.js';
-import type { Config } from './types.js';
+import { QUIC_DEFAULTS } from './quic-keys.js';
+import { findRegexBudgetProblem } from './route-grammar.js';
+import { type Config, DEFAULT_LIMITS, DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_WORKERS, type StatedSetting } from './types.js';
 import { validateDocument } from './validate.js';
 import { parseYamlSource } from './yaml-source.js';
 
 export { COMMAND_LINE, formatProblem } from './problem.js';
 export type { ConfigProblem } from './problem.js';
-
-/** What the command line contributes; every field optional. Flags override/add to the file. */
-export interface CliInput {
-  readonly configFile?: string;
-  readonly listen?: readonly string[];
-  readonly routes?: readonly string[]; // 'name=host:port,host:port'
-  readonly defaultBackends?: string; // 'host:port,host:port'
-  readonly proxyProtocol?: string; // v2|v1|none for flag-given pools (default: the file's, or none without one)
-  readonly terminate?: readonly string[];
-  /** `--terminate-http NAME`: as --terminate, and the router is that route's HTTP reverse proxy (terminate.http). */
-  readonly terminateHttp?: readonly string[];
-  readonly alpn?: string; // 'h2,http/1.1': what the --terminate routes offer
-  readonly cert?: string;
-  readonly key?: string;
-  readonly logLevel?: string;
-  readonly admin?: string;
-  /** `--quic`: the --listen addresses take UDP (QUIC) too. */
-  readonly quic?: boolean;
-}
+export type { CliInput } from './cli-input.js';
 
 export type ConfigResult =
   | { readonly ok: true; readonly config: Config }
@@ -116,7 +101,14 @@ function readText(path: string): string | { reason: string } {
   }
 }
 
+/** The Draft with every default filled in: the one place defaults meet the settings the operator left out. */
 function toConfig(draft: Draft): Config {
+  const stated: StatedSetting[] = [];
+  if (draft.shutdownGraceMs !== undefined) stated.push('shutdown_grace');
+  if (draft.workers !== undefined) stated.push('workers');
+  if (draft.dataPlane !== undefined) stated.push('data_plane');
+  if (draft.limits !== undefined) stated.push('limits');
+  if (draft.quic !== undefined) stated.push('quic');
   return {
     listen: draft.listen,
     proxyProtocol: draft.proxyProtocol,
@@ -127,10 +119,11 @@ function toConfig(draft: Draft): Config {
     logLevel: draft.logLevel,
     admin: draft.admin,
     sourceFile: draft.sourceFile,
-    ...(draft.shutdownGraceMs !== undefined ? { shutdownGraceMs: draft.shutdownGraceMs } : {}),
-    ...(draft.workers !== undefined ? { workers: draft.workers } : {}),
-    ...(draft.dataPlane !== undefined ? { dataPlane: draft.dataPlane } : {}),
-    ...(draft.limits ? { limits: draft.limits } : {}),
-    ...(draft.quic ? { quic: draft.quic } : {}),
+    shutdownGraceMs: draft.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
+    workers: draft.workers ?? DEFAULT_WORKERS,
+    dataPlane: draft.dataPlane ?? defaultDataPlane(),
+    limits: draft.limits ?? DEFAULT_LIMITS,
+    quic: draft.quic ?? QUIC_DEFAULTS,
+    stated,
   };
 }

@@ -1,15 +1,16 @@
 /**
- * The operational settings (issue 7 and the workers of issue 5): `shutdown_grace`, `workers`, and the admin
+ * The operational settings: `shutdown_grace`, `workers`, `data_plane`, and the admin
  * listener's loopback rule. Pure: validate.ts (the file) and cli.ts (the flags) share these readers.
  *
  *   shutdown_grace: 30s                       how long open connections may finish after SIGTERM/SIGINT
  *   workers: 4 | auto                         processes sharing the listeners; auto = the machine's cores
+ *   data_plane: auto | native | node          which plane carries connections; auto = native where it loads
  *   admin: 127.0.0.1:9901                     short form: loopback only
  *   admin: { listen: "0.0.0.0:9901", allow_non_loopback: true }   long form: anything, said explicitly
  */
-import { isIPv4, isIPv6 } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { type DataPlaneChoice, MAX_WORKERS } from './types.js';
+import { ipVersionOf } from '../wire/ip-address.js';
 
 export const DATA_PLANE_CHOICES: readonly DataPlaneChoice[] = ['auto', 'native', 'node'];
 
@@ -48,8 +49,9 @@ export function parseWorkers(value: unknown): WorkersResult {
 export function isLoopbackHost(host: string): boolean {
   const bare = host.toLowerCase();
   if (bare === 'localhost' || bare.endsWith('.localhost')) return true;
-  if (isIPv4(bare)) return bare.startsWith('127.');
-  if (isIPv6(bare)) return bare === '::1' || /^(?:0{1,4}:){5}ffff:127\./.test(bare.replace(/^::/, '0:0:0:0:0:')) || bare.startsWith('::ffff:127.');
+  const version = ipVersionOf(bare);
+  if (version === 4) return bare.startsWith('127.');
+  if (version === 6) return bare === '::1' || /^(?:0{1,4}:){5}ffff:127\./.test(bare.replace(/^::/, '0:0:0:0:0:')) || bare.startsWith('::ffff:127.');
   return false;
 }
 

@@ -1,6 +1,7 @@
 /**
- * The config's QUIC keys (README "QUIC (HTTP/3)"), kept apart from validate.ts so that the walker only gains
- * the readers:
+ * The config's QUIC keys (README "QUIC (HTTP/3)") and their defaults; sections/quic.ts reads the `quic:`
+ * section by these tables, sections/listen.ts the `quic: true` of a listen entry, sections/pools.ts a route's
+ * `quic_backends`:
  *
  *   listen: [":443", { address: ":443", quic: true }]     UDP beside TCP on the same address and port
  *   routes:

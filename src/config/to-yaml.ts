@@ -11,7 +11,19 @@ import { stringify } from 'yaml';
 import { DEFAULT_BALANCE, DEFAULT_LOG_LEVEL } from './draft.js';
 import { formatDuration } from './durations.js';
 import { QUIC_COUNT_KEYS, QUIC_DURATION_KEYS, type QuicSettings } from './quic-keys.js';
-import { type Config, DEFAULT_HTTP_TERMINATE, DEFAULT_MAX_HELLO_BYTES, type HttpTerminateSettings, type PoolConfig, type RouteConfig } from './types.js';
+import {
+  type Config,
+  DEFAULT_BACKEND_PROTOCOL,
+  DEFAULT_HTTP_TERMINATE,
+  DEFAULT_MAX_HELLO_BYTES,
+  DEFAULT_TERMINATE,
+  DEFAULT_WEIGHT,
+  defaultTerminateAlpn,
+  type HttpTerminateSettings,
+  type PoolConfig,
+  type RouteConfig,
+  type TerminateSettings,
+} from './types.js';
 
 type Yaml = Record<string, unknown>;
 
@@ -30,14 +42,14 @@ export function configToYaml(config: Config): string {
   if (config.admin !== null) {
     document.admin = config.admin.allowNonLoopback ? { listen: config.admin.label, allow_non_loopback: true } : config.admin.label;
   }
-  if (config.shutdownGraceMs !== undefined) document.shutdown_grace = formatDuration(config.shutdownGraceMs);
-  if (config.workers !== undefined) document.workers = config.workers;
-  if (config.dataPlane !== undefined) document.data_plane = config.dataPlane;
+  if (config.stated.includes('shutdown_grace')) document.shutdown_grace = formatDuration(config.shutdownGraceMs);
+  if (config.stated.includes('workers')) document.workers = config.workers;
+  if (config.stated.includes('data_plane')) document.data_plane = config.dataPlane;
   if (config.routes.length > 0) {
     document.routes = Object.fromEntries(config.routes.map((route) => [route.name, routeYaml(route, config)]));
   }
   if (config.defaultPool !== null) document.default = poolYaml(config.defaultPool, config);
-  if (config.quic !== undefined) document.quic = quicYaml(config.quic);
+  if (config.stated.includes('quic')) document.quic = quicYaml(config.quic);
   const source = config.sourceFile ?? 'the command line';
   return `# sni-router config equivalent to ${source}\n${stringify(document, { lineWidth: 0 })}`;
 }
@@ -46,12 +58,11 @@ function routeYaml(route: RouteConfig, config: Config): unknown {
   const pool = poolYaml(route.pool, config);
   const extra: Yaml = {};
   if (route.terminate !== null) {
-    const { certFile, keyFile, alpn } = route.terminate;
-    extra.terminate = { cert: certFile, key: keyFile, ...(alpn !== undefined ? { alpn: [...alpn] } : {}), ...httpYaml(route.terminate.http) };
+    extra.terminate = terminateYaml(route.terminate);
   }
-  if (route.alpn && route.alpn.length > 0) extra.alpn = Object.fromEntries(route.alpn.map((entry) => [entry.protocol, poolYaml(entry.pool, config)]));
+  if (route.alpn.length > 0) extra.alpn = Object.fromEntries(route.alpn.map((entry) => [entry.protocol, poolYaml(entry.pool, config)]));
   if (route.fallback) extra.fallback = poolYaml(route.fallback, config);
-  if (route.quicBackends) extra.quic_backends = route.quicBackends.map((backend) => backend.label);
+  if (route.quicBackends !== null) extra.quic_backends = route.quicBackends.map((backend) => backend.label);
   if (Object.keys(extra).length === 0) return pool;
   return { ...(Array.isArray(pool) ? { backends: pool } : (pool as Yaml)), ...extra };
 }
@@ -63,9 +74,25 @@ function quicYaml(quic: QuicSettings): Yaml {
   return document;
 }
 
+/** cert and key, and the other keys only where they differ from the defaults. */
+function terminateYaml(terminate: TerminateSettings): Yaml {
+  const { certFile, keyFile, minVersion, alpn, clientCaFile, backendTls, http } = terminate;
+  const yaml: Yaml = { cert: certFile, key: keyFile };
+  if (minVersion !== DEFAULT_TERMINATE.minVersion) yaml.min_version = minVersion;
+  const defaultAlpn = defaultTerminateAlpn(http);
+  const isDefaultAlpn = alpn.length === defaultAlpn.length && alpn.every((protocol, i) => protocol === defaultAlpn[i]);
+  if (!isDefaultAlpn) yaml.alpn = [...alpn];
+  if (clientCaFile !== null) yaml.client_ca = clientCaFile;
+  if (backendTls !== null) {
+    const { caFile, servername, verify } = backendTls;
+    yaml.backend_tls = { ...(caFile !== null ? { ca: caFile } : {}), ...(servername !== null ? { servername } : {}), ...(verify ? {} : { verify }) };
+  }
+  if (http !== null) yaml.http = httpYaml(http);
+  return yaml;
+}
+
 /** `http: true` when every setting is the default, else the settings that differ. */
-function httpYaml(http: HttpTerminateSettings | null | undefined): Yaml {
-  if (!http) return {};
+function httpYaml(http: HttpTerminateSettings): true | Yaml {
   const d = DEFAULT_HTTP_TERMINATE;
   const changed: Yaml = {};
   if (http.hsts !== d.hsts) changed.hsts = http.hsts;
@@ -77,17 +104,17 @@ function httpYaml(http: HttpTerminateSettings | null | undefined): Yaml {
   if (http.responseTimeoutMs !== d.responseTimeoutMs) changed.response_timeout = formatDuration(http.responseTimeoutMs);
   if (http.keepAliveMs !== d.keepAliveMs) changed.keep_alive = formatDuration(http.keepAliveMs);
   if (http.maxBackendConnections !== d.maxBackendConnections) changed.max_backend_connections = http.maxBackendConnections;
-  return { http: Object.keys(changed).length === 0 ? true : changed };
+  return Object.keys(changed).length === 0 ? true : changed;
 }
 
 /** Short form (a list of backends) when nothing but the backends differs from the defaults. */
 function poolYaml(pool: PoolConfig, config: Config): unknown {
   const backends = pool.backends.map((backend) =>
-    backend.weight !== undefined && backend.weight !== 1 ? { address: backend.label, weight: backend.weight } : backend.label,
+    backend.weight !== DEFAULT_WEIGHT ? { address: backend.label, weight: backend.weight } : backend.label,
   );
   const long: Yaml = { backends };
   if (pool.proxyProtocol !== config.proxyProtocol) long.proxy_protocol = pool.proxyProtocol;
-  if (pool.protocol !== undefined) long.protocol = pool.protocol;
+  if (pool.protocol !== DEFAULT_BACKEND_PROTOCOL) long.protocol = pool.protocol;
   if (pool.balance !== DEFAULT_BALANCE) long.balance = pool.balance;
   if (pool.health) {
     const { intervalMs, timeoutMs, rise, fall, tls, tlsServerName } = pool.health;

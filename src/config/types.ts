@@ -2,10 +2,13 @@
  * The resolved, validated configuration: what the router runs on.
  *
  * Produced only by `loadConfig` (src/config/load.ts), deep-frozen, and never mutated: each connection keeps the
- * snapshot it started with, so a reload can swap the whole object at once.
+ * snapshot it started with, so a reload can swap the whole object at once. Fully resolved: every setting the
+ * operator left out holds its default here, so no reader applies a default of its own.
  */
-
+import type { Cidr } from '../wire/cidr.js';
 import type { QuicSettings } from './quic-keys.js';
+
+export type { Cidr } from '../wire/cidr.js';
 
 export type ProxyProtocolMode = 'v2' | 'v1' | 'none';
 export type BalanceAlgorithm = 'round-robin' | 'least-conn' | 'random' | 'source-hash';
@@ -28,39 +31,39 @@ export interface HostPort {
   readonly label: string;
 }
 
-export interface ListenAddress extends HostPort {
+/** A listen address as written, before the long form's settings: host:port, and whether it is IPv6 only. */
+export interface ListenEndpoint extends HostPort {
   /**
    * `:8443` means every IPv4 and IPv6 address: host '::' with ipv6Only false (one dual-stack socket).
    * `[::]:8443` means IPv6 only, so that it can sit beside `0.0.0.0:8443` as SPEC's example does.
    */
   readonly ipv6Only: boolean;
-  /** Long form `accept_proxy_protocol: { trusted: [CIDRs] }`: read a PROXY v1/v2 header from these peers only. */
-  readonly acceptProxy?: AcceptProxySettings | null;
-  /** Long form `max_connections`: open connections on this listener; null or absent = no cap. */
-  readonly maxConnections?: number | null;
-  /** Long form `max_connections_per_client`: open connections per peer address on this listener. */
-  readonly maxConnectionsPerClient?: number | null;
-  /** Long form `quic: true` (or `--quic`): also bind UDP on this address and port and route QUIC by SNI. */
-  readonly quic?: boolean;
 }
 
-/** An IPv4 or IPv6 network, `10.0.0.0/8` or `::1/128`, as written and parsed. */
-export interface Cidr {
-  readonly label: string;
-  readonly family: 4 | 6;
-  /** Network address as 4 or 16 bytes. */
-  readonly bytes: readonly number[];
-  readonly prefixLength: number;
+export interface ListenAddress extends ListenEndpoint {
+  /** Long form `accept_proxy_protocol: { trusted: [CIDRs] }`: read a PROXY v1/v2 header from these peers only. */
+  readonly acceptProxy: AcceptProxySettings | null;
+  /** Long form `max_connections`: open connections on this listener; null = no cap. */
+  readonly maxConnections: number | null;
+  /** Long form `max_connections_per_client`: open connections per peer address on this listener; null = no cap. */
+  readonly maxConnectionsPerClient: number | null;
+  /** Long form `quic: true` (or `--quic`): also bind UDP on this address and port and route QUIC by SNI. */
+  readonly quic: boolean;
 }
 
 export interface AcceptProxySettings {
   readonly trusted: readonly Cidr[];
 }
 
-/** A backend; `weight` (long form `{ address, weight }`) defaults to 1. */
+/** What a listen address has when the long form does not say: no PROXY header accepted, no caps. */
+export const DEFAULT_LISTEN_SETTINGS = Object.freeze({ acceptProxy: null, maxConnections: null, maxConnectionsPerClient: null, quic: false });
+
+/** A backend; `weight` (long form `{ address, weight }`) is DEFAULT_WEIGHT unless given. */
 export interface BackendAddress extends HostPort {
-  readonly weight?: number;
+  readonly weight: number;
 }
+
+export const DEFAULT_WEIGHT = 1;
 
 /** Active health checks of a pool's backends (`health:` on a pool). */
 export interface HealthSettings {
@@ -100,23 +103,21 @@ export interface BackendTlsSettings {
   readonly verify: boolean;
 }
 
-/**
- * `terminate:` on a route. Only cert and key are required; the optional fields are left out when not given
- * (src/terminate.ts applies the defaults below), so `--terminate` from the command line gives `{ certFile, keyFile }`.
- */
+/** `terminate:` on a route. Only cert and key must be given; the rest hold their defaults when left out. */
 export interface TerminateSettings {
   /** Absolute paths (relative ones were resolved against the config file's folder). */
   readonly certFile: string;
   readonly keyFile: string;
   /** Lowest TLS version accepted from clients; default DEFAULT_TLS_MIN_VERSION. */
-  readonly minVersion?: TlsMinVersion;
-  /** ALPN protocols offered to clients in order of preference; default DEFAULT_TERMINATE_ALPN; [] = no ALPN. */
-  readonly alpn?: readonly string[];
+  readonly minVersion: TlsMinVersion;
+  /** ALPN protocols offered to clients in order of preference; default DEFAULT_TERMINATE_ALPN (DEFAULT_HTTP_TERMINATE_ALPN with http); [] = no ALPN. */
+  readonly alpn: readonly string[];
   /** CA bundle (PEM) for client certificates: when set, a client must present a certificate it signed (mTLS). */
-  readonly clientCaFile?: string | null;
-  readonly backendTls?: BackendTlsSettings | null;
-  /** `http: true | { … }`: the router is the route's HTTP reverse proxy (src/data-path/http/); absent = byte stream. */
-  readonly http?: HttpTerminateSettings | null;
+  readonly clientCaFile: string | null;
+  /** Re-encrypt towards the backend; null = the backend gets plaintext. */
+  readonly backendTls: BackendTlsSettings | null;
+  /** `http: true | { … }`: the router is the route's HTTP reverse proxy (src/data-path/http/); null = byte stream. */
+  readonly http: HttpTerminateSettings | null;
 }
 
 /** `terminate.http`: HTTP termination. Every field has its default filled in by the validator. */
@@ -156,6 +157,7 @@ export const DEFAULT_HTTP_TERMINATE: HttpTerminateSettings = Object.freeze({
 /** What a pool's backends speak in HTTP mode: HTTP/1.1 (default) or HTTP/2 by prior knowledge (h2c). */
 export type BackendProtocol = 'http/1.1' | 'h2c';
 export const BACKEND_PROTOCOLS: readonly BackendProtocol[] = ['http/1.1', 'h2c'];
+export const DEFAULT_BACKEND_PROTOCOL: BackendProtocol = 'http/1.1';
 
 export const TLS_MIN_VERSIONS: readonly TlsMinVersion[] = ['TLSv1.2', 'TLSv1.3'];
 export const DEFAULT_TLS_MIN_VERSION: TlsMinVersion = 'TLSv1.2';
@@ -166,15 +168,27 @@ export const DEFAULT_TLS_MIN_VERSION: TlsMinVersion = 'TLSv1.2';
 export const DEFAULT_TERMINATE_ALPN: readonly string[] = Object.freeze(['http/1.1']);
 /** HTTP mode speaks to the backend itself, so clients may use either. */
 export const DEFAULT_HTTP_TERMINATE_ALPN: readonly string[] = Object.freeze(['h2', 'http/1.1']);
+/** What `terminate:` holds beside cert and key when the operator gives nothing else (alpn: DEFAULT_HTTP_TERMINATE_ALPN with http). */
+export const DEFAULT_TERMINATE: Omit<TerminateSettings, 'certFile' | 'keyFile'> = Object.freeze({
+  minVersion: DEFAULT_TLS_MIN_VERSION,
+  alpn: DEFAULT_TERMINATE_ALPN,
+  clientCaFile: null,
+  backendTls: null,
+  http: null,
+});
+/** The ALPN a terminate offers when it sets none: byte stream or HTTP mode. */
+export function defaultTerminateAlpn(http: HttpTerminateSettings | null): readonly string[] {
+  return http ? DEFAULT_HTTP_TERMINATE_ALPN : DEFAULT_TERMINATE_ALPN;
+}
 
 export interface PoolConfig {
   readonly backends: readonly BackendAddress[];
   readonly proxyProtocol: ProxyProtocolMode;
   readonly balance: BalanceAlgorithm;
-  /** Active checks; null or absent = passive health only. */
-  readonly health?: HealthSettings | null;
-  /** HTTP-mode routes only: `protocol: h2c` = the backends take HTTP/2 by prior knowledge; absent = HTTP/1.1. */
-  readonly protocol?: BackendProtocol;
+  /** Active checks; null = passive health only. */
+  readonly health: HealthSettings | null;
+  /** What the backends speak to an HTTP-mode route: `protocol: h2c` = HTTP/2 by prior knowledge; default http/1.1. */
+  readonly protocol: BackendProtocol;
 }
 
 /** A route's pool for clients that offer this ALPN protocol (route `alpn: { "acme-tls/1": [backends] }`). */
@@ -195,12 +209,12 @@ export interface RouteConfig {
   readonly pool: PoolConfig;
   readonly terminate: TerminateSettings | null;
   readonly source: SourcePosition | null;
-  /** Pools by offered ALPN protocol, tried in file order before `pool`; absent = none. */
-  readonly alpn?: readonly AlpnPool[];
-  /** Used when every backend of the chosen pool is down or fails; null or absent = close (backend_unavailable). */
-  readonly fallback?: PoolConfig | null;
-  /** `quic_backends`: where this route's QUIC flows go; absent = the pool's backends, same host:port, over UDP. */
-  readonly quicBackends?: readonly BackendAddress[];
+  /** Pools by offered ALPN protocol, tried in file order before `pool`; [] = none. */
+  readonly alpn: readonly AlpnPool[];
+  /** Used when every backend of the chosen pool is down or fails; null = close (backend_unavailable). */
+  readonly fallback: PoolConfig | null;
+  /** `quic_backends`: where this route's QUIC flows go; null = the pool's backends, same host:port, over UDP. */
+  readonly quicBackends: readonly BackendAddress[] | null;
 }
 
 export interface Timeouts {
@@ -223,18 +237,31 @@ export interface Config {
   readonly logLevel: string;
   readonly admin: AdminAddress | null;
   /** SIGTERM/SIGINT: how long open connections may take to finish before they are closed (reason shutdown). */
-  readonly shutdownGraceMs?: number;
+  readonly shutdownGraceMs: number;
   /** Processes sharing the listeners (node:cluster); 1 = no cluster. `auto` was resolved to the core count. */
-  readonly workers?: number;
-  /** Which data plane carries connections (`data_plane`, `--data-plane`); absent = the default (src/config/operations.ts). */
-  readonly dataPlane?: DataPlaneChoice;
+  readonly workers: number;
+  /**
+   * Which data plane carries connections (`data_plane`, `--data-plane`); when neither gives one, the default
+   * (SNI_ROUTER_DATA_PLANE, else auto: src/config/operations.ts). `stated` says whether the operator named it.
+   */
+  readonly dataPlane: DataPlaneChoice;
   /** Absolute path of the YAML file, or null in quick mode (flags only). */
   readonly sourceFile: string | null;
-  /** Hello-phase caps; absent = DEFAULT_LIMITS. `isGiven` is false when the file did not set `limits`. */
-  readonly limits?: Limits & { readonly isGiven?: boolean };
-  /** The `quic:` section (src/config/quic-keys.ts); absent = QUIC_DEFAULTS. */
-  readonly quic?: QuicSettings;
+  /** Hello-phase caps: DEFAULT_LIMITS for what the file left out. */
+  readonly limits: Limits;
+  /** The `quic:` bounds (src/config/quic-keys.ts): QUIC_DEFAULTS for what the file left out. */
+  readonly quic: QuicSettings;
+  /**
+   * Which of the settings `check` and `--print-config` show only when stated were stated (in the file, or
+   * `--workers`), so that a table or printed file says what the operator said, even when it is the default.
+   */
+  readonly stated: readonly StatedSetting[];
 }
+
+/** Settings shown by `check` and written by `--print-config` only when the operator gave them. */
+export type StatedSetting = 'shutdown_grace' | 'workers' | 'data_plane' | 'limits' | 'quic';
+
+export const DEFAULT_WORKERS = 1;
 
 export const DEFAULT_TIMEOUTS: Timeouts = Object.freeze({
   clientHelloMs: 5_000,
@@ -246,7 +273,7 @@ export const DEFAULT_MAX_HELLO_BYTES = 64 * 1024;
 
 /** The admin listener. A non-loopback address is refused unless `allowNonLoopback` (long form) says so. */
 export interface AdminAddress extends HostPort {
-  readonly allowNonLoopback?: boolean;
+  readonly allowNonLoopback: boolean;
 }
 
 export const DEFAULT_SHUTDOWN_GRACE_MS = 30_000;

@@ -16,7 +16,7 @@
 import http from 'node:http';
 import { RateLimit, refusalOfAdminRequest } from './admin-guard.js';
 import type { Config, PoolConfig, RouteConfig } from '../config/types.js';
-import { orderByPrecedence } from '../routing/route-table.js';
+import { orderByPrecedence } from '../config/route-grammar.js';
 import { diffFields } from '../config/diff.js';
 import type { ReloadOutcome } from './reload.js';
 

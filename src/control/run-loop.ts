@@ -15,7 +15,7 @@ import { ConfigLoaderThread } from './config-loader-thread.js';
 import { EXIT_BAD_CONFIG, EXIT_OK, exitAfterFlush, exitAtOnce } from './exit.js';
 import { Reloader } from './reload.js';
 import { loadWithFlags, type LoadSpec } from '../config/load-with-flags.js';
-import { type Config, DEFAULT_SHUTDOWN_GRACE_MS } from '../config/types.js';
+import type { Config } from '../config/types.js';
 import type { BoundListener } from '../serve/router.js';
 import { ListenError } from '../ops/errors.js';
 import { type ConfigFileWatch, watchConfigFile } from '../ops/file-watch.js';
@@ -49,7 +49,7 @@ export interface RunLoopOptions {
 }
 
 export function shutdownGraceMs(config: Config): number {
-  return config.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
+  return config.shutdownGraceMs;
 }
 
 /** One 'listening' line per listener not in `known`, with the port it got (the one to use when :0 was asked for). */
@@ -64,7 +64,7 @@ export function logListening(listeners: readonly BoundListener[], logger: Logger
 export function warnRestartOnly(before: Config, after: Config, logger: Logger): void {
   const changed: string[] = [];
   if (before.admin?.label !== after.admin?.label) changed.push('admin');
-  if ((before.workers ?? 1) !== (after.workers ?? 1)) changed.push('workers');
+  if (before.workers !== after.workers) changed.push('workers');
   if (before.dataPlane !== after.dataPlane) changed.push('data_plane');
   if (changed.length > 0) logger.warn({ settings: changed }, 'these settings take effect on restart, not on reload');
 }

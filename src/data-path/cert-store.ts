@@ -2,7 +2,7 @@
  * Certificate material for terminated names: checked once (for `sni-router check` and start-up), compiled into a
  * node:tls SecureContext, and rebuilt when the files change on disk (certbot renewals, cert-manager's symlink swap).
  *
- *   checkCertMaterial(cert, key)  → problems, each naming the file   (config time, no state)
+ *   config/cert-check.ts          → the material read and judged (the same checks `sni-router check` runs)
  *   ServerTlsContext              → current() SecureContext; watches its files; a bad new file keeps the old one
  *
  * One ServerTlsContext per distinct set of settings, shared by every snapshot that uses them (a reload with the
@@ -15,137 +15,29 @@
  * symlinks — with the last attempt, and rebuilds only when something changed. Timers and watchers are unref'd so
  * that they never keep the process alive.
  */
-import { constants as cryptoConstants, createPrivateKey, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { constants as cryptoConstants, randomBytes, type X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
-import { DEFAULT_TLS_MIN_VERSION, type TerminateSettings } from '../config/types.js';
+import type { TerminateSettings } from '../config/types.js';
 import { CertificateError } from '../ops/errors.js';
-import { describeFileError } from '../config/files.js';
+import {
+  type CertMaterial,
+  describeUnusableMaterial,
+  isCertProblem,
+  readCertificates,
+  readCertMaterial,
+} from '../config/cert-check.js';
 import { FileWatch, signatureOf } from '../ops/file-watch.js';
 
 /** Session ticket key material: 16 name + 16 HMAC + 16 AES (node's `ticketKeys`). */
 const TICKET_KEY_BYTES = 48;
 
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
-/** What a problem is about, so config validation can point at the right YAML key. */
-export type CertFileRole = 'cert' | 'key' | 'client_ca' | 'backend_ca';
-
-export interface CertProblem {
-  readonly role: CertFileRole;
-  readonly file: string;
-  /** One plain sentence naming the file. */
-  readonly message: string;
-}
-
-/** The PEM certificates of a file, parsed; or a sentence saying why not. */
-function readCertificates(file: string, role: CertFileRole, noun: string): { certs: X509Certificate[]; pem: Buffer } | CertProblem {
-  let pem: Buffer;
-  try {
-    pem = readFileSync(file);
-  } catch (error) {
-    return { role, file, message: `cannot read the ${noun} file '${file}': ${describeFileError(error)}` };
-  }
-  const blocks = pem.toString('latin1').match(PEM_CERTIFICATE) ?? [];
-  if (blocks.length === 0) return { role, file, message: `the ${noun} file '${file}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)` };
-  const certs: X509Certificate[] = [];
-  for (const [index, block] of blocks.entries()) {
-    try {
-      certs.push(new X509Certificate(block));
-    } catch (error) {
-      const which = blocks.length > 1 ? `certificate ${index + 1} of ` : '';
-      return { role, file, message: `${which}the ${noun} file '${file}' cannot be parsed: ${(error as Error).message}` };
-    }
-  }
-  return { certs, pem };
-}
-
-function readKey(file: string): { key: KeyObject; pem: Buffer } | CertProblem {
-  let pem: Buffer;
-  try {
-    pem = readFileSync(file);
-  } catch (error) {
-    return { role: 'key', file, message: `cannot read the private key file '${file}': ${describeFileError(error)}` };
-  }
-  try {
-    return { key: createPrivateKey(pem), pem };
-  } catch (error) {
-    const detail = (error as NodeJS.ErrnoException).code === 'ERR_MISSING_PASSPHRASE' ? 'it is encrypted (give an unencrypted key)' : (error as Error).message;
-    return { role: 'key', file, message: `the private key file '${file}' cannot be read as a PEM private key: ${detail}` };
-  }
-}
-
-function isProblem(value: object): value is CertProblem {
-  return 'message' in value;
-}
-
-interface Material {
-  readonly cert: Buffer;
-  readonly key: Buffer;
-  readonly ca: Buffer | null;
-  readonly leaf: X509Certificate;
-}
-
-/** Reads and checks cert + key (+ client CA): the leaf matches the key and is valid now. */
-function readMaterial(settings: TerminateSettings, now: Date): Material | CertProblem {
-  const certs = readCertificates(settings.certFile, 'cert', 'certificate');
-  if (isProblem(certs)) return certs;
-  const key = readKey(settings.keyFile);
-  if (isProblem(key)) return key;
-  const leaf = certs.certs[0]!;
-  if (!leaf.checkPrivateKey(key.key)) {
-    return {
-      role: 'key',
-      file: settings.keyFile,
-      message: `the private key file '${settings.keyFile}' does not match the certificate in '${settings.certFile}' (${leaf.subject.replace(/\n/g, ', ')})`,
-    };
-  }
-  const notAfter = new Date(leaf.validTo);
-  const notBefore = new Date(leaf.validFrom);
-  if (notAfter.getTime() < now.getTime()) {
-    return { role: 'cert', file: settings.certFile, message: `the certificate in '${settings.certFile}' expired on ${notAfter.toISOString()}` };
-  }
-  if (notBefore.getTime() > now.getTime()) {
-    return { role: 'cert', file: settings.certFile, message: `the certificate in '${settings.certFile}' is not valid before ${notBefore.toISOString()}` };
-  }
-  let ca: Buffer | null = null;
-  if (settings.clientCaFile) {
-    const read = readCertificates(settings.clientCaFile, 'client_ca', 'client CA');
-    if (isProblem(read)) return read;
-    ca = read.pem;
-  }
-  return { cert: certs.pem, key: key.pem, ca, leaf };
-}
-
-/**
- * Every problem with a terminated route's files, each naming its file; [] when the material is usable. Used by
- * config validation (so `sni-router check` reports it at the key's line) — no state, nothing kept.
- */
-export function checkCertMaterial(settings: TerminateSettings, now = new Date()): CertProblem[] {
-  const problems: CertProblem[] = [];
-  const material = readMaterial(settings, now);
-  if (isProblem(material)) problems.push(material);
-  else {
-    try {
-      buildContext(settings, material, randomBytes(TICKET_KEY_BYTES));
-    } catch (error) {
-      problems.push({ role: 'cert', file: settings.certFile, message: `the certificate '${settings.certFile}' and key '${settings.keyFile}' cannot be used for TLS: ${(error as Error).message}` });
-    }
-  }
-  if (settings.backendTls?.caFile) {
-    const read = readCertificates(settings.backendTls.caFile, 'backend_ca', 'backend CA');
-    if (isProblem(read)) problems.push(read);
-  }
-  return problems;
-}
-
-function buildContext(settings: TerminateSettings, material: Material, ticketKeys: Buffer): tls.SecureContext {
+function buildContext(settings: TerminateSettings, material: CertMaterial, ticketKeys: Buffer): tls.SecureContext {
   return tls.createSecureContext({
     cert: material.cert,
     key: material.key,
     ...(material.ca ? { ca: material.ca } : {}),
-    minVersion: settings.minVersion ?? DEFAULT_TLS_MIN_VERSION,
+    minVersion: settings.minVersion,
     // Ciphers: the runtime's default list (modern AEAD suites first); not set here on purpose.
     // No renegotiation (TLS 1.2; 1.3 has none): OpenSSL answers a client's attempt with a no_renegotiation alert.
     // TLSSocket.disableRenegotiation() alone does not stop a client-initiated one on a socket made without a server.
@@ -180,12 +72,12 @@ export class ServerTlsContext {
     this.logger = options.logger ?? null;
     this.files = [settings.certFile, settings.keyFile, ...(settings.clientCaFile ? [settings.clientCaFile] : [])];
     this.attempted = signatureOf(this.files);
-    const material = readMaterial(settings, new Date());
-    if (isProblem(material)) throw new CertificateError(material.message);
+    const material = readCertMaterial(settings, new Date());
+    if (isCertProblem(material)) throw new CertificateError(material.message);
     try {
       this.context = buildContext(settings, material, this.ticketKeys);
     } catch (error) {
-      throw new CertificateError(`the certificate '${settings.certFile}' and key '${settings.keyFile}' cannot be used for TLS: ${(error as Error).message}`, { cause: error });
+      throw new CertificateError(describeUnusableMaterial(settings, error), { cause: error });
     }
     this.leaf = material.leaf;
     this.watch = new FileWatch(this.files, () => this.refresh(), { pollMs: options.pollIntervalMs });
@@ -210,8 +102,8 @@ export class ServerTlsContext {
     const signature = signatureOf(this.files);
     if (signature === this.attempted) return;
     this.attempted = signature;
-    const material = readMaterial(this.settings, new Date());
-    if (isProblem(material)) {
+    const material = readCertMaterial(this.settings, new Date());
+    if (isCertProblem(material)) {
       this.logger?.error({ file: material.file, err: material.message, serving: this.fingerprint }, 'certificate reload failed; keeping the previous certificate');
       return;
     }
@@ -237,7 +129,7 @@ export class ServerTlsContext {
 
 /** Identity of a terminate setting: routes and snapshots with equal settings share one context. */
 function settingsKey(settings: TerminateSettings): string {
-  return JSON.stringify([settings.certFile, settings.keyFile, settings.minVersion ?? null, settings.clientCaFile ?? null]);
+  return JSON.stringify([settings.certFile, settings.keyFile, settings.minVersion, settings.clientCaFile]);
 }
 
 /**
@@ -257,7 +149,7 @@ export class BackendCaFile {
     this.logger = options.logger ?? null;
     this.attempted = signatureOf([file]);
     const read = readCertificates(file, 'backend_ca', 'backend CA');
-    if (isProblem(read)) throw new CertificateError(read.message);
+    if (isCertProblem(read)) throw new CertificateError(read.message);
     this.pem = read.pem;
     this.watch = new FileWatch([file], () => this.refresh(), { pollMs: options.pollIntervalMs });
   }
@@ -276,7 +168,7 @@ export class BackendCaFile {
     if (signature === this.attempted) return;
     this.attempted = signature;
     const read = readCertificates(this.file, 'backend_ca', 'backend CA');
-    if (isProblem(read)) {
+    if (isCertProblem(read)) {
       this.logger?.error({ file: this.file, err: read.message }, 'backend CA reload failed; keeping the previous CA');
       return;
     }

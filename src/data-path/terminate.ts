@@ -13,7 +13,7 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { acquireBackendCa, acquireServerTlsContext, type BackendCaFile, type ServerTlsContext } from './cert-store.js';
-import { DEFAULT_HTTP_TERMINATE_ALPN, DEFAULT_TERMINATE_ALPN, type TerminateSettings } from '../config/types.js';
+import type { TerminateSettings } from '../config/types.js';
 import { settleWithDeadline } from '../ops/settle.js';
 import { HttpProfile } from './http/http-proxy.js';
 
@@ -65,7 +65,7 @@ export function compileTerminate(settings: TerminateSettings, logger: Logger | n
   }
   return {
     context,
-    alpn: settings.alpn ?? (settings.http ? DEFAULT_HTTP_TERMINATE_ALPN : DEFAULT_TERMINATE_ALPN),
+    alpn: settings.alpn,
     requireClientCert: Boolean(settings.clientCaFile),
     backendTls,
     http: settings.http ? new HttpProfile(settings.http) : null,

@@ -17,7 +17,8 @@
 import tls from 'node:tls';
 import type net from 'node:net';
 import type { Logger } from 'pino';
-import type { BackendAddress, Config, HealthSettings, PoolConfig, ProxyProtocolMode } from '../config/types.js';
+import type { BackendAddress, Config, HealthSettings, ProxyProtocolMode } from '../config/types.js';
+import { forEachPool } from '../config/for-each-pool.js';
 import { dial } from './dial.js';
 import { settleWithDeadline } from '../ops/settle.js';
 import { encodeProxyV2Local } from '../wire/proxy-header.js';
@@ -98,19 +99,12 @@ export class HealthRegistry {
     if (logger !== null) this.#logger = logger;
     if (addressFor !== undefined) this.#addressFor = addressFor;
     const targets = new Map<string, CheckTarget | null>();
-    const visit = (pool: PoolConfig | null | undefined): void => {
-      if (!pool) return;
+    forEachPool(config, (pool) => {
       for (const backend of pool.backends) {
         if (targets.get(backend.label)) continue;
         targets.set(backend.label, pool.health ? { backend, settings: pool.health, proxyProtocol: pool.proxyProtocol } : null);
       }
-    };
-    for (const route of config.routes) {
-      visit(route.pool);
-      for (const entry of route.alpn ?? []) visit(entry.pool);
-      visit(route.fallback);
-    }
-    visit(config.defaultPool);
+    });
 
     for (const [label, state] of this.#states) {
       const target = targets.get(label);

@@ -2,8 +2,6 @@ import type { BackendAddress, PoolConfig } from '../config/types.js';
 import { createBalancer, type Balancer, type BalancerView, type RandomSource } from './balancers.js';
 import { HealthRegistry } from './health.js';
 
-const DEFAULT_WEIGHT = 1;
-
 /**
  * A pool's live state for one config snapshot: the balancer's position and how many connections each backend
  * holds. Health lives in the router-wide HealthRegistry (keyed by backend label), so it survives reloads.
@@ -27,7 +25,7 @@ export class Pool implements BalancerView {
   }
 
   weightAt(index: number): number {
-    return this.config.backends[index]?.weight ?? DEFAULT_WEIGHT;
+    return this.config.backends[index]?.weight ?? 0;
   }
 
   labelAt(index: number): string {

@@ -9,9 +9,10 @@
  * whole backend down half the time.
  */
 import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
 import type { Logger } from 'pino';
-import type { BackendAddress, Config, PoolConfig } from '../config/types.js';
+import type { BackendAddress, Config } from '../config/types.js';
+import { forEachPool } from '../config/for-each-pool.js';
+import { ipVersionOf } from '../wire/ip-address.js';
 
 export class Resolver {
   readonly #addresses = new Map<string, { list: readonly string[] }>();
@@ -19,7 +20,7 @@ export class Resolver {
 
   /** The address to connect to for this backend: an IP as is, a resolved name's first address, else the name. */
   addressFor(backend: BackendAddress): string {
-    if (isIP(backend.host) !== 0) return backend.host;
+    if (ipVersionOf(backend.host) !== 0) return backend.host;
     return this.#addresses.get(backend.host)?.list[0] ?? backend.host;
   }
 
@@ -30,15 +31,9 @@ export class Resolver {
   /** Resolves every host-name backend of `config` (IPv4 and IPv6); names that fail keep their old answer. */
   async refresh(config: Config, logger: Logger | null): Promise<void> {
     const names = new Set<string>();
-    const visit = (pool: PoolConfig | null | undefined): void => {
-      for (const backend of pool?.backends ?? []) if (isIP(backend.host) === 0) names.add(backend.host);
-    };
-    for (const route of config.routes) {
-      visit(route.pool);
-      visit(route.fallback);
-      for (const entry of route.alpn ?? []) visit(entry.pool);
-    }
-    visit(config.defaultPool);
+    forEachPool(config, (pool) => {
+      for (const backend of pool.backends) if (ipVersionOf(backend.host) === 0) names.add(backend.host);
+    });
     for (const name of this.#addresses.keys()) if (!names.has(name)) this.#addresses.delete(name);
     await Promise.all(
       [...names].map(async (name) => {

@@ -1,14 +1,15 @@
 /**
  * `sni-router explain -c FILE NAME [--alpn P]`: which route a server name takes, and why.
  *
- * Walks the same precedence as RouteTable (exact → longest wildcard → regexes in file order → default) over the
- * Config, and says what else matched and lost, so an operator can see why `*.a.example.com` beat `*.example.com`.
+ * Walks the route grammar's precedence (config/route-grammar.ts: exact → longest wildcard → regexes in file order
+ * → default) over the Config, and says what else matched and lost, so an operator can see why `*.a.example.com`
+ * beat `*.example.com`.
  * The chosen route is checked against RouteTable.lookup itself, so explain cannot drift from real routing.
  * Pure: no I/O.
  */
 import type { Config, PoolConfig, RouteConfig } from '../config/types.js';
 import { describeHostNameProblem, normalizeServerName } from '../wire/host-name.js';
-import { compileRouteRegex } from '../config/route-regex.js';
+import { orderByPrecedence, routeMatchesName } from '../config/route-grammar.js';
 import { RouteTable } from './route-table.js';
 
 export type ExplainKind = 'exact' | 'wildcard' | 'regex' | 'default' | 'closed';
@@ -49,47 +50,34 @@ export function explainRoute(config: Config, serverName: string | null, alpn: re
   }
   if (normalized !== serverName) reasons.push(`'${shownName(serverName)}' is compared as '${normalized}'`);
 
-  const exact = config.routes.find((route) => route.kind === 'exact' && route.pattern === normalized);
-  const wildcards = config.routes
-    .filter((route) => route.kind === 'wildcard' && normalized.length > route.pattern.length && normalized.endsWith(route.pattern))
-    .sort((a, b) => b.pattern.length - a.pattern.length);
-  const regexes = config.routes.filter((route) => route.kind === 'regex' && matchesRegex(route, normalized));
-
-  let chosen: RouteConfig | undefined;
-  if (exact) {
-    chosen = exact;
-    reasons.push(`exact name ${where(exact)}`);
-  } else if (wildcards[0]) {
-    chosen = wildcards[0];
+  // Every route that matches, in the grammar's precedence: the first one wins, the rest lost to it.
+  const matching = orderByPrecedence(config.routes).filter((route) => routeMatchesName(route, normalized));
+  const chosen: RouteConfig | undefined = matching[0];
+  if (chosen?.kind === 'exact') {
+    reasons.push(`exact name ${where(chosen)}`);
+  } else if (chosen?.kind === 'wildcard') {
     reasons.push(`wildcard '${chosen.name}' ${where(chosen)} is the longest wildcard that matches`);
-  } else if (regexes[0]) {
-    chosen = regexes[0];
+  } else if (chosen?.kind === 'regex') {
     const index = config.routes.filter((route) => route.kind === 'regex').indexOf(chosen) + 1;
     reasons.push(`regex '${chosen.name}' ${where(chosen)} is the first regex in file order that matches (regex #${index}); no exact name or wildcard matched`);
   }
-  const losers = [...(exact ? wildcards : wildcards.slice(1)), ...regexes].filter((route) => route !== chosen);
+  const losers = matching.slice(1);
   for (const loser of losers) reasons.push(`'${loser.name}' ${where(loser)} matches too, but ${whyLost(loser, chosen)}`);
   if (!chosen) return { ...fallBack('no exact name, wildcard or regex matches'), normalized };
 
   checkAgainstTable(config, serverName, chosen);
   let pool = chosen.pool;
   let alpnProtocol: string | null = null;
-  const alpnPool = chosen.alpn?.find((entry) => alpn.includes(entry.protocol));
+  const alpnPool = chosen.alpn.find((entry) => alpn.includes(entry.protocol));
   if (alpnPool) {
     pool = alpnPool.pool;
     alpnProtocol = alpnPool.protocol;
     reasons.push(`the client offers ALPN '${alpnPool.protocol}', which has its own pool on this route`);
-  } else if (chosen.alpn && chosen.alpn.length > 0) {
+  } else if (chosen.alpn.length > 0) {
     reasons.push(`ALPN pools (${chosen.alpn.map((entry) => entry.protocol).join(', ')}) not offered, so the route's own backends`);
   }
   if (chosen.terminate !== null) reasons.push('TLS is terminated here with the route\'s certificate; the backend gets plaintext');
   return { serverName, normalized, kind: chosen.kind, route: chosen, pool, alpnProtocol, reasons };
-}
-
-/** Tested exactly as RouteTable tests it: the same linear-time compile and case folding (route-regex.ts). */
-function matchesRegex(route: RouteConfig, normalized: string): boolean {
-  const compiled = compileRouteRegex(route.pattern);
-  return compiled.ok && compiled.regex.test(normalized);
 }
 
 /** Names that are not host names can be 64 KiB of anything: quote the start and say how long they are. */

@@ -1,7 +1,8 @@
 /**
  * The compiled SNI map: built once per config, then only looked up (once per connection).
  *
- * Precedence (SPEC "Routing rules"): exact name → the longest matching wildcard → regexes in file order → default.
+ * Precedence is the route grammar's (src/config/route-grammar.ts: exact name → the longest matching wildcard →
+ * regexes in file order → default); this file is its fast form, and tests hold the two to the same answers.
  *
  * - Exact names sit in a Map keyed by the canonical name (lower case, no trailing dot).
  * - Wildcards sit in a Map keyed by their suffix with its leading dot (`*.example.com` → `.example.com`). A lookup
@@ -48,8 +49,8 @@ export interface RouteMatch {
  * first ALPN pool (in file order) whose protocol the client offers wins; otherwise the route's own pool.
  */
 function compileMatch(route: RouteConfig, how: MatchKind): RouteMatch {
-  const fallback = route.fallback ?? null;
-  const byAlpn = (route.alpn ?? []).map((entry): RouteMatch =>
+  const { fallback } = route;
+  const byAlpn = route.alpn.map((entry): RouteMatch =>
     Object.freeze({ route, pool: entry.pool, how, alpn: entry.protocol, fallback, byAlpn: [] }),
   );
   return Object.freeze({ route, pool: route.pool, how, alpn: null, fallback, byAlpn: Object.freeze(byAlpn) });
@@ -62,18 +63,6 @@ function pickByAlpn(match: RouteMatch | null, offered: readonly string[]): Route
     if (alternative.alpn !== null && offered.includes(alternative.alpn)) return alternative;
   }
   return match;
-}
-
-/** Routes in the order a lookup tries them: exact, wildcards most specific first, regexes in file order. */
-export function orderByPrecedence(routes: readonly RouteConfig[]): RouteConfig[] {
-  const exact = routes.filter((r) => r.kind === 'exact');
-  const wildcards = routes
-    .filter((r) => r.kind === 'wildcard')
-    .map((route, index) => ({ route, index, labels: route.pattern.split('.').length }))
-    .sort((a, b) => b.labels - a.labels || a.index - b.index)
-    .map((entry) => entry.route);
-  const regexes = routes.filter((r) => r.kind === 'regex');
-  return [...exact, ...wildcards, ...regexes];
 }
 
 interface RegexEntry {

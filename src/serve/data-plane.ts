@@ -14,7 +14,6 @@
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config, DataPlaneChoice } from '../config/types.js';
-import { defaultDataPlane } from '../config/operations.js';
 import type { ConnectionMetrics } from '../ops/connection-metrics.js';
 import { loadNativeAddon } from '../data-path/native/load.js';
 import type { NativeAddon } from '../data-path/native/addon.js';
@@ -74,7 +73,7 @@ export function nativeUnsuitability(config: Config): string | null {
  * still throws: that run is meant to test the native plane).
  */
 export function chooseDataPlane(config: Config): PlaneChoice {
-  const wanted: DataPlaneChoice = config.dataPlane ?? defaultDataPlane();
+  const wanted: DataPlaneChoice = config.dataPlane; // resolved by the config: the file, --data-plane, or the default
   if (wanted === 'node') return { name: 'node', fallbackReason: null };
   const loaded = loadNativeAddon();
   if ('error' in loaded) {
@@ -83,6 +82,6 @@ export function chooseDataPlane(config: Config): PlaneChoice {
   }
   const unsuitable = nativeUnsuitability(config);
   if (unsuitable === null) return { name: 'native', addon: loaded.addon };
-  if (wanted === 'native' && config.dataPlane === 'native') throw new SniRouterError('SNIR_ERR_CONFIG', `data_plane native cannot run: ${unsuitable}`);
+  if (wanted === 'native' && config.stated.includes('data_plane')) throw new SniRouterError('SNIR_ERR_CONFIG', `data_plane native cannot run: ${unsuitable}`);
   return { name: 'node', fallbackReason: unsuitable };
 }

@@ -110,8 +110,8 @@ export class Listener {
       this.refuse(socket, 'max_connection_rate_per_client', peer);
       return;
     }
-    const maxPerClient = settings.maxConnectionsPerClient ?? null;
-    const refusedBy = this.counts.admit(peer, settings.maxConnections ?? null, maxPerClient);
+    const maxPerClient = settings.maxConnectionsPerClient;
+    const refusedBy = this.counts.admit(peer, settings.maxConnections, maxPerClient);
     if (refusedBy !== null) {
       this.refuse(socket, refusedBy, peer);
       return;

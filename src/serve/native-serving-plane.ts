@@ -99,7 +99,7 @@ export class NativeServingPlane implements DataPlane {
     this.#owner = owner;
     this.#metrics = owner.metrics ?? NO_METRICS;
     // With workers, each process opens its own SO_REUSEPORT listener and the kernel spreads the connections.
-    this.#reusePort = (config.workers ?? 1) > 1;
+    this.#reusePort = config.workers > 1;
     this.#maxHelloBytes = config.maxHelloBytes;
     this.#plane = new NativeDataPlane<never>(addon, {
       maxHelloBytes: config.maxHelloBytes,

@@ -12,8 +12,8 @@
  *   counter as TCP's with protocol quic: when the hello is read, or when the flow ends without one.
  */
 import type { Logger } from 'pino';
-import type { Config, ListenAddress, PoolConfig, RouteConfig } from '../config/types.js';
-import { QUIC_DEFAULTS, type QuicSettings } from '../config/quic-keys.js';
+import type { BackendAddress, Config, ListenAddress, PoolConfig, RouteConfig } from '../config/types.js';
+import type { QuicSettings } from '../config/quic-keys.js';
 import { QuicFlowEngine } from '../data-path/quic/quic-flows.js';
 import type { QuicBackend, QuicDecision, QuicFlowLimits, QuicFlowRecord, QuicHelloContext } from '../data-path/quic/flow-types.js';
 import { ListenError } from '../ops/errors.js';
@@ -38,7 +38,7 @@ export interface QuicListenersOptions {
 
 /** The engine's bounds from the config's `quic:` section and the hello cap all listeners share. */
 export function engineLimits(config: Config): QuicFlowLimits {
-  const quic: QuicSettings = config.quic ?? QUIC_DEFAULTS;
+  const quic: QuicSettings = config.quic;
   return {
     maxHelloBytes: config.maxHelloBytes,
     maxPendingBytesPerFlow: quic.maxPendingBytesPerFlow,
@@ -136,7 +136,7 @@ export class QuicListeners {
 
   /** After a reload: closes the engines of addresses the new config no longer marks QUIC. */
   retain(config: Config): void {
-    const wanted = new Set(config.listen.filter((address) => address.quic === true).map((address) => address.label));
+    const wanted = new Set(config.listen.filter((address) => address.quic).map((address) => address.label));
     for (const [label, engine] of this.#engines) {
       if (wanted.has(label)) continue;
       this.#engines.delete(label);
@@ -186,9 +186,10 @@ export class QuicListeners {
     const match = snapshot.table.lookup(hello.sni, hello.alpn);
     if (match === null) return null;
     const route = match.route?.name ?? DEFAULT_ROUTE_LABEL;
-    let pool = snapshot.pool(match.route?.quicBackends ? this.#quicPool(match.route) : match.pool);
+    const quicBackends = match.route?.quicBackends ?? null;
+    let pool = snapshot.pool(match.route && quicBackends !== null ? this.#quicPool(match.route, quicBackends) : match.pool);
     let order = pool.dialOrder(client.address);
-    if (order.length === 0 && match.fallback && !match.route?.quicBackends) {
+    if (order.length === 0 && match.fallback && quicBackends === null) {
       pool = snapshot.pool(match.fallback);
       order = pool.dialOrder(client.address);
     }
@@ -200,10 +201,10 @@ export class QuicListeners {
     return { backends, route };
   }
 
-  #quicPool(route: RouteConfig): PoolConfig {
+  #quicPool(route: RouteConfig, backends: readonly BackendAddress[]): PoolConfig {
     let pool = this.#quicPools.get(route);
     if (pool === undefined) {
-      pool = Object.freeze({ backends: route.quicBackends ?? [], proxyProtocol: 'none', balance: route.pool.balance });
+      pool = Object.freeze({ backends, proxyProtocol: 'none', balance: route.pool.balance, health: null, protocol: route.pool.protocol });
       this.#quicPools.set(route, pool);
     }
     return pool;

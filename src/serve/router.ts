@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { Config, PoolConfig } from '../config/types.js';
+import type { Config } from '../config/types.js';
+import { forEachPool } from '../config/for-each-pool.js';
 import type { ConnectionMetrics } from '../ops/connection-metrics.js';
 import { type BoundListener, chooseDataPlane, type DataPlane, type DataPlaneName, type PlaneOwner } from './data-plane.js';
 import { NativeServingPlane } from './native-serving-plane.js';
@@ -79,15 +80,9 @@ class Router implements PlaneOwner, RunningRouter {
   backendStates(): Array<{ backend: string; isUp: boolean }> {
     const { config, shared } = this.snapshot;
     const labels = new Set<string>();
-    const add = (pool: PoolConfig | null | undefined): void => {
-      for (const backend of pool?.backends ?? []) labels.add(backend.label);
-    };
-    for (const route of config.routes) {
-      add(route.pool);
-      add(route.fallback);
-      for (const entry of route.alpn ?? []) add(entry.pool);
-    }
-    add(config.defaultPool);
+    forEachPool(config, (pool) => {
+      for (const backend of pool.backends) labels.add(backend.label);
+    });
     return [...labels].map((backend) => ({ backend, isUp: shared.health.isUp(backend) }));
   }
 

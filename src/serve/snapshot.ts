@@ -5,7 +5,6 @@ import { Pool } from '../pools/pool.js';
 import type { Logger } from 'pino';
 import { compileTerminate, type TerminateProfile } from '../data-path/terminate.js';
 import { releaseTlsMaterial } from '../data-path/cert-store.js';
-import { DEFAULT_LIMITS } from '../config/types.js';
 import { HealthRegistry } from '../pools/health.js';
 import { ConnectionRate, HelloGate } from './limits.js';
 import { Resolver } from '../pools/resolve.js';
@@ -81,7 +80,7 @@ export class Snapshot implements RoutingState {
   /** Makes this snapshot's config the one the shared state (limits, health checks, names) follows: at the swap. */
   takeOver(): void {
     const { shared, config, logger } = this;
-    shared.helloGate.setLimits(config.limits ?? DEFAULT_LIMITS);
+    shared.helloGate.setLimits(config.limits);
     shared.health.retain(config, logger, (backend) => shared.resolver.addressFor(backend));
     void shared.resolver.refresh(config, logger);
   }

@@ -3,21 +3,20 @@
  * `trusted` list of a listener that accepts PROXY headers. Pure: the address texts are the ones node reports for
  * sockets ('1.2.3.4', '::1', '::ffff:1.2.3.4'); an IPv4-mapped IPv6 peer matches IPv4 networks.
  */
-import { isIPv4, isIPv6 } from 'node:net';
-import type { Cidr } from '../config/types.js';
-import { IPV4_ADDRESS_BYTES, IPV6_ADDRESS_BYTES, isIPv4Mapped, parseIPv4, parseIPv6 } from './ip-address.js';
+import { addressBytes, IPV4_ADDRESS_BYTES, unmapIPv4 } from './ip-address.js';
+
+/** An IPv4 or IPv6 network, `10.0.0.0/8` or `::1/128`, as written and parsed. */
+export interface Cidr {
+  readonly label: string;
+  readonly family: 4 | 6;
+  /** Network address as 4 or 16 bytes. */
+  readonly bytes: readonly number[];
+  readonly prefixLength: number;
+}
 
 export type CidrResult = { readonly ok: true; readonly value: Cidr } | { readonly ok: false; readonly reason: string };
 
 const BITS_PER_BYTE = 8;
-
-/** Address text → 4 or 16 bytes; null when it is not an IP address (node's own rules decide which text is). */
-export function addressBytes(text: string): number[] | null {
-  if (isIPv4(text)) return parseIPv4(text);
-  const zone = text.indexOf('%');
-  const address = zone === -1 ? text : text.slice(0, zone);
-  return isIPv6(address) ? parseIPv6(address) : null;
-}
 
 /** '10.0.0.0/8', '::1/128', '127.0.0.1' (a /32), '[::1]/128' is not accepted (no brackets in CIDRs). */
 export function parseCidr(raw: string): CidrResult {
@@ -48,9 +47,9 @@ function maskBytes(bytes: readonly number[], prefixLength: number): number[] {
 
 /** True when `address` (node's text for a peer) lies in one of `networks`. */
 export function isAddressInAny(address: string, networks: readonly Cidr[]): boolean {
-  let bytes = addressBytes(address);
-  if (bytes === null) return false;
-  if (bytes.length === IPV6_ADDRESS_BYTES && isIPv4Mapped(bytes)) bytes = bytes.slice(IPV6_ADDRESS_BYTES - IPV4_ADDRESS_BYTES);
+  const parsed = addressBytes(address);
+  if (parsed === null) return false;
+  const bytes = unmapIPv4(parsed);
   for (const network of networks) {
     if (network.bytes.length !== bytes.length) continue;
     const masked = maskBytes(bytes, network.prefixLength);

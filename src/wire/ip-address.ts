@@ -1,7 +1,10 @@
 /**
- * IP addresses as bytes, for the PROXY header (both directions) and trusted networks: node's address text →
- * 4 or 16 bytes, IPv4-mapped handling, and RFC 5952 text for IPv6. Pure: no `node:net`, no regexes; the
- * parsers run per connection, so they make one pass over the characters and build no intermediate strings.
+ * The one judge of IP address text, and addresses as bytes: for the PROXY header (both directions), trusted
+ * networks, and the config's host:port values. Text → 4 or 16 bytes (or null: not an IP address), IPv4-mapped
+ * handling, and RFC 5952 text for IPv6. It accepts exactly the texts node:net's isIPv4/isIPv6 accept (no leading
+ * zeros in a dotted quad; an IPv6 zone of letters, digits, '-', '.' and ':'), so what the config accepts is what a
+ * socket will take. Pure: no `node:net`, no regexes; the parsers run per connection, so they make one pass over
+ * the characters and build no intermediate strings.
  */
 
 export const IPV4_ADDRESS_BYTES = 4;
@@ -22,6 +25,9 @@ const CHAR_LOWER_A = 0x61;
 const CHAR_LOWER_F = 0x66;
 const CHAR_UPPER_A = 0x41;
 const CHAR_UPPER_F = 0x46;
+const CHAR_UPPER_Z = 0x5a;
+const CHAR_LOWER_Z = 0x7a;
+const CHAR_DASH = 0x2d;
 const CHAR_DOT = 0x2e;
 const CHAR_COLON = 0x3a;
 const NOT_HEX = -1;
@@ -39,7 +45,10 @@ function hexDigit(code: number): number {
   return NOT_HEX;
 }
 
-/** Dotted quad in text[start, end) → 4 bytes, or null. Exactly four decimal parts of 1–3 digits, each ≤ 255. */
+/**
+ * Dotted quad in text[start, end) → 4 bytes, or null. Exactly four decimal parts of 1–3 digits, each ≤ 255, and
+ * no leading zero (`01` could be read as octal; node refuses it too).
+ */
 export function parseIPv4(text: string, start = 0, end = text.length): AddressBytes | null {
   const bytes: AddressBytes = [];
   let value = 0;
@@ -51,7 +60,7 @@ export function parseIPv4(text: string, start = 0, end = text.length): AddressBy
       bytes.push(value);
       value = 0;
       digits = 0;
-    } else if (code >= CHAR_0 && code <= CHAR_9 && digits < IPV4_OCTET_MAX_DIGITS) {
+    } else if (code >= CHAR_0 && code <= CHAR_9 && digits < IPV4_OCTET_MAX_DIGITS && !(digits === 1 && value === 0)) {
       value = value * DECIMAL_RADIX + (code - CHAR_0);
       digits++;
     } else {
@@ -68,6 +77,7 @@ export function parseIPv4(text: string, start = 0, end = text.length): AddressBy
 export function parseIPv6(text: string): AddressBytes | null {
   const zoneAt = text.indexOf('%');
   const end = zoneAt === -1 ? text.length : zoneAt;
+  if (zoneAt !== -1 && !isZone(text, zoneAt + 1)) return null;
   const groups: number[] = [];
   let gapAt = -1; // index in `groups` where '::' stands
   let i = 0;
@@ -114,6 +124,34 @@ export function parseIPv6(text: string): AddressBytes | null {
     bytes[GROUP_BYTES * slot + 1] = group & BYTE_MASK;
   }
   return bytes;
+}
+
+/** A zone id (RFC 4007 §11) from `start` to the end: one or more of letters, digits, '-', '.' and ':'. */
+function isZone(text: string, start: number): boolean {
+  if (start >= text.length) return false;
+  for (let i = start; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    const isLetter = (code >= CHAR_UPPER_A && code <= CHAR_UPPER_Z) || (code >= CHAR_LOWER_A && code <= CHAR_LOWER_Z);
+    const isDigit = code >= CHAR_0 && code <= CHAR_9;
+    if (!isLetter && !isDigit && code !== CHAR_DASH && code !== CHAR_DOT && code !== CHAR_COLON) return false;
+  }
+  return true;
+}
+
+/** Address text → 4 bytes (a dotted quad) or 16 (IPv6, zone dropped); null when it is not an IP address. */
+export function addressBytes(text: string): AddressBytes | null {
+  return text.includes(':') ? parseIPv6(text) : parseIPv4(text);
+}
+
+/** 4 for a dotted quad, 6 for IPv6 text, 0 for anything else (node:net's isIP, answered by this parser). */
+export function ipVersionOf(text: string): 0 | 4 | 6 {
+  const bytes = addressBytes(text);
+  return bytes === null ? 0 : bytes.length === IPV4_ADDRESS_BYTES ? 4 : 6;
+}
+
+/** An IPv4-mapped IPv6 address (::ffff:a.b.c.d) as its 4 IPv4 bytes; any other address as it is. */
+export function unmapIPv4(bytes: AddressBytes): AddressBytes {
+  return bytes.length === IPV6_ADDRESS_BYTES && isIPv4Mapped(bytes) ? bytes.slice(IPV6_ADDRESS_BYTES - IPV4_ADDRESS_BYTES) : bytes;
 }
 
 export function isIPv4Mapped(bytes: ArrayLike<number>): boolean {

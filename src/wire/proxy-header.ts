@@ -23,13 +23,12 @@ import {
 } from 'proxy-protocol-js';
 import {
   type AddressBytes,
+  addressBytes,
   formatIPv6,
   IPV4_ADDRESS_BYTES,
   IPV6_ADDRESS_BYTES,
-  isIPv4Mapped,
   mapToIPv6,
-  parseIPv4,
-  parseIPv6,
+  unmapIPv4,
 } from './ip-address.js';
 
 // Address sizes are part of this module's wire vocabulary (PP2_ADDR_*_BYTES); they live with the address code.
@@ -129,10 +128,10 @@ export const PP1_MAX_BYTES = 107;
 // --- Addresses ------------------------------------------------------------------------------------------------
 
 /** Node's address text → 4 bytes (IPv4, or IPv4-mapped IPv6 folded) or 16 bytes. Throws: node reports no others. */
-function addressBytes(text: string): AddressBytes {
-  const bytes = text.includes(':') ? parseIPv6(text) : parseIPv4(text);
+function endpointBytes(text: string): AddressBytes {
+  const bytes = addressBytes(text);
   if (bytes === null) throw new TypeError(`PROXY header: not an IP address: '${text}'`);
-  return bytes.length === IPV6_ADDRESS_BYTES && isIPv4Mapped(bytes) ? bytes.slice(IPV6_ADDRESS_BYTES - IPV4_ADDRESS_BYTES) : bytes;
+  return unmapIPv4(bytes);
 }
 
 export function checkPort(port: number): number {
@@ -148,8 +147,8 @@ export interface AddressPair {
 }
 
 export function addressPair(input: ProxyHeaderInput): AddressPair {
-  const source = addressBytes(input.source.address);
-  const destination = addressBytes(input.destination.address);
+  const source = endpointBytes(input.source.address);
+  const destination = endpointBytes(input.destination.address);
   if (source.length === IPV4_ADDRESS_BYTES && destination.length === IPV4_ADDRESS_BYTES) {
     return { isIPv4: true, source, destination };
   }

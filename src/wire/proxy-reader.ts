@@ -18,8 +18,7 @@
  *       cmd PROXY, AF_UNSPEC → the same (§2.2: "the receiver must ignore the address information")
  *       TLVs: type(1) length(2) value — walked to check that they fill the block exactly, otherwise ignored.
  */
-import { isIPv4, isIPv6 } from 'node:net';
-import { formatIPv6, parseIPv6 } from './ip-address.js';
+import { formatIPv6, ipVersionOf, parseIPv6 } from './ip-address.js';
 import {
   IPV4_ADDRESS_BYTES,
   IPV6_ADDRESS_BYTES,
@@ -226,14 +225,14 @@ function parseV2(header: Buffer): InboundProxyHeader | ProxyReadResult {
   }
   if (!isProxy || block === 0) return { version: 2, command: 'local', source: null, destination: null, byteLength: header.length };
   const start = PP2_HEADER_BYTES;
-  const addressBytes = block === PP2_ADDR_INET_BYTES ? IPV4_ADDRESS_BYTES : IPV6_ADDRESS_BYTES;
-  const text = addressBytes === IPV4_ADDRESS_BYTES ? formatIPv4 : formatIPv6;
-  const portsAt = start + 2 * addressBytes;
+  const addressSize = block === PP2_ADDR_INET_BYTES ? IPV4_ADDRESS_BYTES : IPV6_ADDRESS_BYTES;
+  const text = addressSize === IPV4_ADDRESS_BYTES ? formatIPv4 : formatIPv6;
+  const portsAt = start + 2 * addressSize;
   return {
     version: 2,
     command: 'proxy',
-    source: { address: text(header.subarray(start, start + addressBytes)), port: header.readUInt16BE(portsAt) },
-    destination: { address: text(header.subarray(start + addressBytes, portsAt)), port: header.readUInt16BE(portsAt + PORT_BYTES) },
+    source: { address: text(header.subarray(start, start + addressSize)), port: header.readUInt16BE(portsAt) },
+    destination: { address: text(header.subarray(start + addressSize, portsAt)), port: header.readUInt16BE(portsAt + PORT_BYTES) },
     byteLength: header.length,
   };
 }
@@ -246,8 +245,8 @@ function parseV1(line: Buffer): InboundProxyHeader | ProxyReadResult {
   if (protocol !== 'TCP4' && protocol !== 'TCP6') return malformed(fields.length < 2 || protocol === '' ? 'v1_bad_syntax' : 'v1_bad_protocol');
   if (fields.length !== V1_FIELDS_INET || fields.some((field) => field === '')) return malformed('v1_bad_syntax');
   const [, , source = '', destination = '', sourcePort = '', destinationPort = ''] = fields;
-  const isFamily = protocol === 'TCP4' ? isIPv4 : isIPv6;
-  if (!isFamily(source) || !isFamily(destination)) return malformed('v1_bad_address');
+  const version = protocol === 'TCP4' ? 4 : 6;
+  if (ipVersionOf(source) !== version || ipVersionOf(destination) !== version) return malformed('v1_bad_address');
   if (!PORT_TEXT.test(sourcePort) || !PORT_TEXT.test(destinationPort)) return malformed('v1_bad_port');
   if (Number(sourcePort) > MAX_PORT || Number(destinationPort) > MAX_PORT) return malformed('v1_bad_port');
   const canonical = protocol === 'TCP4' ? (address: string): string => address : canonicalIPv6;

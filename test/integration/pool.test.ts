@@ -13,8 +13,8 @@ import type { PoolConfig } from '../../src/config/types.js';
 import { loadYaml, startTestRouter, type TestRouter } from '../helpers/router-harness.js';
 
 function poolConfig(count: number): PoolConfig {
-  const backends = Array.from({ length: count }, (_, i) => ({ host: '10.0.0.1', port: 1000 + i, label: `10.0.0.1:${1000 + i}` }));
-  return { backends, proxyProtocol: 'none', balance: 'round-robin' };
+  const backends = Array.from({ length: count }, (_, i) => ({ host: '10.0.0.1', port: 1000 + i, label: `10.0.0.1:${1000 + i}`, weight: 1 }));
+  return { backends, proxyProtocol: 'none', balance: 'round-robin', health: null, protocol: 'http/1.1' };
 }
 
 describe('Pool.dialOrder', () => {
@@ -58,8 +58,8 @@ default: [localhost:443, 10.0.0.1:443]
     const addresses = resolver.addressesOf('localhost');
     expect(addresses.length).toBeGreaterThan(0);
     for (const address of addresses) expect(net.isIP(address)).not.toBe(0);
-    expect(resolver.addressFor({ host: 'localhost', port: 443, label: 'localhost:443' })).toBe(addresses[0]);
-    expect(resolver.addressFor({ host: '10.0.0.1', port: 443, label: '10.0.0.1:443' })).toBe('10.0.0.1');
+    expect(resolver.addressFor({ host: 'localhost', port: 443, label: 'localhost:443', weight: 1 })).toBe(addresses[0]);
+    expect(resolver.addressFor({ host: '10.0.0.1', port: 443, label: '10.0.0.1:443', weight: 1 })).toBe('10.0.0.1');
   });
 
   it('a name that does not resolve is logged once and connected by name', async () => {
@@ -73,7 +73,7 @@ default: [no-such-host.invalid:443]
     await resolver.refresh(config, logger);
     await resolver.refresh(config, logger);
     expect(lines.filter((l) => l.msg === 'backend host name does not resolve; connecting by name')).toHaveLength(1);
-    expect(resolver.addressFor({ host: 'no-such-host.invalid', port: 443, label: 'no-such-host.invalid:443' })).toBe('no-such-host.invalid');
+    expect(resolver.addressFor({ host: 'no-such-host.invalid', port: 443, label: 'no-such-host.invalid:443', weight: 1 })).toBe('no-such-host.invalid');
   });
 
   it('routes to a localhost:port backend', async () => {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { checkCertMaterial } from '../../src/data-path/cert-store.js';
+import { checkCertMaterial } from '../../src/config/cert-check.js';
 import { formatProblem, loadConfig } from '../../src/config/load.js';
 import { describeConfig } from '../../src/config/describe.js';
 import { CertificateError } from '../../src/ops/errors.js';

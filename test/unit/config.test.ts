@@ -7,12 +7,14 @@ import { describeConfig } from '../../src/config/describe.js';
 import { formatDuration, parseDuration } from '../../src/config/durations.js';
 import { type CliInput, type ConfigResult, formatProblem, loadConfig, type LoadOptions } from '../../src/config/load.js';
 import { closestWord, editDistance } from '../../src/config/suggest.js';
-import type { Config } from '../../src/config/types.js';
+import { type Config, DEFAULT_LIMITS, DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_TERMINATE } from '../../src/config/types.js';
 
 const FIXTURES = 'fixtures/configs';
 const FIXTURES_ABS = resolve(FIXTURES);
 const CERT = `${FIXTURES}/certs/legacy.pem`;
 const KEY = `${FIXTURES}/certs/legacy.key`;
+/** A listen address in short form: no PROXY header accepted, no connection caps. */
+const NO_LISTEN_CAPS = { acceptProxy: null, maxConnections: null, maxConnectionsPerClient: null, quic: false };
 
 function mustLoad(input: CliInput, options?: LoadOptions): Config {
   const result = loadConfig(input, options);
@@ -60,8 +62,8 @@ describe('the resolved config of SPEC example (good-spec.yaml)', () => {
 
   it('has its listeners, defaults and timeouts', () => {
     expect(config.listen).toEqual([
-      { host: '0.0.0.0', port: 443, label: '0.0.0.0:443', ipv6Only: false },
-      { host: '::', port: 443, label: '[::]:443', ipv6Only: true },
+      { host: '0.0.0.0', port: 443, label: '0.0.0.0:443', ipv6Only: false, ...NO_LISTEN_CAPS },
+      { host: '::', port: 443, label: '[::]:443', ipv6Only: true, ...NO_LISTEN_CAPS },
     ]);
     expect(config.proxyProtocol).toBe('v2');
     expect(config.timeouts).toEqual({ clientHelloMs: 5_000, connectMs: 3_000, idleMs: 600_000 });
@@ -69,6 +71,12 @@ describe('the resolved config of SPEC example (good-spec.yaml)', () => {
     expect(config.logLevel).toBe('info');
     expect(config.admin).toBeNull();
     expect(config.sourceFile).toBe(resolve(FIXTURES, 'good-spec.yaml'));
+    // Resolved: what the file leaves out holds its default, and nothing was stated.
+    expect(config.shutdownGraceMs).toBe(DEFAULT_SHUTDOWN_GRACE_MS);
+    expect(config.workers).toBe(1);
+    expect(config.limits).toEqual(DEFAULT_LIMITS);
+    expect(config.stated).toEqual([]);
+    expect(config.routes.map((r) => [r.alpn, r.fallback])).toEqual(config.routes.map(() => [[], null]));
   });
 
   it('keeps routes in file order with kind, pattern, pool and position', () => {
@@ -81,16 +89,18 @@ describe('the resolved config of SPEC example (good-spec.yaml)', () => {
     const [app, org, , legacy] = config.routes;
     expect(app?.pool).toEqual({
       backends: [
-        { host: '10.0.0.5', port: 8443, label: '10.0.0.5:8443' },
-        { host: '10.0.0.6', port: 8443, label: '10.0.0.6:8443' },
+        { host: '10.0.0.5', port: 8443, label: '10.0.0.5:8443', weight: 1 },
+        { host: '10.0.0.6', port: 8443, label: '10.0.0.6:8443', weight: 1 },
       ],
       proxyProtocol: 'v2',
       balance: 'round-robin',
+      health: null,
+      protocol: 'http/1.1',
     });
     expect(app?.source).toEqual({ file: `${FIXTURES}/good-spec.yaml`, line: 6, col: 3 });
     expect(org?.pool.proxyProtocol).toBe('none');
     expect(org?.pool.balance).toBe('least-conn');
-    expect(legacy?.terminate).toEqual({ certFile: resolve(FIXTURES, 'certs/legacy.pem'), keyFile: resolve(FIXTURES, 'certs/legacy.key') });
+    expect(legacy?.terminate).toEqual({ ...DEFAULT_TERMINATE, certFile: resolve(FIXTURES, 'certs/legacy.pem'), keyFile: resolve(FIXTURES, 'certs/legacy.key') });
     expect(config.defaultPool?.backends.map((b) => b.label)).toEqual(['10.0.9.9:443']);
   });
 
@@ -114,11 +124,11 @@ describe('every accepted spelling (good-every-form.yaml)', () => {
 
   it('reads every listen form', () => {
     expect(config.listen).toEqual([
-      { host: '::', port: 8443, label: ':8443', ipv6Only: false },
-      { host: '::', port: 9443, label: '[::]:9443', ipv6Only: true },
-      { host: '0.0.0.0', port: 9443, label: '0.0.0.0:9443', ipv6Only: false },
-      { host: '::1', port: 10443, label: '[::1]:10443', ipv6Only: true },
-      { host: 'localhost', port: 0, label: 'localhost:0', ipv6Only: false },
+      { host: '::', port: 8443, label: ':8443', ipv6Only: false, ...NO_LISTEN_CAPS },
+      { host: '::', port: 9443, label: '[::]:9443', ipv6Only: true, ...NO_LISTEN_CAPS },
+      { host: '0.0.0.0', port: 9443, label: '0.0.0.0:9443', ipv6Only: false, ...NO_LISTEN_CAPS },
+      { host: '::1', port: 10443, label: '[::1]:10443', ipv6Only: true, ...NO_LISTEN_CAPS },
+      { host: 'localhost', port: 0, label: 'localhost:0', ipv6Only: false, ...NO_LISTEN_CAPS },
     ]);
   });
 
@@ -126,7 +136,7 @@ describe('every accepted spelling (good-every-form.yaml)', () => {
     expect(config.timeouts).toEqual({ clientHelloMs: 500, connectMs: 1_500, idleMs: 3_600_000 });
     expect(config.maxHelloBytes).toBe(16_384);
     expect(config.logLevel).toBe('debug');
-    expect(config.admin).toEqual({ host: '127.0.0.1', port: 9090, label: '127.0.0.1:9090' });
+    expect(config.admin).toEqual({ host: '127.0.0.1', port: 9090, label: '127.0.0.1:9090', allowNonLoopback: false });
   });
 
   it('normalizes names, accepts one backend without a list, follows YAML aliases, inherits proxy_protocol', () => {
@@ -137,16 +147,18 @@ describe('every accepted spelling (good-every-form.yaml)', () => {
       ['regex', '^api-[0-9]+\\.example\\.net$', 'v1', 'round-robin'],
       ['regex', '(?:www)www\\.example\\.io$', 'v1', 'round-robin'],
     ]);
-    expect(config.routes[0]?.pool.backends).toEqual([{ host: 'backend-a.internal', port: 443, label: 'backend-a.internal:443' }]);
+    expect(config.routes[0]?.pool.backends).toEqual([{ host: 'backend-a.internal', port: 443, label: 'backend-a.internal:443', weight: 1 }]);
     expect(config.routes[2]?.pool.backends.map((b) => b.label)).toEqual(['[2001:db8::5]:443', '10.0.0.7:443']);
     expect(config.routes[2]?.pool.backends[0]?.host).toBe('2001:db8::5');
   });
 
   it('reads a long-form default', () => {
     expect(config.defaultPool).toEqual({
-      backends: [{ host: '10.0.9.9', port: 443, label: '10.0.9.9:443' }],
+      backends: [{ host: '10.0.9.9', port: 443, label: '10.0.9.9:443', weight: 1 }],
       proxyProtocol: 'v2',
       balance: 'least-conn',
+      health: null,
+      protocol: 'http/1.1',
     });
   });
 });
@@ -196,11 +208,13 @@ describe('flags over the file', () => {
     expect(added?.name).toBe('new.example.com');
     expect(added?.pool).toEqual({
       backends: [
-        { host: '127.0.0.1', port: 1, label: '127.0.0.1:1' },
-        { host: '127.0.0.1', port: 2, label: '127.0.0.1:2' },
+        { host: '127.0.0.1', port: 1, label: '127.0.0.1:1', weight: 1 },
+        { host: '127.0.0.1', port: 2, label: '127.0.0.1:2', weight: 1 },
       ],
       proxyProtocol: 'v2',
       balance: 'round-robin',
+      health: null,
+      protocol: 'http/1.1',
     });
     expect(added?.source).toEqual({ file: '<command line>', line: 0, col: 0 });
     expect(mustLoad({ configFile: base, routes: ['n.test=127.0.0.1:1'], proxyProtocol: 'v1' }).routes.at(-1)?.pool.proxyProtocol).toBe('v1');
@@ -228,11 +242,13 @@ describe('flags over the file', () => {
     const config = mustLoad({ configFile: base, defaultBackends: '127.0.0.1:9,[::1]:9' });
     expect(config.defaultPool).toEqual({
       backends: [
-        { host: '127.0.0.1', port: 9, label: '127.0.0.1:9' },
-        { host: '::1', port: 9, label: '[::1]:9' },
+        { host: '127.0.0.1', port: 9, label: '127.0.0.1:9', weight: 1 },
+        { host: '::1', port: 9, label: '[::1]:9', weight: 1 },
       ],
       proxyProtocol: 'v2',
       balance: 'round-robin',
+      health: null,
+      protocol: 'http/1.1',
     });
   });
 
@@ -244,7 +260,7 @@ describe('flags over the file', () => {
       cert: CERT,
       key: KEY,
     });
-    const terminate = { certFile: resolve(CERT), keyFile: resolve(KEY) };
+    const terminate = { ...DEFAULT_TERMINATE, certFile: resolve(CERT), keyFile: resolve(KEY) };
     expect(config.routes.find((r) => r.name === 'app.example.com')?.terminate).toEqual(terminate);
     expect(config.routes.find((r) => r.name === 't.test')?.terminate).toEqual(terminate);
     const fromElsewhere = mustLoad(
@@ -257,7 +273,7 @@ describe('flags over the file', () => {
   it('--log-level and --admin replace the file ones', () => {
     const config = mustLoad({ configFile: `${FIXTURES}/good-every-form.yaml`, logLevel: 'warn', admin: '[::1]:9191' });
     expect(config.logLevel).toBe('warn');
-    expect(config.admin).toEqual({ host: '::1', port: 9191, label: '[::1]:9191' });
+    expect(config.admin).toEqual({ host: '::1', port: 9191, label: '[::1]:9191', allowNonLoopback: false });
   });
 
   it('quick mode: flags alone make a config, pools default to no PROXY header', () => {

@@ -45,19 +45,10 @@ interface KnownViolation {
  * fixed arrow has to be struck off (and so cannot quietly come back). The goal is an empty list.
  */
 const KNOWN_VIOLATIONS: readonly KnownViolation[] = [
-  // Config owns the route grammar; describe.ts still borrows the precedence order from routing.
-  { edge: 'config/describe.ts → routing/route-table.ts', rule: 'upward', removedBy: 'config layer (route grammar into config)' },
-  // CliInput one way, applyFlags the other.
-  { edge: 'config/flags.ts → config/load.ts', rule: 'cycle', removedBy: 'config layer (flags ↔ load)' },
-  { edge: 'config/load.ts → config/flags.ts', rule: 'cycle', removedBy: 'config layer (flags ↔ load)' },
-  // Validation builds SecureContexts to check certificates.
-  { edge: 'config/validate.ts → data-path/cert-store.ts', rule: 'upward', removedBy: 'config layer (cert checks in config)' },
   // The connection reaches the snapshot by name instead of through a data-plane seam.
   // Limit names live with the limits in serve/, but metrics label by them.
   { edge: 'ops/connection-metrics.ts → serve/limits.ts', rule: 'upward', removedBy: 'control/ops (limit names into ops)' },
   { edge: 'ops/metrics.ts → serve/limits.ts', rule: 'upward', removedBy: 'control/ops (limit names into ops)' },
-  // The Cidr type is declared in config/types instead of next to the address parser.
-  { edge: 'wire/cidr.ts → config/types.ts', rule: 'upward', removedBy: 'config layer (Cidr type into wire)' },
 ];
 
 function key(edge: string, rule: LayerRule): string {

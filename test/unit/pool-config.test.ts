@@ -1,5 +1,5 @@
 /**
- * The issue-6 config shapes: backend long form with weight, health, fallback, ALPN pools, listen long form with
+ * The pool and listener config shapes: backend long form with weight, health, fallback, ALPN pools, listen long form with
  * accept_proxy_protocol and connection caps, top-level limits; their errors (file:line:col, "did you mean"); and
  * how `sni-router check` shows them. SPEC's forms are covered unchanged by config.test.ts.
  */
@@ -46,40 +46,42 @@ routes:
 default: [10.0.9.9:443]
 `;
 
-describe('issue-6 config keys', () => {
+describe('pool, listener and limits config keys', () => {
   it('reads every new key into the resolved config', () => {
     const config = loadYaml(FULL);
     const [plain, long] = config.listen;
-    expect(plain?.acceptProxy).toBeUndefined();
+    expect(plain).toMatchObject({ acceptProxy: null, maxConnections: null, maxConnectionsPerClient: null });
     expect(long).toMatchObject({ label: '127.0.0.1:9443', maxConnections: 1000, maxConnectionsPerClient: 20 });
     expect(long?.acceptProxy?.trusted.map((cidr) => cidr.label)).toEqual(['10.0.0.0/8', '::1/128', '192.168.1.7/32']);
-    expect(config.limits).toEqual({ ...DEFAULT_LIMITS, maxHelloConnections: 5000, maxHelloConnectionsPerClient: 50, isGiven: true });
+    expect(config.limits).toEqual({ ...DEFAULT_LIMITS, maxHelloConnections: 5000, maxHelloConnectionsPerClient: 50 });
+    expect(config.stated).toEqual(['limits']);
     const app = config.routes[0]!;
-    expect(app.pool.backends.map((b) => [b.label, b.weight ?? 1])).toEqual([
+    expect(app.pool.backends.map((b) => [b.label, b.weight])).toEqual([
       ['10.0.0.5:8443', 1],
       ['10.0.0.6:8443', 3],
       ['backend.internal:443', 1],
     ]);
     expect(app.pool.health).toEqual({ intervalMs: 2000, timeoutMs: 500, rise: 3, fall: 2, tls: true, tlsServerName: 'app.example.com' });
-    expect(app.alpn?.map((entry) => [entry.protocol, entry.pool.backends[0]?.label, entry.pool.balance])).toEqual([
+    expect(app.alpn.map((entry) => [entry.protocol, entry.pool.backends[0]?.label, entry.pool.balance])).toEqual([
       ['acme-tls/1', '127.0.0.1:9400', 'round-robin'],
       ['h2', '10.0.0.7:8443', 'source-hash'],
     ]);
     expect(app.fallback?.backends.map((b) => b.label)).toEqual(['10.0.9.9:443']);
     expect(config.routes[1]?.pool.health).toMatchObject({ intervalMs: 5000, timeoutMs: 2000, rise: 2, fall: 3, tls: true, tlsServerName: 'probe.example.org' });
-    expect(Object.isFrozen(app.alpn?.[0]?.pool)).toBe(true);
+    expect(Object.isFrozen(app.alpn[0]?.pool)).toBe(true);
   });
 
-  it('leaves SPEC-only configs without the new keys, and hello limits on by default', () => {
+  it('resolves SPEC-only configs to the defaults of the new keys, hello limits on', () => {
     const config = loadYaml(`
 listen: ["127.0.0.1:0"]
 routes: { a.test: [127.0.0.1:1] }
 `);
-    expect(config.limits).toBeUndefined(); // the router applies DEFAULT_LIMITS
+    expect(config.limits).toEqual(DEFAULT_LIMITS);
+    expect(config.stated).toEqual([]);
     expect(DEFAULT_LIMITS.maxHelloConnections).toBeGreaterThan(0);
-    expect(config.routes[0]).not.toHaveProperty('alpn');
-    expect(config.routes[0]).not.toHaveProperty('fallback');
-    expect(config.routes[0]?.pool).not.toHaveProperty('health');
+    expect(config.routes[0]?.alpn).toEqual([]);
+    expect(config.routes[0]?.fallback).toBeNull();
+    expect(config.routes[0]?.pool.health).toBeNull();
   });
 
   it('reports every problem with its position and a plain sentence', () => {

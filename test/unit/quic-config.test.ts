@@ -46,11 +46,13 @@ describe('QUIC config keys', () => {
     const config = mustLoad({
       configFile: fileWith('listen: [":8443", { address: "127.0.0.1:9443", quic: true }]\nroutes: { a.test: [127.0.0.1:1] }\n'),
     });
-    expect(config.listen.map((listen) => [listen.label, listen.quic ?? false])).toEqual([
+    expect(config.listen.map((listen) => [listen.label, listen.quic])).toEqual([
       [':8443', false],
       ['127.0.0.1:9443', true],
     ]);
-    expect(config.quic).toBeUndefined();
+    // Resolved: the defaults when the file has no `quic:`, which check and --print-config then leave out.
+    expect(config.quic).toEqual(QUIC_DEFAULTS);
+    expect(config.stated).not.toContain('quic');
   });
 
   it('--quic marks every --listen address, and needs one', () => {

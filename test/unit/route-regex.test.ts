@@ -8,19 +8,19 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeConfig } from '../../src/config/describe.js';
 import { formatProblem, loadConfig } from '../../src/config/load.js';
-import { classifyRouteName } from '../../src/config/route-names.js';
+import { classifyRouteName } from '../../src/config/route-grammar.js';
 import { closestWord } from '../../src/config/suggest.js';
 import type { Config, PoolConfig, RouteConfig } from '../../src/config/types.js';
 import { explainRoute, formatExplanation } from '../../src/routing/explain.js';
 import { compileRouteRegex, HAS_LINEAR_ENGINE, MAX_REGEX_ROUTES, MAX_UNANCHORED_REGEX_TOTAL_LENGTH } from '../../src/config/route-regex.js';
 import { RouteTable } from '../../src/routing/route-table.js';
 
-const POOL: PoolConfig = { backends: [{ host: '127.0.0.1', port: 1, label: '127.0.0.1:1' }], proxyProtocol: 'none', balance: 'round-robin' };
+const POOL: PoolConfig = { backends: [{ host: '127.0.0.1', port: 1, label: '127.0.0.1:1', weight: 1 }], proxyProtocol: 'none', balance: 'round-robin', health: null, protocol: 'http/1.1' };
 
 function route(name: string): RouteConfig {
   const classified = classifyRouteName(name);
   if (!classified.ok) throw new Error(`bad route name in test: ${name}: ${classified.reason}`);
-  return { name, kind: classified.kind, pattern: classified.pattern, pool: POOL, terminate: null, source: null };
+  return { name, kind: classified.kind, pattern: classified.pattern, pool: POOL, terminate: null, source: null, alpn: [], fallback: null, quicBackends: null };
 }
 
 const dirs: string[] = [];
@@ -161,6 +161,9 @@ describe('check: limits on regex routes and long values', () => {
       pool: POOL,
       terminate: null,
       source: null,
+      alpn: [],
+      fallback: null,
+      quicBackends: null,
     }));
     const config = {
       listen: [],
@@ -172,6 +175,7 @@ describe('check: limits on regex routes and long values', () => {
       logLevel: 'info',
       admin: null,
       sourceFile: null,
+      stated: [],
     } as unknown as Config;
     const text = describeConfig(config);
     expect(text).toContain('1250000  exact');

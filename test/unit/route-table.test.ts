@@ -1,20 +1,20 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { classifyRouteName } from '../../src/config/route-names.js';
+import { classifyRouteName, orderByPrecedence } from '../../src/config/route-grammar.js';
 import type { PoolConfig, RouteConfig } from '../../src/config/types.js';
 import { describeHostNameProblem, normalizeServerName } from '../../src/wire/host-name.js';
-import { orderByPrecedence, type RouteMatch, RouteTable } from '../../src/routing/route-table.js';
+import { type RouteMatch, RouteTable } from '../../src/routing/route-table.js';
 
 function pool(label: string): PoolConfig {
   const [host = '', port = '0'] = label.split(':');
-  return { backends: [{ host, port: Number(port), label }], proxyProtocol: 'none', balance: 'round-robin' };
+  return { backends: [{ host, port: Number(port), label, weight: 1 }], proxyProtocol: 'none', balance: 'round-robin', health: null, protocol: 'http/1.1' };
 }
 
 /** A route as the config loader would build it from its name. */
 function route(name: string, backend = '127.0.0.1:1'): RouteConfig {
   const classified = classifyRouteName(name);
   if (!classified.ok) throw new Error(`bad route name in test: ${name}`);
-  return { name, kind: classified.kind, pattern: classified.pattern, pool: pool(backend), terminate: null, source: null };
+  return { name, kind: classified.kind, pattern: classified.pattern, pool: pool(backend), terminate: null, source: null, alpn: [], fallback: null, quicBackends: null };
 }
 
 const DEFAULT_POOL = pool('127.0.0.1:9999');

@@ -1,10 +1,16 @@
 /**
- * A route's key → its kind and the pattern the route table compiles (SPEC "Routing rules"):
+ * The route grammar (SPEC "Routing rules"): what a route's key means, and which route wins when several match.
+ * The route table (src/routing) compiles exactly this; explain and `check` read it from here.
+ *
+ * A route's key → its kind and the pattern the route table compiles:
  *
  *   app.example.com     exact      pattern 'app.example.com' (lower case, one trailing dot removed)
  *   *.example.org       wildcard   pattern '.example.org'    (one or more labels in front; not example.org itself)
  *   ~^api-[0-9]+\.net$  regex      pattern '^api-[0-9]+\.net$', compiled as the route table will compile it
  *                                  (V8's linear-time engine; see route-regex.ts for what it refuses)
+ *
+ * Precedence: an exact name, then the most specific (longest) wildcard, then regexes in file order, then the
+ * default pool. Names compare case-insensitively: patterns are canonical and so is the name they are tested on.
  */
 import { describeHostNameProblem, normalizeServerName } from '../wire/host-name.js';
 import {
@@ -52,6 +58,36 @@ export function classifyRouteName(name: string): RouteNameResult {
     return { ok: false, reason: `is not a host name: ${describeHostNameProblem(name) ?? 'it is malformed'}` };
   }
   return { ok: true, kind: 'exact', pattern: exact };
+}
+
+/** Routes in the order a lookup tries them: exact, wildcards most specific first, regexes in file order. */
+export function orderByPrecedence(routes: readonly RouteConfig[]): RouteConfig[] {
+  const exact = routes.filter((r) => r.kind === 'exact');
+  const wildcards = routes
+    .filter((r) => r.kind === 'wildcard')
+    .map((route, index) => ({ route, index, labels: route.pattern.split('.').length }))
+    .sort((a, b) => b.labels - a.labels || a.index - b.index)
+    .map((entry) => entry.route);
+  const regexes = routes.filter((r) => r.kind === 'regex');
+  return [...exact, ...wildcards, ...regexes];
+}
+
+/**
+ * Whether `route` matches `name`, a canonical server name (normalizeServerName's answer). A wildcard needs at
+ * least one label in front of its suffix; a regex is tested as the route table tests it (same compile, same
+ * case folding). One by one and compiled each time: for explain and tests, not for a connection's path.
+ */
+export function routeMatchesName(route: RouteConfig, name: string): boolean {
+  switch (route.kind) {
+    case 'exact':
+      return route.pattern === name;
+    case 'wildcard':
+      return name.length > route.pattern.length && name.endsWith(route.pattern);
+    case 'regex': {
+      const compiled = compileRouteRegex(route.pattern);
+      return compiled.ok && compiled.regex.test(name);
+    }
+  }
 }
 
 /** Two routes with the same identity are the same route (names compare case-insensitively). */
