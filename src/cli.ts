@@ -45,6 +45,9 @@ interface CliOptions {
   /** commander's `--no-watch`: false when given. */
   watch?: boolean;
   printConfig?: boolean;
+  httpRedirect: string[];
+  httpRoute: string[];
+  httpsPort?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -70,6 +73,9 @@ function addRouterOptions(command: Command, withTerminateAlpn = true): Command {
     command.option('--alpn <list>', "ALPN protocols the --terminate routes offer, in order: 'h2,http/1.1' (the default)");
   }
   return command
+    .option('--http-redirect <addr>', 'repeatable; a plain-HTTP listener answering 308 to https:// (ACME HTTP-01 paths routed by Host)', collect, [])
+    .option('--http-route <addr>', 'repeatable; a plain-HTTP listener routing requests by Host with the routes', collect, [])
+    .option('--https-port <port>', 'the port --http-redirect sends clients to (default 443)')
     .option('--cert <file>', 'certificate for terminated names (PEM)')
     .option('--key <file>', 'private key for terminated names (PEM)')
     .option('--log-level <level>', 'pino level: fatal, error, warn, info, debug, trace, silent (default: info)')
@@ -92,6 +98,9 @@ function toCliInput(options: CliOptions): CliInput {
     key: options.key,
     logLevel: options.logLevel,
     admin: options.admin,
+    httpRedirect: options.httpRedirect.length > 0 ? options.httpRedirect : undefined,
+    httpRoute: options.httpRoute.length > 0 ? options.httpRoute : undefined,
+    httpsPort: options.httpsPort,
   };
 }
 
@@ -101,6 +110,9 @@ function mergeOptions(outer: CliOptions, inner: Omit<CliOptions, 'alpn'> & { alp
     alpn: typeof inner.alpn === 'string' ? inner.alpn : outer.alpn,
     config: inner.config ?? outer.config,
     listen: [...outer.listen, ...inner.listen],
+    httpRedirect: [...outer.httpRedirect, ...inner.httpRedirect],
+    httpRoute: [...outer.httpRoute, ...inner.httpRoute],
+    httpsPort: inner.httpsPort ?? outer.httpsPort,
     route: [...outer.route, ...inner.route],
     default: inner.default ?? outer.default,
     proxyProtocol: inner.proxyProtocol ?? outer.proxyProtocol,

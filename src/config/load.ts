@@ -35,6 +35,11 @@ export interface CliInput {
   readonly key?: string;
   readonly logLevel?: string;
   readonly admin?: string;
+  /** `--http-redirect ADDR` / `--http-route ADDR` (repeatable): plain-HTTP listen entries added to the list. */
+  readonly httpRedirect?: readonly string[];
+  readonly httpRoute?: readonly string[];
+  /** `--https-port N`: where the --http-redirect listeners send clients (default 443). */
+  readonly httpsPort?: string;
 }
 
 export type ConfigResult =

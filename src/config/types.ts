@@ -36,7 +36,18 @@ export interface ListenAddress extends HostPort {
   readonly maxConnections?: number | null;
   /** Long form `max_connections_per_client`: open connections per peer address on this listener. */
   readonly maxConnectionsPerClient?: number | null;
+  /**
+   * Long form `http`: a plain-HTTP listener instead of a TLS one. `redirect` answers 308 to https:// (ACME
+   * HTTP-01 paths are routed by Host instead); `route` routes every request by Host. Null or absent = TLS.
+   */
+  readonly http?: PlainHttpMode | null;
+  /** Long form `https_port`: the port redirects point at (default 443, left out of the Location). */
+  readonly httpsPort?: number | null;
 }
+
+export type PlainHttpMode = 'redirect' | 'route';
+export const PLAIN_HTTP_MODES: readonly PlainHttpMode[] = ['redirect', 'route'];
+export const DEFAULT_HTTPS_PORT = 443;
 
 /** An IPv4 or IPv6 network, `10.0.0.0/8` or `::1/128`, as written and parsed. */
 export interface Cidr {

@@ -31,6 +31,10 @@ import { parseDuration } from './durations.js';
 import { describeUnreadableFile } from './files.js';
 import { checkCertMaterial, type CertFileRole } from '../data-path/cert-store.js';
 import { TLS_MIN_VERSIONS, type BackendTlsSettings, type TlsMinVersion } from './types.js';
+import { PLAIN_HTTP_MODES, type PlainHttpMode } from './types.js';
+
+/** A listen entry's plain-HTTP settings, as read (absent keys left out). */
+type PlainHttpListenSettings = { http?: PlainHttpMode | null; httpsPort?: number | null };
 import { ADMIN_KEYS, describeAdminBindProblem, parseWorkers } from './operations.js';
 import { describeHostNameProblem } from '../wire/host-name.js';
 import { type ConfigProblem, quoteValue } from './problem.js';
@@ -392,7 +396,7 @@ class Walker {
   #readListenLongForm(node: YAMLMap): {
     address: string;
     addressNode: Node;
-    settings: { acceptProxy: { trusted: Cidr[] } | null; maxConnections: number | null; maxConnectionsPerClient: number | null };
+    settings: { acceptProxy: { trusted: Cidr[] } | null; maxConnections: number | null; maxConnectionsPerClient: number | null } & PlainHttpListenSettings;
   } | null {
     const fields = this.#readFields(node, LISTEN_KEYS, (key) => `unknown key ${quoteValue(key)} in a listen entry${suggestionSuffix(key, LISTEN_KEYS)}`);
     const addressPair = fields.pairs.get('address');
@@ -418,8 +422,37 @@ class Walker {
     };
     const maxConnections = count('max_connections');
     const maxConnectionsPerClient = count('max_connections_per_client');
-    if (isBroken || address === null) return null;
-    return { address, addressNode, settings: { acceptProxy, maxConnections, maxConnectionsPerClient } };
+    const plainHttp = this.#readPlainHttpListen(node, fields.pairs);
+    if (isBroken || address === null || plainHttp === null) return null;
+    return { address, addressNode, settings: { acceptProxy, maxConnections, maxConnectionsPerClient, ...plainHttp } };
+  }
+
+  /** `http: redirect | route` and `https_port` of a listen entry; {} when neither is given, null after reporting. */
+  #readPlainHttpListen(node: YAMLMap, pairs: ReadonlyMap<string, Pair<unknown, unknown>>): PlainHttpListenSettings | null {
+    const httpPair = pairs.get('http');
+    const portPair = pairs.get('https_port');
+    if (httpPair === undefined && portPair === undefined) return {};
+    const http = httpPair === undefined ? null : this.#readEnum(this.#valueOf(httpPair), 'http of a listen entry', PLAIN_HTTP_MODES);
+    if (httpPair !== undefined && http === null) return null;
+    let httpsPort: number | null = null;
+    if (portPair !== undefined) {
+      const portNode = this.#valueOf(portPair) ?? (portPair.key as Node);
+      if (http !== 'redirect') {
+        this.#report(portNode, "https_port only applies to a listen entry with 'http: redirect'");
+        return null;
+      }
+      httpsPort = this.#readCount(portNode, 'https_port', 1);
+      if (httpsPort === null) return null;
+      if (httpsPort > 65_535) {
+        this.#report(portNode, `https_port ${httpsPort} is outside 1–65535`);
+        return null;
+      }
+    }
+    if (pairs.has('accept_proxy_protocol')) {
+      this.#report(node, 'accept_proxy_protocol is not supported on a plain-HTTP listen entry (http: ' + String(http) + ')');
+      return null;
+    }
+    return { http, httpsPort };
   }
 
   #readAcceptProxy(node: Node): { trusted: Cidr[] } | null {
