@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import type { ListenAddress } from '../config/types.js';
 import { ListenError } from '../ops/errors.js';
 import { Connection, type ConnectionHost } from '../data-path/connection.js';
+import { PlainHttpConnection, type PlainHttpHost } from '../data-path/http-connection.js';
+import { DEFAULT_HTTPS_PORT } from '../config/types.js';
 import type { ConnectionMetrics } from '../ops/connection-metrics.js';
 import type { Snapshot } from './snapshot.js';
 import { displayAddress } from '../wire/address.js';
@@ -29,12 +31,15 @@ const EVICTION_DETAIL: Record<EvictingLimit, string> = {
 };
 
 
+/** A connection of either kind a listener accepts: TLS (passthrough or terminate) or plain HTTP. */
+export type OpenConnection = Connection | PlainHttpConnection;
+
 export interface ListenerOwner {
   /** The snapshot new connections start on (read at accept time, so a reload takes effect at once). */
   currentSnapshot(): Snapshot;
   readonly logger: Logger;
-  connectionOpened(connection: Connection): void;
-  connectionClosed(connection: Connection): void;
+  connectionOpened(connection: OpenConnection): void;
+  connectionClosed(connection: OpenConnection): void;
   /** Handed to every connection; absent = metrics off. */
   readonly metrics?: ConnectionMetrics;
 }
@@ -114,7 +119,7 @@ export class Listener {
       this.refuse(socket, refusedBy, peer);
       return;
     }
-    let connection: Connection | null = null;
+    let connection: OpenConnection | null = null;
     const evict = (limit: EvictingLimit): void => {
       this.owner.metrics?.limited(limit);
       connection?.close('limit', EVICTION_DETAIL[limit]);
@@ -125,11 +130,11 @@ export class Listener {
       this.refuse(socket, 'max_hello_connections_per_client', peer);
       return;
     }
-    const host: ConnectionHost = {
+    const host: ConnectionHost & PlainHttpHost = {
       snapshot,
       listenerLabel: this.address.label,
       logger: this.owner.logger,
-      connectionClosed: (closed) => {
+      connectionClosed: (closed: OpenConnection) => {
         slot.leave();
         this.counts.release(peer, maxPerClient !== null);
         this.owner.connectionClosed(closed);
@@ -140,7 +145,10 @@ export class Listener {
       helloHolds: (bytes) => slot.hold(bytes),
       outOfDescriptors: (code) => this.onOutOfDescriptors('dial', code),
     };
-    connection = new Connection(socket, host);
+    // The snapshot's entry says which protocol this port speaks, so a reload may turn a listener into another kind.
+    connection = settings.http
+      ? new PlainHttpConnection(socket, host, { mode: settings.http, httpsPort: settings.httpsPort ?? DEFAULT_HTTPS_PORT })
+      : new Connection(socket, host);
     this.owner.connectionOpened(connection);
   }
 

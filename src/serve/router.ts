@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config, PoolConfig } from '../config/types.js';
-import type { Connection } from '../data-path/connection.js';
+import type { OpenConnection } from './listener.js';
 import type { ConnectionMetrics } from '../ops/connection-metrics.js';
 import { Listener, type ListenerOwner } from './listener.js';
 import { Snapshot } from './snapshot.js';
@@ -44,7 +44,7 @@ class Router implements ListenerOwner, RunningRouter {
   isClosing = false;
   private snapshot: Snapshot;
   private listenersByLabel = new Map<string, Listener>();
-  private readonly open = new Set<Connection>();
+  private readonly open = new Set<OpenConnection>();
   private drainWaiters: Array<() => void> = [];
 
   constructor(config: Config, logger: Logger, metrics?: ConnectionMetrics) {
@@ -76,11 +76,11 @@ class Router implements ListenerOwner, RunningRouter {
     return this.snapshot;
   }
 
-  connectionOpened(connection: Connection): void {
+  connectionOpened(connection: OpenConnection): void {
     if (!connection.isClosed) this.open.add(connection);
   }
 
-  connectionClosed(connection: Connection): void {
+  connectionClosed(connection: OpenConnection): void {
     this.open.delete(connection);
     if (this.open.size === 0 && this.drainWaiters.length > 0) {
       const waiters = this.drainWaiters;
