@@ -26,6 +26,7 @@ import { explainRoute, formatExplanation } from './routing/explain.js';
 import { createLogger } from './ops/log.js';
 import { EXIT_BAD_CONFIG, EXIT_OK, exitOnUncaughtErrors, runSingle } from './control/supervisor.js';
 import { isWorkerProcess, runPrimary, runWorker } from './control/workers.js';
+import { certificateWarnings } from './config/certificate-warnings.js';
 
 /** What commander hands us; the repeatable flags default to []. */
 interface CliOptions {
@@ -137,6 +138,9 @@ function check(input: CliInput, options: CliOptions): number {
   }
   const what = result.config.sourceFile ?? 'the command line';
   process.stdout.write(`sni-router: ${what} is valid\n\n${describeConfig(result.config)}\n`);
+  // Warnings do not fail check: the certificate serves today, but an operator should act.
+  const warnings = certificateWarnings(result.config);
+  process.stderr.write(warnings.map((warning) => `${formatProblem({ ...warning, message: `warning: ${warning.message}` })}\n`).join(''));
   return EXIT_OK;
 }
 

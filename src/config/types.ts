@@ -110,9 +110,16 @@ export interface BackendTlsSettings {
  * (src/terminate.ts applies the defaults below), so `--terminate` from the command line gives `{ certFile, keyFile }`.
  */
 export interface TerminateSettings {
-  /** Absolute paths (relative ones were resolved against the config file's folder). */
+  /** Absolute paths (relative ones were resolved against the config file's folder). With `certs`, its first pair. */
   readonly certFile: string;
   readonly keyFile: string;
+  /** `ocsp:` a DER OCSP response for the certificate, stapled to handshakes that ask (status_request). */
+  readonly ocspFile?: string | null;
+  /**
+   * `certs: [{ cert, key }, …]`: several certificates for one route (ECDSA and RSA), all loaded into one context so
+   * that OpenSSL picks by the client's signature algorithms. Absent = the one pair above.
+   */
+  readonly certs?: readonly CertificatePair[];
   /** Lowest TLS version accepted from clients; default DEFAULT_TLS_MIN_VERSION. */
   readonly minVersion?: TlsMinVersion;
   /** ALPN protocols offered to clients in order of preference; default DEFAULT_TERMINATE_ALPN; [] = no ALPN. */
@@ -120,6 +127,17 @@ export interface TerminateSettings {
   /** CA bundle (PEM) for client certificates: when set, a client must present a certificate it signed (mTLS). */
   readonly clientCaFile?: string | null;
   readonly backendTls?: BackendTlsSettings | null;
+}
+
+export interface CertificatePair {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly ocspFile?: string | null;
+}
+
+/** Every certificate of a terminate setting, in the order given. */
+export function certificatePairsOf(settings: TerminateSettings): readonly CertificatePair[] {
+  return settings.certs ?? [{ certFile: settings.certFile, keyFile: settings.keyFile, ocspFile: settings.ocspFile ?? null }];
 }
 
 export const TLS_MIN_VERSIONS: readonly TlsMinVersion[] = ['TLSv1.2', 'TLSv1.3'];
