@@ -8,6 +8,7 @@
  * The cluster primary (src/workers.ts) does the same with the router in its workers; the helpers shared by both
  * live here.
  */
+import { certificateWarnings } from '../config/certificate-warnings.js';
 import { writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import pino from 'pino';
@@ -152,6 +153,8 @@ export async function runSingle(spec: LoadSpec, config: Config, logger: Logger, 
   try {
     router = await startRouter(config, { logger, ...(routerMetrics ? { metrics: routerMetrics } : {}) });
     routerMetrics?.watchBackends(() => router.backendStates());
+    routerMetrics?.watchCertificates(() => router.certificateExpiries());
+    for (const warning of certificateWarnings(config)) logger.warn({ file: warning.file, line: warning.line }, warning.message);
     admin = await startAdminFor(config, logger, {
       isReady: () => !router.isClosing && router.listeners.length > 0,
       loopHealth: () => {

@@ -407,6 +407,7 @@ export function runWorker(): void {
       router = await startRouter(config, { logger, ...(metrics ? { metrics } : {}) });
       const running = router;
       metrics?.watchBackends(() => running.backendStates());
+      metrics?.watchCertificates(() => running.certificateExpiries());
     } catch (error) {
       reply({ type: 'sni-router:start-failed', ...describeStartError(error) });
       exitAfterFlush(logger, 1);

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config, PoolConfig } from '../config/types.js';
 import type { OpenConnection } from './listener.js';
+import { servedCertificatesOf } from '../data-path/cert-store.js';
 import type { ConnectionMetrics } from '../ops/connection-metrics.js';
 import { Listener, type ListenerOwner } from './listener.js';
 import { Snapshot } from './snapshot.js';
@@ -20,6 +21,8 @@ export interface RunningRouter {
   readonly config: Config;
   /** Health of every backend of the current config (for sni_router_backend_up). */
   backendStates(): Array<{ backend: string; isUp: boolean }>;
+  /** The earliest expiry of each terminate route's certificates, as served now (for the expiry metric). */
+  certificateExpiries(): Array<{ route: string; notAfterSeconds: number }>;
   /** close() was called: no longer accepting, draining. */
   readonly isClosing: boolean;
   /** Swap in a new validated config: new connections use it; open ones finish on theirs. */
@@ -55,6 +58,18 @@ class Router implements ListenerOwner, RunningRouter {
 
   get config(): Config {
     return this.snapshot.config;
+  }
+
+  certificateExpiries(): Array<{ route: string; notAfterSeconds: number }> {
+    const expiries: Array<{ route: string; notAfterSeconds: number }> = [];
+    for (const route of this.snapshot.config.routes) {
+      if (route.terminate === null) continue;
+      const served = servedCertificatesOf(route.terminate);
+      if (served.length === 0) continue;
+      const notAfterMs = Math.min(...served.map((certificate) => certificate.notAfter.getTime()));
+      expiries.push({ route: route.name, notAfterSeconds: Math.floor(notAfterMs / 1000) });
+    }
+    return expiries;
   }
 
   backendStates(): Array<{ backend: string; isUp: boolean }> {
