@@ -174,8 +174,9 @@ describe('argument errors exit 1', () => {
     expect(result.code).toBe(0);
     const flags = [...result.stdout.matchAll(/^ {2}(-\w, )?(--[\w-]+)/gm)].map((m) => m[2]);
     // SPEC's flags, then the operations ones (--no-watch, --print-config, --workers); the 2026-12 additions
-    // --version and --alpn (what --terminate routes offer).
-    expect(flags).toEqual(['--version', '--config', '--listen', '--route', '--default', '--proxy-protocol', '--terminate', '--alpn', '--cert', '--key', '--log-level', '--admin', '--workers', '--no-watch', '--print-config', '--help']);
+    // --version and --alpn (what --terminate routes offer); the plain-HTTP listeners --http-redirect, --http-route
+    // and --https-port.
+    expect(flags).toEqual(['--version', '--config', '--listen', '--route', '--default', '--proxy-protocol', '--terminate', '--alpn', '--http-redirect', '--http-route', '--https-port', '--cert', '--key', '--log-level', '--admin', '--workers', '--no-watch', '--print-config', '--help']);
   });
 });
 
