@@ -51,6 +51,7 @@ typedef enum {
   REASON_LIMIT,               /* a limit: set by TypeScript, or no pipe could be made */
   REASON_PROXY_REJECTED,      /* set by TypeScript */
   REASON_SHUTDOWN,            /* the plane was destroyed */
+  REASON_BACKEND_CLOSED_EARLY, /* the backend ended before its first byte (the Node data path's; not emitted here yet) */
   REASON_REDIRECTED,          /* plain-HTTP listeners only (node plane): never set here, kept for the vocabulary */
   REASON_HTTP_BAD_REQUEST,    /* plain-HTTP listeners only (node plane): never set here */
   REASON_COUNT

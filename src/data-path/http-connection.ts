@@ -25,15 +25,13 @@ import type { RouteMatch } from '../routing/route-table.js';
 import { displayAddress } from '../wire/address.js';
 import { isOutOfDescriptors } from '../ops/descriptors.js';
 import { type HttpHostReader, type HttpRequestHead, splitHostAndPort } from '../wire/http-host-reader.js';
-import { HTTP_SNIFFER, plainHttpResponse } from '../wire/http-sniffer.js';
+import { newHeadReader, plainHttpResponse } from '../wire/http-sniffer.js';
 import { type ConnectionMetrics, NO_METRICS } from '../ops/connection-metrics.js';
 import { DEFAULT_HTTPS_PORT, type PlainHttpMode } from '../config/types.js';
-import type { ConnectionHost } from './connection.js';
+import type { ConnectionHost } from './connection-host.js';
 
 /** The listener's side of a plain-HTTP connection: as for TLS connections, with this class in the callbacks. */
-export type PlainHttpHost = Omit<ConnectionHost, 'connectionClosed' | 'inboundProxy'> & {
-  connectionClosed(connection: PlainHttpConnection): void;
-};
+export type PlainHttpHost = Omit<ConnectionHost<PlainHttpConnection>, 'inboundProxy'>;
 
 export interface PlainHttpSettings {
   readonly mode: PlainHttpMode;
@@ -113,13 +111,13 @@ export class PlainHttpConnection {
     client.on('close', clientOnClose);
     client.on('drain', clientOnDrain);
     client.on('timeout', clientOnTimeout);
-    const config = host.snapshot.config;
-    this.reader = HTTP_SNIFFER.newReader({ maxHelloBytes: config.maxHelloBytes });
+    // The head reader itself, not the sniffer's verdict: a redirect needs the method and target as well as Host.
+    this.reader = newHeadReader({ maxBytes: host.snapshot.maxHelloBytes });
     if (this.rawClientAddress === '') {
       this.close('client_reset', 'closed before accept completed');
       return;
     }
-    this.timer = setTimeout(headTimedOut, config.timeouts.clientHelloMs, this);
+    this.timer = setTimeout(headTimedOut, host.snapshot.timeouts.clientHelloMs, this);
   }
 
   get isClosed(): boolean {
@@ -171,7 +169,7 @@ export class PlainHttpConnection {
         this.answer(400, 'Bad Request', 'this port speaks plain HTTP/1.x\n', 'http_bad_request', 'not an HTTP/1.x request');
         return;
       case 'too_large':
-        this.answer(431, 'Request Header Fields Too Large', 'request head too large\n', 'hello_too_large', `request head larger than ${this.host.snapshot.config.maxHelloBytes} bytes`);
+        this.answer(431, 'Request Header Fields Too Large', 'request head too large\n', 'hello_too_large', `request head larger than ${this.host.snapshot.maxHelloBytes} bytes`);
         return;
       case 'malformed':
         this.answer(400, 'Bad Request', 'bad request\n', 'http_bad_request', result.reason);
@@ -182,7 +180,7 @@ export class PlainHttpConnection {
   /** @internal */
   onTimeout(): void {
     this.timer = null;
-    if (this.state === READING) this.close('hello_timeout', `no complete request head within ${this.host.snapshot.config.timeouts.clientHelloMs} ms`);
+    if (this.state === READING) this.close('hello_timeout', `no complete request head within ${this.host.snapshot.timeouts.clientHelloMs} ms`);
     else if (this.state === ANSWERED) this.close(this.answeredReason, this.detail ?? undefined);
   }
 
@@ -233,7 +231,7 @@ export class PlainHttpConnection {
     this.bytesOut += response.length;
     this.client.end(response);
     this.client.resume();
-    this.timer = setTimeout(headTimedOut, Math.min(MAX_LINGER_MS, this.host.snapshot.config.timeouts.clientHelloMs), this);
+    this.timer = setTimeout(headTimedOut, Math.min(MAX_LINGER_MS, this.host.snapshot.timeouts.clientHelloMs), this);
   }
 
   // ---- CONNECTING ------------------------------------------------------------------------------------------
@@ -241,7 +239,7 @@ export class PlainHttpConnection {
   private route(): void {
     let match: RouteMatch | null;
     try {
-      match = this.host.snapshot.table.lookup(this.serverName, []);
+      match = this.host.snapshot.lookup(this.serverName, []);
     } catch (error) {
       match = null;
       this.detail = `route lookup failed: ${error instanceof Error ? error.message : String(error)}`;
@@ -282,7 +280,7 @@ export class PlainHttpConnection {
     const pool = this.pool!;
     const backend = pool.backendAt(index);
     this.backendLabel = backend.label;
-    this.dialing = dial(backend, this.host.snapshot.config.timeouts.connectMs, (error, socket) => {
+    this.dialing = dial(backend, this.host.snapshot.timeouts.connectMs, (error, socket) => {
       this.dialing = null;
       if (this.state === CLOSED) {
         socket?.destroy();
@@ -330,7 +328,7 @@ export class PlainHttpConnection {
     backend.uncork();
     this.peeked = [];
     this.state = SPLICING;
-    const idleMs = this.host.snapshot.config.timeouts.idleMs;
+    const idleMs = this.host.snapshot.timeouts.idleMs;
     if (idleMs > 0) this.client.setTimeout(idleMs);
     if (writable) this.client.resume();
   }

@@ -29,7 +29,7 @@ export interface ConnectionMetrics {
   accepted(listener: string): void;
   /** `helloBytes` is the size of the TLS records that carried the hello (0 when there was none). */
   hello(outcome: HelloOutcome, helloBytes: number): void;
-  /** A backend accepted the connection `connectMs` after the route was chosen (retries included). */
+  /** A backend accepted the connection `connectMs` after the first dial (retries included; not the client's TLS handshake). */
   backendConnected(route: string, connectMs: number): void;
   closed(connection: ClosedConnection): void;
   /** A connection refused at accept or evicted from the hello phase by `limit`. */

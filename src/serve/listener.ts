@@ -3,8 +3,11 @@ import { open as openFile, close as closeFile } from 'node:fs';
 import type { Logger } from 'pino';
 import type { ListenAddress } from '../config/types.js';
 import { ListenError } from '../ops/errors.js';
-import { Connection, type ConnectionHost } from '../data-path/connection.js';
-import { PlainHttpConnection, type PlainHttpHost } from '../data-path/http-connection.js';
+import { Connection } from '../data-path/connection.js';
+import type { ConnectionHost } from '../data-path/connection-host.js';
+import { TLS_SNIFFER } from '../wire/sniffer.js';
+import { HTTP_SNIFFER } from '../wire/http-sniffer.js';
+import { PlainHttpConnection } from '../data-path/http-connection.js';
 import { DEFAULT_HTTPS_PORT } from '../config/types.js';
 import type { ConnectionMetrics } from '../ops/connection-metrics.js';
 import type { Snapshot } from './snapshot.js';
@@ -130,8 +133,9 @@ export class Listener {
       this.refuse(socket, 'max_hello_connections_per_client', peer);
       return;
     }
-    const host: ConnectionHost & PlainHttpHost = {
+    const host: ConnectionHost<OpenConnection> = {
       snapshot,
+      sniffer: settings.http ? HTTP_SNIFFER : TLS_SNIFFER,
       listenerLabel: this.address.label,
       logger: this.owner.logger,
       connectionClosed: (closed: OpenConnection) => {

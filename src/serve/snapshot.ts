@@ -1,5 +1,6 @@
-import type { BackendAddress, Config, PoolConfig, RouteConfig } from '../config/types.js';
-import { RouteTable } from '../routing/route-table.js';
+import type { BackendAddress, Config, PoolConfig, RouteConfig, Timeouts } from '../config/types.js';
+import { type RouteMatch, RouteTable } from '../routing/route-table.js';
+import type { RoutingState } from '../data-path/connection-host.js';
 import { Pool } from '../pools/pool.js';
 import type { Logger } from 'pino';
 import { compileTerminate, type TerminateProfile } from '../data-path/terminate.js';
@@ -30,7 +31,7 @@ export interface SharedState {
  * One config compiled for serving: the route table and the pools' live state. A connection takes the snapshot
  * that is current when it is accepted and keeps it to the end, so a reload never changes a connection midway.
  */
-export class Snapshot {
+export class Snapshot implements RoutingState {
   readonly config: Config;
   readonly table: RouteTable;
   private readonly pools = new Map<PoolConfig, Pool>();
@@ -93,6 +94,22 @@ export class Snapshot {
       throw error;
     }
     this.pool(route.pool);
+  }
+
+  lookup(serverName: string | null, alpn: readonly string[]): RouteMatch | null {
+    return this.table.lookup(serverName, alpn);
+  }
+
+  get hasDefaultPool(): boolean {
+    return this.config.defaultPool !== null;
+  }
+
+  get timeouts(): Timeouts {
+    return this.config.timeouts;
+  }
+
+  get maxHelloBytes(): number {
+    return this.config.maxHelloBytes;
   }
 
   /** The TLS set-up of a terminated route (null for passthrough routes). */

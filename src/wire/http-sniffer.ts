@@ -1,22 +1,13 @@
 /**
  * The plain-HTTP sniffer: the second protocol a listener can peek at (the first is TLS, whose reader is the
- * ClientHello reader). As in sniproxy, a sniffer is a value — its name, a fresh incremental reader per connection,
- * and the bytes to send a client whose first bytes it could not use — so the connection code never knows which
- * protocol it peeked.
+ * ClientHello reader; src/wire/sniffer.ts). As in sniproxy, a sniffer is a value — its name, a fresh incremental
+ * reader per connection, and what to tell a client whose first bytes it could not use — so connection code never
+ * knows which protocol it peeked. The reader is HttpHostReader; `found` names the Host's host name (an IPv6 literal
+ * names none), and the whole head is `byteLength`. The plain-HTTP connection reads the same reader directly (it
+ * also needs the method and target for its redirects): `newHeadReader`.
  */
-import { HttpHostReader } from './http-host-reader.js';
-
-/** The bounds a sniffer's reader works within (the listener's hello limits). */
-export interface SnifferLimits {
-  readonly maxHelloBytes: number;
-}
-
-export interface HttpSniffer {
-  readonly name: 'http';
-  newReader(limits: SnifferLimits): HttpHostReader;
-  /** Sent before closing a connection whose head was refused: a 400 that closes. */
-  readonly abortMessage: Buffer;
-}
+import { HttpHostReader, type HttpRequestHead, splitHostAndPort } from './http-host-reader.js';
+import type { SniffAbort, Sniffer, SnifferLimits, SniffReader, SniffResult } from './sniffer.js';
 
 /** Short answers a plain-HTTP listener gives itself; each closes the connection. */
 export function plainHttpResponse(status: number, reason: string, body: string, extraHeaders = ''): Buffer {
@@ -27,8 +18,45 @@ export function plainHttpResponse(status: number, reason: string, body: string, 
   );
 }
 
-export const HTTP_SNIFFER: HttpSniffer = Object.freeze({
+/** The head reader for a connection, bounded like the sniffer's. */
+export function newHeadReader(limits: SnifferLimits): HttpHostReader {
+  return new HttpHostReader({ maxHeadBytes: limits.maxBytes });
+}
+
+class HttpSniffReader implements SniffReader {
+  readonly #reader: HttpHostReader;
+  /** The head once `found`: method, target and Host as sent. */
+  request: HttpRequestHead | null = null;
+
+  constructor(limits: SnifferLimits) {
+    this.#reader = newHeadReader(limits);
+  }
+
+  push(chunk: Uint8Array): SniffResult {
+    const result = this.#reader.push(chunk);
+    switch (result.kind) {
+      case 'request': {
+        this.request = result.request;
+        const host = result.request.host === null ? null : splitHostAndPort(result.request.host);
+        return { kind: 'found', serverName: host === null || host.isIpv6 ? null : host.name, alpn: [], byteLength: result.request.headersEnd };
+      }
+      case 'not_http':
+        return { kind: 'foreign' };
+      default:
+        return result;
+    }
+  }
+}
+
+const ABORT_MESSAGES: Readonly<Record<SniffAbort, Buffer>> = {
+  malformed: plainHttpResponse(400, 'Bad Request', 'bad request\n'),
+  too_large: plainHttpResponse(431, 'Request Header Fields Too Large', 'request head too large\n'),
+  unknown_name: plainHttpResponse(404, 'Not Found', 'no route for this host\n'),
+  no_name: plainHttpResponse(400, 'Bad Request', 'a Host header is required\n'),
+};
+
+export const HTTP_SNIFFER: Sniffer = Object.freeze({
   name: 'http',
-  newReader: (limits: SnifferLimits) => new HttpHostReader({ maxHeadBytes: limits.maxHelloBytes }),
-  abortMessage: plainHttpResponse(400, 'Bad Request', 'bad request\n'),
+  newReader: (limits: SnifferLimits): SniffReader => new HttpSniffReader(limits),
+  abortMessage: (why: SniffAbort): Buffer | null => ABORT_MESSAGES[why],
 });

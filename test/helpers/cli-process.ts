@@ -47,6 +47,15 @@ export async function startRouterProcess(args: readonly string[], options: { max
   });
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'close' comes after 'exit' and after the last stdout byte: from then on no line can arrive, so a waiter for
+  // one learns it at once instead of at its deadline.
+  let isClosed = false;
+  child.on('close', () => {
+    isClosed = true;
+    const current = wake;
+    wake = [];
+    for (const fn of current) fn();
+  });
   const handle: RouterProcess = {
     child,
     pid: child.pid!,
@@ -62,11 +71,11 @@ export async function startRouterProcess(args: readonly string[], options: { max
       for (;;) {
         const found = parsed.find(predicate);
         if (found) return found;
-        if (child.exitCode !== null) throw new Error(`router exited (${child.exitCode}): ${stderr}`);
+        if (isClosed) throw new Error(`router exited (${child.exitCode ?? child.signalCode}): ${stderr}`);
         const remaining = deadline - Date.now();
         if (remaining <= 0) throw new Error(`router log line not seen in ${timeoutMs} ms; stderr: ${stderr}; lines: ${JSON.stringify(parsed.slice(-5))}`);
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Math.min(remaining, 100));
+          const timer = setTimeout(resolve, remaining);
           wake.push(() => {
             clearTimeout(timer);
             resolve();

@@ -8,7 +8,6 @@ import { RouteTable } from '../../src/routing/route-table.js';
 import type { QuicFlowLimits, QuicFlowRecord } from '../../src/data-path/quic/flow-types.js';
 import { QuicFlowEngine } from '../../src/data-path/quic/quic-flows.js';
 import { decideByRouteTable } from '../../src/data-path/quic/route-decision.js';
-import { setTimeout as delay } from 'node:timers/promises';
 
 export interface TestQuicRouter {
   readonly engine: QuicFlowEngine;
@@ -28,19 +27,34 @@ export async function startQuicRouter(options: {
   if (!loaded.ok) throw new Error(`bad test config: ${JSON.stringify(loaded.problems)}`);
   const table = RouteTable.compile(loaded.config.routes, loaded.config.defaultPool);
   const records: QuicFlowRecord[] = [];
+  let waiters: Array<() => void> = [];
+  const record = (closed: QuicFlowRecord): void => {
+    records.push(closed);
+    const current = waiters;
+    waiters = [];
+    for (const wake of current) wake();
+  };
   const engine = await QuicFlowEngine.listen(
     { host: '127.0.0.1', port: 0 },
-    { decide: decideByRouteTable(() => table), onFlowClosed: (record) => records.push(record), limits: options.limits },
+    { decide: decideByRouteTable(() => table), onFlowClosed: record, limits: options.limits },
   );
   return {
     engine,
     port: engine.address.port,
     records,
+    // Checked now and again on every record the engine hands over: no polling.
     async waitForRecords(predicate, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       while (!predicate(records)) {
-        if (Date.now() > deadline) throw new Error(`flow records not as expected: ${JSON.stringify(records)}`);
-        await delay(20);
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) throw new Error(`flow records not as expected: ${JSON.stringify(records)}`);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, remaining);
+          waiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
       }
       return records;
     },

@@ -25,6 +25,10 @@ export interface TestRouter {
   accessLines(): LogLine[];
   /** Resolves with the first access line matching `predicate`, waiting on log events (bounded by `timeoutMs`). */
   waitForAccessLine(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  /** Resolves with the first log line matching `predicate`, waiting on log events (bounded by `timeoutMs`). */
+  waitForLog(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  /** Resolves once `condition` over all lines so far holds, checked again on every new line (bounded). */
+  waitForLogs(condition: (logs: readonly LogLine[]) => boolean, what: string, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -56,6 +60,23 @@ export async function startTestRouter(yaml: string): Promise<TestRouter> {
   const logger = pino({ level: 'debug', formatters: { level: (label) => ({ level: label }) } }, stream);
   const router = await startRouter(config, { logger });
   const accessLines = (): LogLine[] => logs.filter((line) => line.msg === 'connection closed');
+  /** Checks `find` now and again after every log line until it answers, or fails with `failure()` at the deadline. */
+  async function untilLogged<T>(find: () => T | undefined, timeoutMs: number, failure: () => string): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = find();
+      if (found !== undefined) return found;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw new Error(failure());
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, remaining);
+        waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
   return {
     router,
     config,
@@ -66,21 +87,14 @@ export async function startTestRouter(yaml: string): Promise<TestRouter> {
       return listener.port;
     },
     accessLines,
-    async waitForAccessLine(predicate, timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const found = accessLines().find(predicate);
-        if (found) return found;
-        const remaining = deadline - Date.now();
-        if (remaining <= 0) throw new Error(`no matching access line within ${timeoutMs} ms; have:\n${accessLines().map((l) => JSON.stringify(l)).join('\n')}`);
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, remaining);
-          waiters.push(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-      }
+    waitForAccessLine(predicate, timeoutMs = 10_000) {
+      return untilLogged(() => accessLines().find(predicate), timeoutMs, () => `no matching access line within ${timeoutMs} ms; have:\n${accessLines().map((l) => JSON.stringify(l)).join('\n')}`);
+    },
+    waitForLog(predicate, timeoutMs = 10_000) {
+      return untilLogged(() => logs.find(predicate), timeoutMs, () => `no matching log line within ${timeoutMs} ms; have:\n${logs.map((l) => JSON.stringify(l)).join('\n')}`);
+    },
+    async waitForLogs(condition, what, timeoutMs = 10_000) {
+      await untilLogged(() => (condition(logs) ? true : undefined), timeoutMs, () => `timed out after ${timeoutMs} ms waiting for ${what}; have:\n${logs.map((l) => JSON.stringify(l)).join('\n')}`);
     },
     async stop() {
       await router.close(0);

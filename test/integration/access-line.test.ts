@@ -4,6 +4,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Connection } from '../../src/data-path/connection.js';
 import { Snapshot } from '../../src/serve/snapshot.js';
+import { TLS_SNIFFER } from '../../src/wire/sniffer.js';
 import { loadYaml } from '../helpers/router-harness.js';
 
 describe('access line', () => {
@@ -15,7 +16,7 @@ describe('access line', () => {
     const snapshot = new Snapshot(loadYaml('listen: ["127.0.0.1:0"]\nroutes: { a.test: [127.0.0.1:9] }\n'));
     const socket = new net.Socket(); // never connected: no remote address, as after an early reset
     let closed = 0;
-    new Connection(socket, { snapshot, listenerLabel: '127.0.0.1:0', logger, connectionClosed: () => closed++ });
+    new Connection(socket, { snapshot, sniffer: TLS_SNIFFER, listenerLabel: '127.0.0.1:0', logger, connectionClosed: () => closed++ });
     expect(closed).toBe(1);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ client: null, reason: 'client_reset', detail: 'closed before accept completed' });

@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type RouterProcess, startRouterProcess } from '../helpers/cli-process.js';
 import { type EchoBackend, helloFor, httpRequest, oneShot, startEchoBackend } from '../helpers/streams.js';
 import { parsePrometheusText, valueOf } from '../helpers/prometheus-text.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 let backend: EchoBackend | null = null;
 let router: RouterProcess | null = null;
@@ -41,18 +42,17 @@ async function connect(port: number): Promise<net.Socket> {
   return socket;
 }
 
-/** Polls /metrics (bounded) until the router has no connection open: the flood's descriptors are back. */
+/** Polls /metrics (bounded): the flood's descriptors are back once the router has no connection open. */
 async function waitForNoConnections(adminPort: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
+  const isIdle = async (): Promise<boolean> => {
     try {
       const metrics = parsePrometheusText((await httpRequest(adminPort, '/metrics')).body);
-      if (valueOf(metrics, 'sni_router_connections_active', { listener: '127.0.0.1:0' }) === 0) return;
+      return valueOf(metrics, 'sni_router_connections_active', { listener: '127.0.0.1:0' }) === 0;
     } catch {
-      // the admin listener itself may have been shed a moment ago
+      return false; // the admin listener itself may have been shed a moment ago
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('connections still open');
+  };
+  await waitFor(isIdle, 'sni_router_connections_active to fall to 0', { timeoutMs: 5_000, intervalMs: 50 });
 }
 
 describe('out of file descriptors', () => {

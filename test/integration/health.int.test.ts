@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { once } from 'node:events';
-import { startTestRouter, type LogLine, type TestRouter } from '../helpers/router-harness.js';
+import { startTestRouter } from '../helpers/router-harness.js';
 import { deadPort } from '../helpers/backends.js';
 import { buildClientHello, toRecords } from '../helpers/hello-builder.js';
 
@@ -66,16 +66,6 @@ async function askMany(port: number, count: number): Promise<string[]> {
   return answers;
 }
 
-async function waitForLog(router: TestRouter, predicate: (line: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = router.logs.find(predicate);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no matching log line within ${timeoutMs} ms:\n${router.logs.map((l) => JSON.stringify(l)).join('\n')}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -110,14 +100,14 @@ default:
     expect(during.filter((a) => a === '')).toEqual([]); // every client still served
     expect(during.filter((a) => a === 'b')).toEqual([]);
     expect(new Set(during)).toEqual(new Set(['a', 'c']));
-    await waitForLog(router, (l) => l.msg === 'backend down' && l.backend === `127.0.0.1:${bPort}`);
+    await router.waitForLog((l) => l.msg === 'backend down' && l.backend === `127.0.0.1:${bPort}`);
     // Logged once per change, not once per connection.
     expect(router.logs.filter((l) => l.msg === 'backend down' && l.backend === `127.0.0.1:${bPort}`)).toHaveLength(1);
     expect(router.accessLines().filter((l) => l.reason === 'backend_unavailable')).toEqual([]);
 
     // Bring b back on the same port: the checks (rise 2) restore it.
     backends[1] = await startNamedBackend('b', bPort);
-    await waitForLog(router, (l) => l.msg === 'backend up' && l.backend === `127.0.0.1:${bPort}`);
+    await router.waitForLog((l) => l.msg === 'backend up' && l.backend === `127.0.0.1:${bPort}`);
     const after = await askMany(port, 30);
     expect(after.filter((a) => a === '')).toEqual([]);
     expect(after.filter((a) => a === 'b').length).toBeGreaterThanOrEqual(5);

@@ -42,7 +42,12 @@ default: { backends: [127.0.0.1:${backend.port}], health: { interval: 1h, timeou
   it('a TLS check completes a handshake sending the route name as SNI', async () => {
     const serverNames: Array<string | false> = [];
     const server = tls.createServer({ ...certFor('alpha.test') }, (socket) => socket.end());
-    server.on('secureConnection', (socket: tls.TLSSocket) => serverNames.push(socket.servername ?? false));
+    let sawTwoChecks = (): void => {};
+    const twoChecks = new Promise<void>((resolve) => (sawTwoChecks = resolve));
+    server.on('secureConnection', (socket: tls.TLSSocket) => {
+      serverNames.push(socket.servername ?? false);
+      if (serverNames.length === 2) sawTwoChecks();
+    });
     server.on('tlsClientError', () => {});
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
@@ -58,8 +63,14 @@ routes:
 `);
     const snapshot = new Snapshot(config, logger);
     cleanups.push(() => snapshot.dispose());
-    const deadline = Date.now() + 5_000;
-    while (serverNames.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    // Two handshakes are two events on the server: wait for the second, bounded.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 5_000);
+      void twoChecks.then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
     expect(serverNames.slice(0, 2)).toEqual(['alpha.test', 'alpha.test']);
     expect(snapshot.shared.health.isUp(`127.0.0.1:${port}`)).toBe(true);
     expect(lines.filter((l) => l.msg === 'backend down')).toEqual([]);

@@ -12,6 +12,7 @@ import { curlGet, connectRaw, collect } from '../helpers/clients.js';
 import { startDribbler } from '../helpers/dribble.js';
 import { decodeV2 } from '../helpers/proxy-decode.js';
 import { buildClientHello, toRecords } from '../helpers/hello-builder.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 async function sendSlowly(port: number, bytes: Buffer, pieceSize: number): Promise<void> {
   const socket = await connectRaw(port);
@@ -193,8 +194,7 @@ routes:
     expect(new Set(names)).toEqual(new Set(['alpha.test']));
     await Promise.all(badResults);
     // Every connection, good or bad, ends with exactly one access line and none stays open.
-    const deadline = Date.now() + 10_000;
-    while (router.router.activeConnections > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => router.router.activeConnections === 0, () => `no open connection (have ${router.router.activeConnections})`, { timeoutMs: 10_000 });
     expect(router.router.activeConnections).toBe(0);
     const reasons = new Set(router.accessLines().map((l) => l.reason));
     expect(reasons.has('hello_malformed')).toBe(true);

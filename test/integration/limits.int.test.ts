@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { once } from 'node:events';
+import { waitFor } from '../helpers/wait-for.js';
 import { startTestRouter, type TestRouter } from '../helpers/router-harness.js';
 import { startCaptureBackend, type CaptureBackend } from '../helpers/backends.js';
 import { buildClientHello, toRecords } from '../helpers/hello-builder.js';
@@ -30,14 +31,6 @@ function closesWithin(socket: net.Socket, ms: number): Promise<boolean> {
     });
     socket.resume();
   });
-}
-
-async function waitUntil(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 const open: net.Socket[] = [];
@@ -130,7 +123,8 @@ routes: { app.test: [127.0.0.1:${backend.port}] }
     const stalled = [await connectFrom(port, '127.0.0.2'), await connectFrom(port, '127.0.0.2')];
     open.push(...stalled);
     const oldestPort = stalled[0]!.localPort;
-    await waitUntil(() => router!.router.activeConnections === 2, 'two stalled hellos');
+    // A stalled hello logs nothing until it ends: a bounded poll of the open count.
+    await waitFor(() => router!.router.activeConnections === 2, 'two stalled hellos');
     const third = await connectFrom(port, '127.0.0.2');
     open.push(third);
     expect(await closesWithin(third, 2_000)).toBe(true);
@@ -138,7 +132,7 @@ routes: { app.test: [127.0.0.1:${backend.port}] }
 
     // Fill the total (4) from other addresses, then one more: the oldest stalled hello (127.0.0.2) is evicted.
     open.push(await connectFrom(port, '127.0.0.3'), await connectFrom(port, '127.0.0.4'));
-    await waitUntil(() => router!.router.activeConnections === 4, 'four stalled hellos');
+    await waitFor(() => router!.router.activeConnections === 4, 'four stalled hellos');
     const good = await connectFrom(port, '127.0.0.5');
     open.push(good);
     good.write(HELLO);

@@ -18,6 +18,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LoopWatchdog } from '../../src/ops/loop-watchdog.js';
 import { CLI, type RouterProcess, startRouterProcess } from '../helpers/cli-process.js';
 import { httpRequest, oneShot, startEchoBackend, type EchoBackend } from '../helpers/streams.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const cleanups: Array<() => Promise<unknown> | void> = [];
 afterAll(async () => {
@@ -66,10 +67,7 @@ describe('event-loop watchdog', () => {
     try {
       // Unhealthy (naming the worker) once it has missed its heartbeat for 2 s; polled, bounded.
       let health = await httpRequest(adminPort, '/healthz');
-      for (let i = 0; i < 40 && health.status === 200; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        health = await httpRequest(adminPort, '/healthz');
-      }
+      await waitFor(async () => (health = await httpRequest(adminPort, '/healthz')).status !== 200, '/healthz to turn 503', { timeoutMs: 4_000, intervalMs: 100 });
       expect(health.status).toBe(503);
       expect(health.body).toContain(`worker ${victim} has not answered`);
       const killed = await router.waitForLine((line) => line.msg === 'worker stopped answering; killing it and starting a replacement', 10_000);
@@ -84,10 +82,7 @@ describe('event-loop watchdog', () => {
     await router.waitForLine((line) => line.msg === 'worker started' && line.worker_pid !== victim && router.lines().filter((l) => l.msg === 'worker started').length >= 3, 10_000);
     expect(await oneShot(port, 'a.test')).toBe('alpha');
     let health = await httpRequest(adminPort, '/healthz');
-    for (let i = 0; i < 40 && health.status !== 200; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      health = await httpRequest(adminPort, '/healthz');
-    }
+    await waitFor(async () => (health = await httpRequest(adminPort, '/healthz')).status === 200, '/healthz to turn 200 again', { timeoutMs: 4_000, intervalMs: 100 });
     expect(health.status).toBe(200);
   }, 40_000);
 

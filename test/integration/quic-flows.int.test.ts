@@ -10,6 +10,7 @@ import { QuicFlowEngine } from '../../src/data-path/quic/quic-flows.js';
 import { buildInitialPacket, cryptoFrame, encodeVarint, splitHelloIntoInitials } from '../../src/wire/initial-builder.js';
 import { QUIC_VERSION_1 } from '../../src/wire/quic-crypto.js';
 import { buildClientHello } from '../helpers/hello-builder.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const HELLO = buildClientHello({ sni: 'app.example.com', alpn: ['h3'], postQuantum: true });
 const DCID = Buffer.from('c0ffee00c0ffee00', 'hex');
@@ -51,14 +52,6 @@ async function startEngine(decide: QuicDecide, limits: Partial<QuicFlowLimits> =
   return { engine, records, port: engine.address.port };
 }
 
-async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 const toBackend = (port: number): QuicDecide => () => ({ backends: [{ host: '127.0.0.1', port }], route: 'app' });
 
 describe('QUIC flow engine on loopback', () => {
@@ -71,17 +64,17 @@ describe('QUIC flow engine on loopback', () => {
     // A 0-RTT-like datagram between the two Initials: not readable, but it is the client's and must arrive.
     const between = Buffer.concat([Buffer.from([0x41]), Buffer.alloc(60, 0xab)]);
     client.send(PART_TWO, port, '127.0.0.1');
-    await until(() => engine.stats().pendingFlows === 1);
+    await waitFor(() => engine.stats().pendingFlows === 1);
     client.send(between, port, '127.0.0.1');
     client.send(PART_ONE, port, '127.0.0.1');
-    await until(() => backend.received.length === 3);
+    await waitFor(() => backend.received.length === 3);
     expect(backend.received[0]!.equals(PART_TWO)).toBe(true);
     expect(backend.received[1]!.equals(between)).toBe(true);
     expect(backend.received[2]!.equals(PART_ONE)).toBe(true);
-    await until(() => replies.length === 3);
+    await waitFor(() => replies.length === 3);
     const later = Buffer.from([0x40, 1, 2, 3]);
     client.send(later, port, '127.0.0.1');
-    await until(() => backend.received.length === 4 && replies.length === 4);
+    await waitFor(() => backend.received.length === 4 && replies.length === 4);
     expect(backend.received[3]!.equals(later)).toBe(true);
     expect(replies).toEqual(['pong:1', 'pong:2', 'pong:3', 'pong:4']);
     await engine.close();
@@ -104,14 +97,14 @@ describe('QUIC flow engine on loopback', () => {
     const { port, engine } = await startEngine(toBackend(backend.port), { maxPendingFlowsPerAddress: 2, maxPendingFlows: 3 });
     const clients = await Promise.all([udpSocket(), udpSocket(), udpSocket()]);
     for (const client of clients) client.send(PART_ONE, port, '127.0.0.1');
-    await until(() => engine.stats().pendingFlows === 2 && engine.stats().drops.pending_limit === 1);
+    await waitFor(() => engine.stats().pendingFlows === 2 && engine.stats().drops.pending_limit === 1);
     // Another client address still gets its share, up to the cap in all.
     const others = await Promise.all([udpSocket('127.0.0.2'), udpSocket('127.0.0.2')]);
     for (const client of others) client.send(PART_ONE, port, '127.0.0.1');
-    await until(() => engine.stats().pendingFlows === 3 && engine.stats().drops.pending_limit === 2);
+    await waitFor(() => engine.stats().pendingFlows === 3 && engine.stats().drops.pending_limit === 2);
     // A flow whose hello completes leaves the pending count and makes room.
     clients[0]!.send(PART_TWO, port, '127.0.0.1');
-    await until(() => engine.stats().pendingFlows === 2 && backend.received.length === 2);
+    await waitFor(() => engine.stats().pendingFlows === 2 && backend.received.length === 2);
   });
 
   it('drops datagrams past the per-flow buffer cap, and ends a hello that never completes as hello_timeout', async () => {
@@ -121,7 +114,7 @@ describe('QUIC flow engine on loopback', () => {
     client.send(PART_ONE, port, '127.0.0.1');
     client.send(PART_ONE, port, '127.0.0.1');
     client.send(PART_ONE, port, '127.0.0.1'); // 3 × 1200 > 3000: this one is dropped
-    await until(() => records.length === 1);
+    await waitFor(() => records.length === 1);
     expect(engine.stats().drops.pending_bytes).toBe(1);
     expect(records[0]).toMatchObject({ reason: 'hello_timeout', sni: null, backend: null, datagramsIn: 3 });
     expect(backend.received).toHaveLength(0);
@@ -135,7 +128,7 @@ describe('QUIC flow engine on loopback', () => {
     const streamFrame = Buffer.concat([encodeVarint(0x08), encodeVarint(0), encodeVarint(1), Buffer.from([0])]);
     client.send(buildInitialPacket({ version: QUIC_VERSION_1, dcid: DCID, packetNumber: 1, frames: streamFrame }), port, '127.0.0.1');
     client.send(PART_TWO, port, '127.0.0.1');
-    await until(() => records.length === 1);
+    await waitFor(() => records.length === 1);
     expect(records[0]).toMatchObject({ reason: 'hello_malformed', datagramsIn: 3, backend: null });
     expect(backend.received).toHaveLength(0);
   });
@@ -147,10 +140,10 @@ describe('QUIC flow engine on loopback', () => {
     const heard: Buffer[] = [];
     first.on('message', (datagram) => heard.push(datagram));
     first.send(cryptoFrameInitial(), port, '127.0.0.1');
-    await until(() => engine.stats().flows === 1);
+    await waitFor(() => engine.stats().flows === 1);
     second.send(cryptoFrameInitial(), port, '127.0.0.1');
-    await until(() => engine.stats().drops.flow_limit === 1);
-    await until(() => records.length === 1);
+    await waitFor(() => engine.stats().drops.flow_limit === 1);
+    await waitFor(() => records.length === 1);
     expect(records[0]).toMatchObject({ reason: 'no_route', sni: 'app.example.com' });
     expect(heard).toHaveLength(0);
   });
@@ -165,7 +158,7 @@ describe('QUIC flow engine on loopback', () => {
     const client = await udpSocket();
     client.send(PART_ONE, port, '127.0.0.1');
     client.send(PART_TWO, port, '127.0.0.1');
-    await until(() => backend.received.length === 2);
+    await waitFor(() => backend.received.length === 2);
     expect(heardBySilent).toHaveLength(2);
     expect(backend.received[0]!.equals(PART_ONE) && backend.received[1]!.equals(PART_TWO)).toBe(true);
     await engine.close();
@@ -183,7 +176,7 @@ describe('QUIC flow engine on loopback', () => {
     const client = await udpSocket();
     client.send(PART_ONE, port, '127.0.0.1');
     client.send(PART_TWO, port, '127.0.0.1');
-    await until(() => records.length === 1);
+    await waitFor(() => records.length === 1);
     expect(records[0]).toMatchObject({ reason: 'backend_unavailable', backend: `127.0.0.1:${silent.address().port}` });
     expect(engine.stats().backendSockets).toBe(0);
   });
@@ -198,7 +191,7 @@ describe('QUIC flow engine on loopback', () => {
     client.on('message', (datagram) => replies.push(datagram));
     client.send(PART_ONE, engine.address.port, '::1');
     client.send(PART_TWO, engine.address.port, '::1');
-    await until(() => replies.length === 2);
+    await waitFor(() => replies.length === 2);
     await engine.close();
     expect(records[0]!.client).toMatch(/^\[::1\]:\d+$/);
   });

@@ -26,6 +26,7 @@ import {
   type GtlsServer,
 } from '../helpers/quic-peers.js';
 import { startQuicRouter, type TestQuicRouter } from '../helpers/quic-router.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const canRun = hasGtls() && canUsePrivateHosts();
 const ALPHA_BODY = '<p>alpha backend</p>\n';
@@ -172,8 +173,7 @@ describe.skipIf(!canRun)('QUIC routed by SNI to real QUIC servers', () => {
       expect(router.records[0]!.reason).toBe('idle_timeout');
       expect(router.engine.stats()).toMatchObject({ flows: 0, pendingFlows: 0, backendSockets: 0 });
       // dgram closes its descriptor on the next turn of the loop: wait for the count, with a deadline.
-      const deadline = Date.now() + 2_000;
-      while (udpSocketsOfThisProcess() !== before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      await waitFor(() => udpSocketsOfThisProcess() === before, () => `UDP sockets back to ${before} (have ${udpSocketsOfThisProcess()})`, { timeoutMs: 2_000 });
       expect(udpSocketsOfThisProcess()).toBe(before);
     });
   });

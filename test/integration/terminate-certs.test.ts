@@ -17,6 +17,7 @@ import { CertificateError } from '../../src/ops/errors.js';
 import { startRouter } from '../../src/serve/router.js';
 import pino from 'pino';
 import { startTestRouter, type TestRouter } from '../helpers/router-harness.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { CA_FILE, CERT_DIR } from '../helpers/backends.js';
 
 const cert = (name: string): string => path.join(CERT_DIR, name);
@@ -229,27 +230,20 @@ routes:
     renameSync(staging, path.join(dir, name));
   }
 
-  /** Polls (bounded) until a new connection is served the certificate with CN `cn`. */
+  /** Polls (bounded): the reload is announced by a line, but the served certificate is what the client sees. */
   async function waitForServedCn(cn: string, timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
+    let served: unknown;
+    const isServed = async (): Promise<boolean> => {
       const socket = await tlsConnect(router.port(), 'router.test');
-      const served = socket.getPeerCertificate().subject.CN;
+      served = socket.getPeerCertificate().subject.CN;
       socket.destroy();
-      if (served === cn) return;
-      if (Date.now() > deadline) throw new Error(`still served ${served} after ${timeoutMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+      return served === cn;
+    };
+    await waitFor(isServed, () => `CN ${cn} to be served (still ${served})`, { timeoutMs, intervalMs: 50 });
   }
 
-  async function waitForLog(message: string, timeoutMs = 10_000): Promise<Record<string, unknown>> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = router.logs.find((line) => line.msg === message);
-      if (found) return found;
-      if (Date.now() > deadline) throw new Error(`no '${message}' log line within ${timeoutMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+  function waitForLog(message: string, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+    return router.waitForLog((line) => line.msg === message, timeoutMs);
   }
 
   it('new connections get the new certificate; an open connection keeps going; a bad file keeps the old one', async () => {

@@ -4,47 +4,9 @@
  * source-hash is stable per client and moves only the clients of a backend that goes down.
  */
 import { describe, expect, it } from 'vitest';
-import { createBalancer, type BalancerView } from '../../src/pools/balancers.js';
+import { createBalancer } from '../../src/pools/balancers.js';
 import type { BalanceAlgorithm } from '../../src/config/types.js';
-
-class View implements BalancerView {
-  readonly active: number[];
-  readonly down = new Set<number>();
-  constructor(readonly weights: number[]) {
-    this.active = weights.map(() => 0);
-  }
-  get size(): number {
-    return this.weights.length;
-  }
-  weightAt(index: number): number {
-    return this.weights[index] ?? 1;
-  }
-  labelAt(index: number): string {
-    return `10.0.0.${index + 1}:443`;
-  }
-  activeAt(index: number): number {
-    return this.active[index] ?? 0;
-  }
-  isAvailable(index: number): boolean {
-    return !this.down.has(index);
-  }
-}
-
-/** A small deterministic PRNG (mulberry32) so that the random balancer's runs repeat. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function clientAddress(i: number): string {
-  return `198.51.${(i >> 8) & 0xff}.${i & 0xff}`;
-}
+import { clientAddress, seeded, TestView as View } from '../helpers/balancer-view.js';
 
 function share(counts: number[], total: number): number[] {
   return counts.map((count) => count / total);

@@ -59,7 +59,7 @@ describe.skipIf(addon === null)('native plane: accept limits', () => {
     // After the 2 s back-off the queued connections are accepted (and closed: they left), then a real one is served.
     await until(async () => ((await child.stats()).openConnections === 0 ? true : undefined), 'the silent clients to be gone');
     const client = net.connect({ port: child.port, host: '127.0.0.1', allowHalfOpen: true });
-    cleanups.push(() => client.destroy());
+    cleanups.push(() => void client.destroy());
     client.on('error', () => {});
     await once(client, 'connect');
     client.write(HELLO);
