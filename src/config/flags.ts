@@ -33,7 +33,7 @@ import { DEFAULT_HTTP_TERMINATE } from './types.js';
 import { COMMAND_LINE, type ConfigProblem } from './problem.js';
 import { classifyRouteName, routeIdentity } from './route-names.js';
 import { closestWord, oneOf } from './suggest.js';
-import type { BackendAddress, PoolConfig, ProxyProtocolMode, RouteConfig, SourcePosition } from './types.js';
+import type { BackendAddress, PlainHttpMode, PoolConfig, ProxyProtocolMode, RouteConfig, SourcePosition } from './types.js';
 
 const FLAG_SOURCE: SourcePosition = { file: COMMAND_LINE, line: 0, col: 0 };
 
@@ -63,6 +63,8 @@ export function applyFlags(draft: Draft, input: CliInput, cwd: string): ConfigPr
   } else if (input.quic === true) {
     report("--quic binds UDP beside the --listen addresses; give --listen, or set quic: true on a listen entry in the file");
   }
+
+  applyPlainHttpListeners(draft, input, report);
 
   const flagRoutes = new Set<string>();
   for (const text of input.routes ?? []) {
@@ -99,6 +101,29 @@ export function applyFlags(draft: Draft, input: CliInput, cwd: string): ConfigPr
     else report(`--admin '${input.admin}' ${result.reason}`);
   }
   return problems;
+}
+
+/** --http-redirect / --http-route: plain-HTTP listen entries, added after --listen's (or the file's) list. */
+function applyPlainHttpListeners(draft: Draft, input: CliInput, report: (message: string) => void): void {
+  let httpsPort: number | null = null;
+  if (input.httpsPort !== undefined) {
+    const port = /^[0-9]{1,5}$/.test(input.httpsPort) ? Number(input.httpsPort) : NaN;
+    if (port >= 1 && port <= 65_535) httpsPort = port;
+    else report(`--https-port must be a port number (1–65535), not '${input.httpsPort}'`);
+    if ((input.httpRedirect ?? []).length === 0) report('--https-port only applies to --http-redirect listeners; give --http-redirect ADDR');
+  }
+  const entries: [string, readonly string[], PlainHttpMode][] = [
+    ['--http-redirect', input.httpRedirect ?? [], 'redirect'],
+    ['--http-route', input.httpRoute ?? [], 'route'],
+  ];
+  for (const [flag, texts, http] of entries) {
+    for (const text of texts) {
+      const result = parseListenAddress(text);
+      if (!result.ok) report(`${flag} '${text}' ${result.reason}`);
+      else if (draft.listen.some((entry) => entry.label === result.value.label)) report(`${flag} '${result.value.label}' is already a listen address`);
+      else draft.listen.push({ ...result.value, http, ...(http === 'redirect' && httpsPort !== null ? { httpsPort } : {}) });
+    }
+  }
 }
 
 function readProxyProtocol(value: string | undefined, fallback: ProxyProtocolMode, report: (message: string) => void): ProxyProtocolMode {

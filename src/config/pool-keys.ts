@@ -12,7 +12,7 @@
  *       fallback: [10.0.9.9:443]
  *   limits: { max_hello_connections: 10000, max_hello_connections_per_client: 256 }
  */
-export const LISTEN_KEYS = ['address', 'accept_proxy_protocol', 'max_connections', 'max_connections_per_client', 'quic'];
+export const LISTEN_KEYS = ['address', 'accept_proxy_protocol', 'max_connections', 'max_connections_per_client', 'quic', 'http', 'https_port'];
 export const BACKEND_KEYS = ['address', 'weight'];
 export const HEALTH_KEYS = ['interval', 'timeout', 'rise', 'fall', 'tls'];
 export const LIMITS_KEYS = ['max_hello_connections', 'max_hello_connections_per_client', 'max_hello_bytes_total', 'max_connection_rate_per_client'];

@@ -42,7 +42,18 @@ export interface ListenAddress extends HostPort {
   readonly maxConnectionsPerClient?: number | null;
   /** Long form `quic: true` (or `--quic`): also bind UDP on this address and port and route QUIC by SNI. */
   readonly quic?: boolean;
+  /**
+   * Long form `http`: a plain-HTTP listener instead of a TLS one. `redirect` answers 308 to https:// (ACME
+   * HTTP-01 paths are routed by Host instead); `route` routes every request by Host. Null or absent = TLS.
+   */
+  readonly http?: PlainHttpMode | null;
+  /** Long form `https_port`: the port redirects point at (default 443, left out of the Location). */
+  readonly httpsPort?: number | null;
 }
+
+export type PlainHttpMode = 'redirect' | 'route';
+export const PLAIN_HTTP_MODES: readonly PlainHttpMode[] = ['redirect', 'route'];
+export const DEFAULT_HTTPS_PORT = 443;
 
 /** An IPv4 or IPv6 network, `10.0.0.0/8` or `::1/128`, as written and parsed. */
 export interface Cidr {
@@ -105,9 +116,16 @@ export interface BackendTlsSettings {
  * (src/terminate.ts applies the defaults below), so `--terminate` from the command line gives `{ certFile, keyFile }`.
  */
 export interface TerminateSettings {
-  /** Absolute paths (relative ones were resolved against the config file's folder). */
+  /** Absolute paths (relative ones were resolved against the config file's folder). With `certs`, its first pair. */
   readonly certFile: string;
   readonly keyFile: string;
+  /** `ocsp:` a DER OCSP response for the certificate, stapled to handshakes that ask (status_request). */
+  readonly ocspFile?: string | null;
+  /**
+   * `certs: [{ cert, key }, …]`: several certificates for one route (ECDSA and RSA), all loaded into one context so
+   * that OpenSSL picks by the client's signature algorithms. Absent = the one pair above.
+   */
+  readonly certs?: readonly CertificatePair[];
   /** Lowest TLS version accepted from clients; default DEFAULT_TLS_MIN_VERSION. */
   readonly minVersion?: TlsMinVersion;
   /** ALPN protocols offered to clients in order of preference; default DEFAULT_TERMINATE_ALPN; [] = no ALPN. */
@@ -156,6 +174,17 @@ export const DEFAULT_HTTP_TERMINATE: HttpTerminateSettings = Object.freeze({
 /** What a pool's backends speak in HTTP mode: HTTP/1.1 (default) or HTTP/2 by prior knowledge (h2c). */
 export type BackendProtocol = 'http/1.1' | 'h2c';
 export const BACKEND_PROTOCOLS: readonly BackendProtocol[] = ['http/1.1', 'h2c'];
+
+export interface CertificatePair {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly ocspFile?: string | null;
+}
+
+/** Every certificate of a terminate setting, in the order given. */
+export function certificatePairsOf(settings: TerminateSettings): readonly CertificatePair[] {
+  return settings.certs ?? [{ certFile: settings.certFile, keyFile: settings.keyFile, ocspFile: settings.ocspFile ?? null }];
+}
 
 export const TLS_MIN_VERSIONS: readonly TlsMinVersion[] = ['TLSv1.2', 'TLSv1.3'];
 export const DEFAULT_TLS_MIN_VERSION: TlsMinVersion = 'TLSv1.2';

@@ -32,7 +32,11 @@ import { readHttpTerminate } from './terminate-http.js';
 import { describeUnreadableFile } from './files.js';
 import { checkCertMaterial, type CertFileRole } from '../data-path/cert-store.js';
 import { BACKEND_PROTOCOLS, TLS_MIN_VERSIONS, type BackendProtocol, type BackendTlsSettings, type TlsMinVersion } from './types.js';
+import { PLAIN_HTTP_MODES, type CertificatePair, type PlainHttpMode } from './types.js';
 import { ADMIN_KEYS, DATA_PLANE_CHOICES, describeAdminBindProblem, parseWorkers } from './operations.js';
+
+/** A listen entry's plain-HTTP settings, as read (absent keys left out). */
+type PlainHttpListenSettings = { http?: PlainHttpMode | null; httpsPort?: number | null };
 import { describeHostNameProblem } from '../wire/host-name.js';
 import { type ConfigProblem, quoteValue } from './problem.js';
 import { classifyRouteName, routeIdentity } from './route-names.js';
@@ -69,7 +73,8 @@ const ROUTE_KEYS = ['backends', 'proxy_protocol', 'balance', 'terminate', 'healt
 const DEFAULT_POOL_KEYS = ['backends', 'proxy_protocol', 'balance', 'health'];
 /** Pools that hang off a route (`fallback`, each `alpn` entry): no terminate, no nesting. */
 const SUB_POOL_KEYS = DEFAULT_POOL_KEYS;
-const TERMINATE_KEYS = ['cert', 'key', 'min_version', 'alpn', 'client_ca', 'backend_tls', 'http'];
+const TERMINATE_KEYS = ['cert', 'key', 'min_version', 'alpn', 'client_ca', 'backend_tls', 'http', 'certs', 'ocsp'];
+const CERTIFICATE_PAIR_KEYS = ['cert', 'key', 'ocsp'];
 const BACKEND_TLS_KEYS = ['ca', 'servername', 'verify'];
 /** RFC 7301 §3.1: a protocol name is 1–255 bytes. */
 const MAX_ALPN_PROTOCOL_BYTES = 255;
@@ -414,7 +419,7 @@ class Walker {
   #readListenLongForm(node: YAMLMap): {
     address: string;
     addressNode: Node;
-    settings: { acceptProxy: { trusted: Cidr[] } | null; maxConnections: number | null; maxConnectionsPerClient: number | null; quic?: true };
+    settings: { acceptProxy: { trusted: Cidr[] } | null; maxConnections: number | null; maxConnectionsPerClient: number | null; quic?: true } & PlainHttpListenSettings;
   } | null {
     const fields = this.#readFields(node, LISTEN_KEYS, (key) => `unknown key ${quoteValue(key)} in a listen entry${suggestionSuffix(key, LISTEN_KEYS)}`);
     const addressPair = fields.pairs.get('address');
@@ -442,8 +447,41 @@ class Walker {
     const maxConnectionsPerClient = count('max_connections_per_client');
     const quicPair = fields.pairs.get('quic');
     const quic = quicPair === undefined ? false : this.#readBoolean(this.#valueOf(quicPair) ?? (quicPair.key as Node), 'quic of a listen entry');
-    if (isBroken || address === null || quic === null) return null;
-    return { address, addressNode, settings: { acceptProxy, maxConnections, maxConnectionsPerClient, ...(quic ? { quic } : {}) } };
+    const plainHttp = this.#readPlainHttpListen(node, fields.pairs);
+    if (isBroken || address === null || quic === null || plainHttp === null) return null;
+    if (quic && plainHttp.http) {
+      this.#report(this.#valueOf(quicPair!) ?? node, `quic does not apply to a plain-HTTP listen entry (http: ${plainHttp.http}): QUIC is TLS`);
+      return null;
+    }
+    return { address, addressNode, settings: { acceptProxy, maxConnections, maxConnectionsPerClient, ...(quic ? { quic } : {}), ...plainHttp } };
+  }
+
+  /** `http: redirect | route` and `https_port` of a listen entry; {} when neither is given, null after reporting. */
+  #readPlainHttpListen(node: YAMLMap, pairs: ReadonlyMap<string, Pair<unknown, unknown>>): PlainHttpListenSettings | null {
+    const httpPair = pairs.get('http');
+    const portPair = pairs.get('https_port');
+    if (httpPair === undefined && portPair === undefined) return {};
+    const http = httpPair === undefined ? null : this.#readEnum(this.#valueOf(httpPair), 'http of a listen entry', PLAIN_HTTP_MODES);
+    if (httpPair !== undefined && http === null) return null;
+    let httpsPort: number | null = null;
+    if (portPair !== undefined) {
+      const portNode = this.#valueOf(portPair) ?? (portPair.key as Node);
+      if (http !== 'redirect') {
+        this.#report(portNode, "https_port only applies to a listen entry with 'http: redirect'");
+        return null;
+      }
+      httpsPort = this.#readCount(portNode, 'https_port', 1);
+      if (httpsPort === null) return null;
+      if (httpsPort > 65_535) {
+        this.#report(portNode, `https_port ${httpsPort} is outside 1–65535`);
+        return null;
+      }
+    }
+    if (pairs.has('accept_proxy_protocol')) {
+      this.#report(node, 'accept_proxy_protocol is not supported on a plain-HTTP listen entry (http: ' + String(http) + ')');
+      return null;
+    }
+    return { http, httpsPort };
   }
 
   #readAcceptProxy(node: Node): { trusted: Cidr[] } | null {
@@ -696,10 +734,19 @@ class Walker {
       TERMINATE_KEYS,
       (key) => `unknown key ${quoteValue(key)} in terminate of ${what}${suggestionSuffix(key, TERMINATE_KEYS)}`,
     );
-    const certFile = this.#readFilePath(fields.pairs.get('cert'), node, 'cert', 'certificate', what, !fields.misspelled.has('cert'));
-    const keyFile = this.#readFilePath(fields.pairs.get('key'), node, 'key', 'private key', what, !fields.misspelled.has('key'));
+    const certsPair = fields.pairs.get('certs');
+    const pairs = certsPair !== undefined ? this.#readCertificatePairs(this.#valueOf(certsPair) ?? (certsPair.key as Node), node, fields.pairs, what) : null;
+    const certFile = certsPair !== undefined ? (pairs?.[0]?.certFile ?? null) : this.#readFilePath(fields.pairs.get('cert'), node, 'cert', 'certificate', what, !fields.misspelled.has('cert'));
+    const keyFile = certsPair !== undefined ? (pairs?.[0]?.keyFile ?? null) : this.#readFilePath(fields.pairs.get('key'), node, 'key', 'private key', what, !fields.misspelled.has('key'));
     let isBroken = certFile === null || keyFile === null;
     const settings: { -readonly [K in keyof TerminateSettings]: TerminateSettings[K] } = { certFile: certFile ?? '', keyFile: keyFile ?? '' };
+    if (pairs !== null && pairs.length > 0) settings.certs = pairs;
+    const ocspPair = certsPair === undefined ? fields.pairs.get('ocsp') : undefined;
+    if (ocspPair !== undefined) {
+      const ocspFile = this.#readFilePath(ocspPair, node, 'ocsp', 'OCSP response', what, true);
+      if (ocspFile === null) isBroken = true;
+      else settings.ocspFile = ocspFile;
+    }
 
     if (fields.pairs.has('min_version')) {
       const version = this.#readEnum(this.#valueOf(fields.pairs.get('min_version')), `min_version of ${what}`, TLS_MIN_VERSIONS);
@@ -733,7 +780,8 @@ class Walker {
 
     // The files are readable: now whether they make a usable certificate (key matches, not expired, parses).
     const nodeOf = (role: CertFileRole): Node | null => {
-      const key = role === 'cert' ? 'cert' : role === 'key' ? 'key' : role === 'client_ca' ? 'client_ca' : 'backend_tls';
+      const key = role === 'cert' ? 'cert' : role === 'key' ? 'key' : role === 'client_ca' ? 'client_ca' : role === 'ocsp' ? 'ocsp' : 'backend_tls';
+      if (settings.certs && role !== 'client_ca' && role !== 'backend_ca') return this.#valueOf(fields.pairs.get('certs')) ?? node;
       const pair = fields.pairs.get(key);
       if (role !== 'backend_ca') return this.#valueOf(pair) ?? node;
       const backendNode = this.#valueOf(pair);
@@ -743,6 +791,41 @@ class Walker {
     const problems = checkCertMaterial(settings);
     for (const problem of problems) this.#report(nodeOf(problem.role), `${problem.message} (terminate of ${what})`);
     return problems.length > 0 ? null : settings;
+  }
+
+  /** `certs: [{ cert, key, ocsp }, …]` under terminate (instead of cert/key): several certificates, e.g. ECDSA + RSA. */
+  #readCertificatePairs(node: Node, terminateNode: Node, terminatePairs: ReadonlyMap<string, Pair<unknown, unknown>>, what: string): CertificatePair[] | null {
+    for (const key of ['cert', 'key', 'ocsp']) {
+      if (terminatePairs.has(key)) {
+        this.#report(terminateNode, `terminate of ${what} gives both 'certs' and '${key}'; put every certificate in 'certs', as in certs: [{ cert: ecdsa.pem, key: ecdsa.key }, { cert: rsa.pem, key: rsa.key }]`);
+        return null;
+      }
+    }
+    const items = this.#listOf(node, `certs of terminate of ${what}`, 'a list of { cert, key } pairs');
+    if (items.length === 0) {
+      if (isSeq(node)) this.#report(node, `certs of terminate of ${what} needs at least one { cert, key } pair`);
+      return null;
+    }
+    const pairs: CertificatePair[] = [];
+    let isBroken = false;
+    for (const item of items) {
+      if (!isMap(item)) {
+        this.#report(item, `each entry of certs of terminate of ${what} must be a mapping, as in { cert: site.pem, key: site.key }`);
+        isBroken = true;
+        continue;
+      }
+      const fields = this.#readFields(item, CERTIFICATE_PAIR_KEYS, (key) => `unknown key ${quoteValue(key)} in certs of terminate of ${what}${suggestionSuffix(key, CERTIFICATE_PAIR_KEYS)}`);
+      const certFile = this.#readFilePath(fields.pairs.get('cert'), item, 'cert', 'certificate', what, !fields.misspelled.has('cert'));
+      const keyFile = this.#readFilePath(fields.pairs.get('key'), item, 'key', 'private key', what, !fields.misspelled.has('key'));
+      const ocspPair = fields.pairs.get('ocsp');
+      const ocspFile = ocspPair === undefined ? null : this.#readFilePath(ocspPair, item, 'ocsp', 'OCSP response', what, true);
+      if (certFile === null || keyFile === null || (ocspPair !== undefined && ocspFile === null) || fields.hasUnknownKeys) {
+        isBroken = true;
+        continue;
+      }
+      pairs.push({ certFile, keyFile, ocspFile });
+    }
+    return isBroken ? null : pairs;
   }
 
   /**

@@ -19,9 +19,10 @@ import { constants as cryptoConstants, createPrivateKey, randomBytes, X509Certif
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
-import { DEFAULT_TLS_MIN_VERSION, type TerminateSettings } from '../config/types.js';
+import { certificatePairsOf, DEFAULT_TLS_MIN_VERSION, type CertificatePair, type TerminateSettings } from '../config/types.js';
 import { CertificateError } from '../ops/errors.js';
 import { describeFileError } from '../config/files.js';
+import { dnsNamesOf } from '../config/certificate-warnings.js';
 import { FileWatch, signatureOf } from '../ops/file-watch.js';
 
 /** Session ticket key material: 16 name + 16 HMAC + 16 AES (node's `ticketKeys`). */
@@ -30,7 +31,7 @@ const TICKET_KEY_BYTES = 48;
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
 /** What a problem is about, so config validation can point at the right YAML key. */
-export type CertFileRole = 'cert' | 'key' | 'client_ca' | 'backend_ca';
+export type CertFileRole = 'cert' | 'key' | 'client_ca' | 'backend_ca' | 'ocsp';
 
 export interface CertProblem {
   readonly role: CertFileRole;
@@ -80,34 +81,76 @@ function isProblem(value: object): value is CertProblem {
   return 'message' in value;
 }
 
-interface Material {
+/** One certificate of a terminate setting, read and checked. */
+interface LoadedCertificate {
+  readonly certFile: string;
   readonly cert: Buffer;
   readonly key: Buffer;
+  readonly leaf: X509Certificate;
+  /** The DER OCSP response to staple, or null. */
+  readonly ocsp: Buffer | null;
+}
+
+interface Material {
+  readonly certificates: readonly LoadedCertificate[];
   readonly ca: Buffer | null;
+  /** The first certificate's leaf (logs, fingerprint). */
   readonly leaf: X509Certificate;
 }
 
-/** Reads and checks cert + key (+ client CA): the leaf matches the key and is valid now. */
-function readMaterial(settings: TerminateSettings, now: Date): Material | CertProblem {
-  const certs = readCertificates(settings.certFile, 'cert', 'certificate');
+/** ASN.1 SEQUENCE: every DER OCSPResponse (RFC 6960 §4.2.1) starts with it. */
+const DER_SEQUENCE = 0x30;
+
+/** Reads and checks one cert + key pair (+ its OCSP response): the leaf matches the key and is valid now. */
+function readCertificate(pair: CertificatePair, now: Date): LoadedCertificate | CertProblem {
+  const certs = readCertificates(pair.certFile, 'cert', 'certificate');
   if (isProblem(certs)) return certs;
-  const key = readKey(settings.keyFile);
+  const key = readKey(pair.keyFile);
   if (isProblem(key)) return key;
   const leaf = certs.certs[0]!;
   if (!leaf.checkPrivateKey(key.key)) {
     return {
       role: 'key',
-      file: settings.keyFile,
-      message: `the private key file '${settings.keyFile}' does not match the certificate in '${settings.certFile}' (${leaf.subject.replace(/\n/g, ', ')})`,
+      file: pair.keyFile,
+      message: `the private key file '${pair.keyFile}' does not match the certificate in '${pair.certFile}' (${leaf.subject.replace(/\n/g, ', ')})`,
     };
   }
   const notAfter = new Date(leaf.validTo);
   const notBefore = new Date(leaf.validFrom);
   if (notAfter.getTime() < now.getTime()) {
-    return { role: 'cert', file: settings.certFile, message: `the certificate in '${settings.certFile}' expired on ${notAfter.toISOString()}` };
+    return { role: 'cert', file: pair.certFile, message: `the certificate in '${pair.certFile}' expired on ${notAfter.toISOString()}` };
   }
   if (notBefore.getTime() > now.getTime()) {
-    return { role: 'cert', file: settings.certFile, message: `the certificate in '${settings.certFile}' is not valid before ${notBefore.toISOString()}` };
+    return { role: 'cert', file: pair.certFile, message: `the certificate in '${pair.certFile}' is not valid before ${notBefore.toISOString()}` };
+  }
+  let ocsp: Buffer | null = null;
+  if (pair.ocspFile) {
+    try {
+      ocsp = readFileSync(pair.ocspFile);
+    } catch (error) {
+      return { role: 'ocsp', file: pair.ocspFile, message: `cannot read the OCSP response file '${pair.ocspFile}': ${describeFileError(error)}` };
+    }
+    if (ocsp.length === 0 || ocsp[0] !== DER_SEQUENCE) {
+      return { role: 'ocsp', file: pair.ocspFile, message: `the OCSP response file '${pair.ocspFile}' is not a DER OCSP response (openssl ocsp -respout writes one)` };
+    }
+  }
+  return { certFile: pair.certFile, cert: certs.pem, key: key.pem, leaf, ocsp };
+}
+
+/** Reads and checks every certificate (+ client CA) of a terminate setting. */
+function readMaterial(settings: TerminateSettings, now: Date): Material | CertProblem {
+  const pairs = certificatePairsOf(settings);
+  const stapled = pairs.filter((pair) => pair.ocspFile);
+  if (pairs.length > 1 && stapled.length > 0) {
+    // OpenSSL picks among several certificates after node's OCSP hook has run, so a response could go out with
+    // the wrong certificate; refuse rather than staple a response that the client will find does not match.
+    return { role: 'ocsp', file: stapled[0]!.ocspFile!, message: `OCSP stapling ('${stapled[0]!.ocspFile}') needs a route with one certificate; this one has ${pairs.length}` };
+  }
+  const certificates: LoadedCertificate[] = [];
+  for (const pair of pairs) {
+    const read = readCertificate(pair, now);
+    if (isProblem(read)) return read;
+    certificates.push(read);
   }
   let ca: Buffer | null = null;
   if (settings.clientCaFile) {
@@ -115,7 +158,7 @@ function readMaterial(settings: TerminateSettings, now: Date): Material | CertPr
     if (isProblem(read)) return read;
     ca = read.pem;
   }
-  return { cert: certs.pem, key: key.pem, ca, leaf };
+  return { certificates, ca, leaf: certificates[0]!.leaf };
 }
 
 /**
@@ -142,8 +185,9 @@ export function checkCertMaterial(settings: TerminateSettings, now = new Date())
 
 function buildContext(settings: TerminateSettings, material: Material, ticketKeys: Buffer): tls.SecureContext {
   return tls.createSecureContext({
-    cert: material.cert,
-    key: material.key,
+    // Several pairs (ECDSA + RSA) in one context: OpenSSL serves the one the client's signature algorithms allow.
+    cert: material.certificates.map((loaded) => loaded.cert),
+    key: material.certificates.map((loaded) => loaded.key),
     ...(material.ca ? { ca: material.ca } : {}),
     minVersion: settings.minVersion ?? DEFAULT_TLS_MIN_VERSION,
     // Ciphers: the runtime's default list (modern AEAD suites first); not set here on purpose.
@@ -164,6 +208,7 @@ export class ServerTlsContext {
   readonly settings: TerminateSettings;
   private context: tls.SecureContext;
   private leaf: X509Certificate;
+  private material: Material;
   private readonly files: readonly string[];
   /** Signature of the files at the last attempt, good or bad: a bad file is reported once, not every poll. */
   private attempted: string;
@@ -178,7 +223,10 @@ export class ServerTlsContext {
   constructor(settings: TerminateSettings, options: ServerTlsContextOptions = {}) {
     this.settings = settings;
     this.logger = options.logger ?? null;
-    this.files = [settings.certFile, settings.keyFile, ...(settings.clientCaFile ? [settings.clientCaFile] : [])];
+    this.files = [
+      ...certificatePairsOf(settings).flatMap((pair) => [pair.certFile, pair.keyFile, ...(pair.ocspFile ? [pair.ocspFile] : [])]),
+      ...(settings.clientCaFile ? [settings.clientCaFile] : []),
+    ];
     this.attempted = signatureOf(this.files);
     const material = readMaterial(settings, new Date());
     if (isProblem(material)) throw new CertificateError(material.message);
@@ -188,6 +236,7 @@ export class ServerTlsContext {
       throw new CertificateError(`the certificate '${settings.certFile}' and key '${settings.keyFile}' cannot be used for TLS: ${(error as Error).message}`, { cause: error });
     }
     this.leaf = material.leaf;
+    this.material = material;
     this.watch = new FileWatch(this.files, () => this.refresh(), { pollMs: options.pollIntervalMs });
   }
 
@@ -203,6 +252,16 @@ export class ServerTlsContext {
 
   useLogger(logger: Logger): void {
     this.logger ??= logger;
+  }
+
+  /** The certificates being served, in the order given (for /routes, the expiry metric and logs). */
+  certificates(): readonly ServedCertificate[] {
+    return this.material.certificates.map((loaded) => servedCertificateOf(loaded.certFile, loaded.leaf));
+  }
+
+  /** The OCSP response to staple now (re-read with the certificate when its file changes), or null. */
+  ocspResponse(): Buffer | null {
+    return this.material.certificates[0]?.ocsp ?? null;
   }
 
   /** Re-reads the files now if they changed since the last attempt; a bad new file keeps the old context. */
@@ -222,6 +281,7 @@ export class ServerTlsContext {
       return;
     }
     this.leaf = material.leaf;
+    this.material = material;
     this.reloads++;
     this.logger?.info(
       { cert: this.settings.certFile, key: this.settings.keyFile, subject: material.leaf.subject.replace(/\n/g, ', '), not_after: new Date(material.leaf.validTo).toISOString(), fingerprint: this.fingerprint },
@@ -237,7 +297,44 @@ export class ServerTlsContext {
 
 /** Identity of a terminate setting: routes and snapshots with equal settings share one context. */
 function settingsKey(settings: TerminateSettings): string {
-  return JSON.stringify([settings.certFile, settings.keyFile, settings.minVersion ?? null, settings.clientCaFile ?? null]);
+  return JSON.stringify([certificatePairsOf(settings), settings.minVersion ?? null, settings.clientCaFile ?? null]);
+}
+
+/** A certificate as operators ask about it: which file, for which names, until when. */
+export interface ServedCertificate {
+  readonly file: string;
+  readonly subject: string;
+  /** DNS names of its subjectAltName, as written (`*.example.com` included). */
+  readonly dnsNames: readonly string[];
+  readonly notAfter: Date;
+  readonly keyType: string;
+  readonly fingerprint: string;
+}
+
+function servedCertificateOf(file: string, leaf: X509Certificate): ServedCertificate {
+  return {
+    file,
+    subject: leaf.subject.replace(/\n/g, ', '),
+    dnsNames: dnsNamesOf(leaf),
+    notAfter: new Date(leaf.validTo),
+    keyType: leaf.publicKey.asymmetricKeyType ?? 'unknown',
+    fingerprint: leaf.fingerprint256,
+  };
+}
+
+/**
+ * The certificates of a terminate setting as served: from its live context when one is held (so a renewal on
+ * disk shows at once), else read from the files (a primary process, `check`). Unreadable files give [].
+ */
+export function servedCertificatesOf(settings: TerminateSettings): readonly ServedCertificate[] {
+  const held = serverContexts.peek(settingsKey(settings));
+  if (held) return held.certificates();
+  const served: ServedCertificate[] = [];
+  for (const pair of certificatePairsOf(settings)) {
+    const read = readCertificates(pair.certFile, 'cert', 'certificate');
+    if (!isProblem(read)) served.push(servedCertificateOf(pair.certFile, read.certs[0]!));
+  }
+  return served;
 }
 
 /**
@@ -327,6 +424,10 @@ class SharedMaterial<T extends Watched> {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  peek(key: string): T | undefined {
+    return this.entries.get(key)?.value;
   }
 }
 
