@@ -18,7 +18,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { CLOSE_REASONS } from './close-reason.js';
 import type { ClosedConnection, ConnectionMetrics, DescriptorShortage, HelloOutcome, HelloProtocol } from './connection-metrics.js';
 import { QuicFlowMetrics } from './quic-metrics.js';
-import { LIMIT_NAMES, type LimitName } from '../serve/limits.js';
+import { LIMIT_NAMES, type LimitName } from './limit-names.js';
 import { openFileWatches } from './file-watch.js';
 import { loopWatchdog } from './loop-watchdog.js';
 import { type CounterSeries, type GaugeSeries, type HistogramSeries, SeriesCounter, SeriesGauge, SeriesHistogram } from './metric-series.js';

@@ -54,8 +54,6 @@ const KNOWN_VIOLATIONS: readonly KnownViolation[] = [
   { edge: 'config/validate.ts → data-path/cert-store.ts', rule: 'upward', removedBy: 'config layer (cert checks in config)' },
   // The connection reaches the snapshot by name instead of through a data-plane seam.
   // Limit names live with the limits in serve/, but metrics label by them.
-  { edge: 'ops/connection-metrics.ts → serve/limits.ts', rule: 'upward', removedBy: 'control/ops (limit names into ops)' },
-  { edge: 'ops/metrics.ts → serve/limits.ts', rule: 'upward', removedBy: 'control/ops (limit names into ops)' },
   // The Cidr type is declared in config/types instead of next to the address parser.
   { edge: 'wire/cidr.ts → config/types.ts', rule: 'upward', removedBy: 'config layer (Cidr type into wire)' },
 ];
