@@ -24,7 +24,7 @@
 const char *const CLOSE_REASON_NAMES[REASON_COUNT] = {
     "done",       "hello_timeout", "hello_too_large", "hello_malformed", "not_tls",        "no_route", "backend_unavailable",
     "client_reset", "backend_reset", "idle_timeout", "limit",          "proxy_rejected", "shutdown",
-    "backend_closed_early",
+    "backend_closed_early", "redirected", "http_bad_request",
 };
 
 static const char *const STATE_NAMES[] = {"free", "hello", "connecting", "sending", "splicing"};

@@ -52,6 +52,8 @@ typedef enum {
   REASON_PROXY_REJECTED,      /* set by TypeScript */
   REASON_SHUTDOWN,            /* the plane was destroyed */
   REASON_BACKEND_CLOSED_EARLY, /* the backend ended before its first byte while the client still talked */
+  REASON_REDIRECTED,          /* plain-HTTP listeners only (node plane): never set here, kept for the vocabulary */
+  REASON_HTTP_BAD_REQUEST,    /* plain-HTTP listeners only (node plane): never set here */
   REASON_COUNT
 } close_reason;
 

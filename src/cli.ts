@@ -27,6 +27,7 @@ import { createLogger, defaultLogFormat, LOG_FORMATS, type LogFormat } from './o
 import { EXIT_BAD_CONFIG, EXIT_OK, exitOnUncaughtErrors } from './control/exit.js';
 import { runSingle } from './control/supervisor.js';
 import { isWorkerProcess, runPrimary, runWorker } from './control/workers.js';
+import { certificateWarnings } from './config/certificate-warnings.js';
 
 /** What commander hands us; the repeatable flags default to []. */
 interface CliOptions {
@@ -52,6 +53,9 @@ interface CliOptions {
   printConfig?: boolean;
   /** `--quic`: UDP beside every --listen address. */
   quic?: boolean;
+  httpRedirect: string[];
+  httpRoute: string[];
+  httpsPort?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -79,6 +83,9 @@ function addRouterOptions(command: Command, withTerminateAlpn = true): Command {
     command.option('--alpn <list>', "ALPN protocols the --terminate routes offer, in order: 'http/1.1' (the default), 'h2' for an h2c backend");
   }
   return command
+    .option('--http-redirect <addr>', 'repeatable; a plain-HTTP listener answering 308 to https:// (ACME HTTP-01 paths routed by Host)', collect, [])
+    .option('--http-route <addr>', 'repeatable; a plain-HTTP listener routing requests by Host with the routes', collect, [])
+    .option('--https-port <port>', 'the port --http-redirect sends clients to (default 443)')
     .option('--cert <file>', 'certificate for terminated names (PEM)')
     .option('--key <file>', 'private key for terminated names (PEM)')
     .option('--log-level <level>', 'pino level: fatal, error, warn, info, debug, trace, silent (default: info)')
@@ -104,6 +111,9 @@ function toCliInput(options: CliOptions): CliInput {
     logLevel: options.logLevel,
     admin: options.admin,
     ...(options.quic === true ? { quic: true } : {}),
+    httpRedirect: options.httpRedirect.length > 0 ? options.httpRedirect : undefined,
+    httpRoute: options.httpRoute.length > 0 ? options.httpRoute : undefined,
+    httpsPort: options.httpsPort,
   };
 }
 
@@ -113,6 +123,9 @@ function mergeOptions(outer: CliOptions, inner: Omit<CliOptions, 'alpn'> & { alp
     alpn: typeof inner.alpn === 'string' ? inner.alpn : outer.alpn,
     config: inner.config ?? outer.config,
     listen: [...outer.listen, ...inner.listen],
+    httpRedirect: [...outer.httpRedirect, ...inner.httpRedirect],
+    httpRoute: [...outer.httpRoute, ...inner.httpRoute],
+    httpsPort: inner.httpsPort ?? outer.httpsPort,
     route: [...outer.route, ...inner.route],
     default: inner.default ?? outer.default,
     proxyProtocol: inner.proxyProtocol ?? outer.proxyProtocol,
@@ -140,6 +153,9 @@ function check(input: CliInput, options: CliOptions): number {
   }
   const what = result.config.sourceFile ?? 'the command line';
   process.stdout.write(`sni-router: ${what} is valid\n\n${describeConfig(result.config)}\n`);
+  // Warnings do not fail check: the certificate serves today, but an operator should act.
+  const warnings = certificateWarnings(result.config);
+  process.stderr.write(warnings.map((warning) => `${formatProblem({ ...warning, message: `warning: ${warning.message}` })}\n`).join(''));
   return EXIT_OK;
 }
 

@@ -8,9 +8,10 @@ import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { describeFileError } from './files.js';
+import { certificatePairsOf, type CertificatePair } from './types.js';
 
 /** What a problem is about, so config validation can point at the right YAML key. */
-export type CertFileRole = 'cert' | 'key' | 'client_ca' | 'backend_ca';
+export type CertFileRole = 'cert' | 'key' | 'client_ca' | 'backend_ca' | 'ocsp';
 
 export interface CertProblem {
   readonly role: CertFileRole;
@@ -23,17 +24,33 @@ export interface CertProblem {
 export interface CertMaterialFiles {
   readonly certFile: string;
   readonly keyFile: string;
+  readonly ocspFile?: string | null;
+  /** Several certificates (terminate `certs:`); absent = the one pair above. */
+  readonly certs?: readonly CertificatePair[] | null;
   readonly clientCaFile?: string | null;
   readonly backendTls?: { readonly caFile: string | null } | null;
 }
 
-/** Cert, key and client CA as read and checked: what a server SecureContext is built from. */
-export interface CertMaterial {
+/** One certificate of a terminate setting, read and checked. */
+export interface LoadedCertificate {
+  readonly certFile: string;
   readonly cert: Buffer;
   readonly key: Buffer;
+  readonly leaf: X509Certificate;
+  /** The DER OCSP response to staple, or null. */
+  readonly ocsp: Buffer | null;
+}
+
+/** Every cert + key (+ OCSP) and the client CA as read and checked: what a server SecureContext is built from. */
+export interface CertMaterial {
+  readonly certificates: readonly LoadedCertificate[];
   readonly ca: Buffer | null;
+  /** The first certificate's leaf (logs, fingerprint). */
   readonly leaf: X509Certificate;
 }
+
+/** ASN.1 SEQUENCE: every DER OCSPResponse (RFC 6960 §4.2.1) starts with it. */
+const DER_SEQUENCE = 0x30;
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
@@ -78,27 +95,56 @@ function readKey(file: string): { key: KeyObject; pem: Buffer } | CertProblem {
   }
 }
 
-/** Reads and checks cert + key (+ client CA): the leaf matches the key and is valid at `now`. */
-export function readCertMaterial(settings: CertMaterialFiles, now: Date): CertMaterial | CertProblem {
-  const certs = readCertificates(settings.certFile, 'cert', 'certificate');
+/** Reads and checks one cert + key pair (+ its OCSP response): the leaf matches the key and is valid at `now`. */
+function readCertificate(pair: CertificatePair, now: Date): LoadedCertificate | CertProblem {
+  const certs = readCertificates(pair.certFile, 'cert', 'certificate');
   if (isCertProblem(certs)) return certs;
-  const key = readKey(settings.keyFile);
+  const key = readKey(pair.keyFile);
   if (isCertProblem(key)) return key;
   const leaf = certs.certs[0]!;
   if (!leaf.checkPrivateKey(key.key)) {
     return {
       role: 'key',
-      file: settings.keyFile,
-      message: `the private key file '${settings.keyFile}' does not match the certificate in '${settings.certFile}' (${leaf.subject.replace(/\n/g, ', ')})`,
+      file: pair.keyFile,
+      message: `the private key file '${pair.keyFile}' does not match the certificate in '${pair.certFile}' (${leaf.subject.replace(/\n/g, ', ')})`,
     };
   }
   const notAfter = new Date(leaf.validTo);
   const notBefore = new Date(leaf.validFrom);
   if (notAfter.getTime() < now.getTime()) {
-    return { role: 'cert', file: settings.certFile, message: `the certificate in '${settings.certFile}' expired on ${notAfter.toISOString()}` };
+    return { role: 'cert', file: pair.certFile, message: `the certificate in '${pair.certFile}' expired on ${notAfter.toISOString()}` };
   }
   if (notBefore.getTime() > now.getTime()) {
-    return { role: 'cert', file: settings.certFile, message: `the certificate in '${settings.certFile}' is not valid before ${notBefore.toISOString()}` };
+    return { role: 'cert', file: pair.certFile, message: `the certificate in '${pair.certFile}' is not valid before ${notBefore.toISOString()}` };
+  }
+  let ocsp: Buffer | null = null;
+  if (pair.ocspFile) {
+    try {
+      ocsp = readFileSync(pair.ocspFile);
+    } catch (error) {
+      return { role: 'ocsp', file: pair.ocspFile, message: `cannot read the OCSP response file '${pair.ocspFile}': ${describeFileError(error)}` };
+    }
+    if (ocsp.length === 0 || ocsp[0] !== DER_SEQUENCE) {
+      return { role: 'ocsp', file: pair.ocspFile, message: `the OCSP response file '${pair.ocspFile}' is not a DER OCSP response (openssl ocsp -respout writes one)` };
+    }
+  }
+  return { certFile: pair.certFile, cert: certs.pem, key: key.pem, leaf, ocsp };
+}
+
+/** Reads and checks every certificate (+ client CA) of a terminate setting at `now`. */
+export function readCertMaterial(settings: CertMaterialFiles, now: Date): CertMaterial | CertProblem {
+  const pairs = certificatePairsOf(settings);
+  const stapled = pairs.filter((pair) => pair.ocspFile);
+  if (pairs.length > 1 && stapled.length > 0) {
+    // OpenSSL picks among several certificates after node's OCSP hook has run, so a response could go out with
+    // the wrong certificate; refuse rather than staple a response that the client will find does not match.
+    return { role: 'ocsp', file: stapled[0]!.ocspFile!, message: `OCSP stapling ('${stapled[0]!.ocspFile}') needs a route with one certificate; this one has ${pairs.length}` };
+  }
+  const certificates: LoadedCertificate[] = [];
+  for (const pair of pairs) {
+    const read = readCertificate(pair, now);
+    if (isCertProblem(read)) return read;
+    certificates.push(read);
   }
   let ca: Buffer | null = null;
   if (settings.clientCaFile) {
@@ -106,7 +152,7 @@ export function readCertMaterial(settings: CertMaterialFiles, now: Date): CertMa
     if (isCertProblem(read)) return read;
     ca = read.pem;
   }
-  return { cert: certs.pem, key: key.pem, ca, leaf };
+  return { certificates, ca, leaf: certificates[0]!.leaf };
 }
 
 /** The sentence for material that parses and matches but that OpenSSL still refuses (a key too small, say). */
@@ -124,7 +170,9 @@ export function checkCertMaterial(settings: CertMaterialFiles, now = new Date())
   if (isCertProblem(material)) problems.push(material);
   else {
     try {
-      createSecureContext({ cert: material.cert, key: material.key, ...(material.ca ? { ca: material.ca } : {}) });
+      const cert = material.certificates.map((loaded) => loaded.cert);
+      const key = material.certificates.map((loaded) => loaded.key);
+      createSecureContext({ cert, key, ...(material.ca ? { ca: material.ca } : {}) });
     } catch (error) {
       problems.push({ role: 'cert', file: settings.certFile, message: describeUnusableMaterial(settings, error) });
     }

@@ -18,5 +18,10 @@ export interface CliInput {
   readonly admin?: string;
   /** `--quic`: the --listen addresses take UDP (QUIC) too. */
   readonly quic?: boolean;
+  /** `--http-redirect ADDR` / `--http-route ADDR` (repeatable): plain-HTTP listen entries added to the list. */
+  readonly httpRedirect?: readonly string[];
+  readonly httpRoute?: readonly string[];
+  /** `--https-port N`: where the --http-redirect listeners send clients (default 443). */
+  readonly httpsPort?: string;
 }
 

@@ -139,6 +139,8 @@ function describeHealth(pool: PoolConfig): string {
 /** `; accept PROXY from 10.0.0.0/8; max_connections 1000, per client 10` for listen entries in long form. */
 function describeListenLimits(listen: ListenAddress): string {
   let text = '';
+  if (listen.http === 'redirect') text += `; plain HTTP: 308 to https://HOST${listen.httpsPort != null && listen.httpsPort !== 443 ? `:${listen.httpsPort}` : ''}/…, ACME HTTP-01 routed by Host`;
+  else if (listen.http === 'route') text += '; plain HTTP routed by Host';
   if (listen.acceptProxy) text += `; accept PROXY from ${listen.acceptProxy.trusted.map((cidr) => cidr.label).join(', ')}`;
   const caps: string[] = [];
   if (listen.maxConnections !== null) caps.push(`max_connections ${listen.maxConnections}`);

@@ -40,6 +40,7 @@ import {
   DEFAULT_TERMINATE,
   defaultTerminateAlpn,
   DEFAULT_WEIGHT,
+  type PlainHttpMode,
   type PoolConfig,
   type ProxyProtocolMode,
   type RouteConfig,
@@ -74,6 +75,8 @@ export function applyFlags(draft: Draft, input: CliInput, cwd: string): ConfigPr
   } else if (input.quic === true) {
     report("--quic binds UDP beside the --listen addresses; give --listen, or set quic: true on a listen entry in the file");
   }
+
+  applyPlainHttpListeners(draft, input, report);
 
   const flagRoutes = new Set<string>();
   for (const text of input.routes ?? []) {
@@ -110,6 +113,29 @@ export function applyFlags(draft: Draft, input: CliInput, cwd: string): ConfigPr
     else report(`--admin '${input.admin}' ${result.reason}`);
   }
   return problems;
+}
+
+/** --http-redirect / --http-route: plain-HTTP listen entries, added after --listen's (or the file's) list. */
+function applyPlainHttpListeners(draft: Draft, input: CliInput, report: (message: string) => void): void {
+  let httpsPort: number | null = null;
+  if (input.httpsPort !== undefined) {
+    const port = /^[0-9]{1,5}$/.test(input.httpsPort) ? Number(input.httpsPort) : NaN;
+    if (port >= 1 && port <= 65_535) httpsPort = port;
+    else report(`--https-port must be a port number (1–65535), not '${input.httpsPort}'`);
+    if ((input.httpRedirect ?? []).length === 0) report('--https-port only applies to --http-redirect listeners; give --http-redirect ADDR');
+  }
+  const entries: [string, readonly string[], PlainHttpMode][] = [
+    ['--http-redirect', input.httpRedirect ?? [], 'redirect'],
+    ['--http-route', input.httpRoute ?? [], 'route'],
+  ];
+  for (const [flag, texts, http] of entries) {
+    for (const text of texts) {
+      const result = parseListenAddress(text);
+      if (!result.ok) report(`${flag} '${text}' ${result.reason}`);
+      else if (draft.listen.some((entry) => entry.label === result.value.label)) report(`${flag} '${result.value.label}' is already a listen address`);
+      else draft.listen.push({ ...result.value, ...DEFAULT_LISTEN_SETTINGS, http, httpsPort: http === 'redirect' ? httpsPort : null });
+    }
+  }
 }
 
 function readProxyProtocol(value: string | undefined, fallback: ProxyProtocolMode, report: (message: string) => void): ProxyProtocolMode {

@@ -29,7 +29,14 @@ type Yaml = Record<string, unknown>;
 
 export function configToYaml(config: Config): string {
   const document: Yaml = {
-    listen: config.listen.map((listen) => (listen.quic ? { address: listen.label, quic: true } : listen.label)),
+    // A QUIC or plain-HTTP entry needs the long form; the others keep the short one they were probably written in.
+    listen: config.listen.map((listen) =>
+      listen.http
+        ? { address: listen.label, http: listen.http, ...(listen.httpsPort != null ? { https_port: listen.httpsPort } : {}) }
+        : listen.quic
+          ? { address: listen.label, quic: true }
+          : listen.label,
+    ),
     proxy_protocol: config.proxyProtocol,
     timeouts: {
       client_hello: formatDuration(config.timeouts.clientHelloMs),

@@ -49,14 +49,25 @@ export interface ListenAddress extends ListenEndpoint {
   readonly maxConnectionsPerClient: number | null;
   /** Long form `quic: true` (or `--quic`): also bind UDP on this address and port and route QUIC by SNI. */
   readonly quic: boolean;
+  /**
+   * Long form `http`: a plain-HTTP listener instead of a TLS one. `redirect` answers 308 to https:// (ACME
+   * HTTP-01 paths are routed by Host instead); `route` routes every request by Host. Null = TLS.
+   */
+  readonly http: PlainHttpMode | null;
+  /** Long form `https_port`: the port redirects point at; null = DEFAULT_HTTPS_PORT (left out of the Location). */
+  readonly httpsPort: number | null;
 }
+
+export type PlainHttpMode = 'redirect' | 'route';
+export const PLAIN_HTTP_MODES: readonly PlainHttpMode[] = ['redirect', 'route'];
+export const DEFAULT_HTTPS_PORT = 443;
 
 export interface AcceptProxySettings {
   readonly trusted: readonly Cidr[];
 }
 
 /** What a listen address has when the long form does not say: no PROXY header accepted, no caps. */
-export const DEFAULT_LISTEN_SETTINGS = Object.freeze({ acceptProxy: null, maxConnections: null, maxConnectionsPerClient: null, quic: false });
+export const DEFAULT_LISTEN_SETTINGS: Omit<ListenAddress, keyof ListenEndpoint> = Object.freeze({ acceptProxy: null, maxConnections: null, maxConnectionsPerClient: null, quic: false, http: null, httpsPort: null });
 
 /** A backend; `weight` (long form `{ address, weight }`) is DEFAULT_WEIGHT unless given. */
 export interface BackendAddress extends HostPort {
@@ -105,9 +116,16 @@ export interface BackendTlsSettings {
 
 /** `terminate:` on a route. Only cert and key must be given; the rest hold their defaults when left out. */
 export interface TerminateSettings {
-  /** Absolute paths (relative ones were resolved against the config file's folder). */
+  /** Absolute paths (relative ones were resolved against the config file's folder). With `certs`, its first pair. */
   readonly certFile: string;
   readonly keyFile: string;
+  /** `ocsp:` a DER OCSP response for the certificate, stapled to handshakes that ask (status_request). */
+  readonly ocspFile: string | null;
+  /**
+   * `certs: [{ cert, key }, …]`: several certificates for one route (ECDSA and RSA), all loaded into one context so
+   * that OpenSSL picks by the client's signature algorithms. Null = the one pair above.
+   */
+  readonly certs: readonly CertificatePair[] | null;
   /** Lowest TLS version accepted from clients; default DEFAULT_TLS_MIN_VERSION. */
   readonly minVersion: TlsMinVersion;
   /** ALPN protocols offered to clients in order of preference; default DEFAULT_TERMINATE_ALPN (DEFAULT_HTTP_TERMINATE_ALPN with http); [] = no ALPN. */
@@ -159,6 +177,17 @@ export type BackendProtocol = 'http/1.1' | 'h2c';
 export const BACKEND_PROTOCOLS: readonly BackendProtocol[] = ['http/1.1', 'h2c'];
 export const DEFAULT_BACKEND_PROTOCOL: BackendProtocol = 'http/1.1';
 
+export interface CertificatePair {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly ocspFile: string | null;
+}
+
+/** Every certificate of a terminate setting, in the order given. */
+export function certificatePairsOf(settings: Pick<TerminateSettings, 'certFile' | 'keyFile'> & { readonly ocspFile?: string | null; readonly certs?: readonly CertificatePair[] | null }): readonly CertificatePair[] {
+  return settings.certs ?? [{ certFile: settings.certFile, keyFile: settings.keyFile, ocspFile: settings.ocspFile ?? null }];
+}
+
 export const TLS_MIN_VERSIONS: readonly TlsMinVersion[] = ['TLSv1.2', 'TLSv1.3'];
 export const DEFAULT_TLS_MIN_VERSION: TlsMinVersion = 'TLSv1.2';
 /**
@@ -175,6 +204,8 @@ export const DEFAULT_TERMINATE: Omit<TerminateSettings, 'certFile' | 'keyFile'> 
   clientCaFile: null,
   backendTls: null,
   http: null,
+  ocspFile: null,
+  certs: null,
 });
 /** The ALPN a terminate offers when it sets none: byte stream or HTTP mode. */
 export function defaultTerminateAlpn(http: HttpTerminateSettings | null): readonly string[] {

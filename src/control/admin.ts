@@ -15,7 +15,8 @@
  */
 import http from 'node:http';
 import { RateLimit, refusalOfAdminRequest } from './admin-guard.js';
-import type { Config, PoolConfig, RouteConfig } from '../config/types.js';
+import type { Config, PoolConfig, RouteConfig, TerminateSettings } from '../config/types.js';
+import { servedCertificatesOf } from '../data-path/cert-store.js';
 import { orderByPrecedence } from '../config/route-grammar.js';
 import { diffFields } from '../config/diff.js';
 import type { ReloadOutcome } from './reload.js';
@@ -156,10 +157,24 @@ function describeRoute(route: RouteConfig): Record<string, unknown> {
     kind: route.kind,
     ...describePool(route.pool),
     terminate: route.terminate !== null,
+    ...(route.terminate !== null ? { certificates: describeCertificates(route.terminate) } : {}),
     ...(route.alpn && route.alpn.length > 0 ? { alpn: Object.fromEntries(route.alpn.map((entry) => [entry.protocol, describePool(entry.pool)])) } : {}),
     ...(route.fallback ? { fallback: describePool(route.fallback) } : {}),
     line: route.source && route.source.line > 0 ? route.source.line : null,
   };
+}
+
+/** The certificates served for a terminate route: file, names, key type and expiry (read from the live context). */
+function describeCertificates(terminate: TerminateSettings): Array<Record<string, unknown>> {
+  const now = Date.now();
+  return servedCertificatesOf(terminate).map((certificate) => ({
+    file: certificate.file,
+    subject: certificate.subject,
+    dns_names: certificate.dnsNames,
+    key_type: certificate.keyType,
+    not_after: certificate.notAfter.toISOString(),
+    expires_in_days: Math.floor((certificate.notAfter.getTime() - now) / 86_400_000),
+  }));
 }
 
 function describePool(pool: PoolConfig): Record<string, unknown> {

@@ -3,6 +3,7 @@
  * supervise it until a signal ends it. The cluster primary (src/control/workers.ts) runs the same loop with the
  * router in its workers.
  */
+import { certificateWarnings } from '../config/certificate-warnings.js';
 import { Registry } from 'prom-client';
 import { describeStartError, exitOnStartFailure } from './exit.js';
 import { logListening, type RunOptions, RunLoop, warnRestartOnly } from './run-loop.js';
@@ -38,6 +39,8 @@ export async function runSingle(spec: LoadSpec, config: Config, logger: Logger, 
     router = await startRouter(config, { logger, ...(routerMetrics ? { metrics: routerMetrics, quicMetrics: routerMetrics.quic } : {}) });
     routerMetrics?.watchBackends(() => router.backendStates());
     routerMetrics?.dataPlane(router.dataPlane);
+    routerMetrics?.watchCertificates(() => router.certificateExpiries());
+    for (const warning of certificateWarnings(config)) logger.warn({ file: warning.file, line: warning.line }, warning.message);
     await loop.startAdmin({
       isReady: () => !router.isClosing && router.listeners.length > 0,
       loopHealth: () => {

@@ -13,6 +13,7 @@
  * admin, drain. Every process writes the same log lines to the same stdout (the one logger factory, src/ops/log.ts,
  * in its `shared` mode: writes of whole lines capped at PIPE_BUF, never interleaved), each with its own `pid`.
  */
+import { certificateWarnings } from '../config/certificate-warnings.js';
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import type { LoopHealth } from './admin.js';
@@ -288,6 +289,7 @@ export async function runPrimary(spec: LoadSpec, config: Config, workerCount: nu
     abortStart(failure as StartFailure);
     return;
   }
+  for (const warning of certificateWarnings(config)) logger.warn({ file: warning.file, line: warning.line }, warning.message);
 
   try {
     await loop.startAdmin({
@@ -368,6 +370,7 @@ export function runWorker(): void {
       const running = router;
       metrics?.watchBackends(() => running.backendStates());
       metrics?.dataPlane(running.dataPlane);
+      metrics?.watchCertificates(() => running.certificateExpiries());
     } catch (error) {
       reply({ type: 'sni-router:start-failed', ...describeStartError(error) });
       exitAfterFlush(logger, 1);

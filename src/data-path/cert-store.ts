@@ -18,7 +18,8 @@
 import { constants as cryptoConstants, randomBytes, type X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
-import type { TerminateSettings } from '../config/types.js';
+import { certificatePairsOf, type TerminateSettings } from '../config/types.js';
+import { dnsNamesOf } from '../config/certificate-warnings.js';
 import { CertificateError } from '../ops/errors.js';
 import {
   type CertMaterial,
@@ -34,8 +35,9 @@ const TICKET_KEY_BYTES = 48;
 
 function buildContext(settings: TerminateSettings, material: CertMaterial, ticketKeys: Buffer): tls.SecureContext {
   return tls.createSecureContext({
-    cert: material.cert,
-    key: material.key,
+    // Several pairs (ECDSA + RSA) in one context: OpenSSL serves the one the client's signature algorithms allow.
+    cert: material.certificates.map((loaded) => loaded.cert),
+    key: material.certificates.map((loaded) => loaded.key),
     ...(material.ca ? { ca: material.ca } : {}),
     minVersion: settings.minVersion,
     // Ciphers: the runtime's default list (modern AEAD suites first); not set here on purpose.
@@ -56,6 +58,7 @@ export class ServerTlsContext {
   readonly settings: TerminateSettings;
   private context: tls.SecureContext;
   private leaf: X509Certificate;
+  private material: CertMaterial;
   private readonly files: readonly string[];
   /** Signature of the files at the last attempt, good or bad: a bad file is reported once, not every poll. */
   private attempted: string;
@@ -70,7 +73,10 @@ export class ServerTlsContext {
   constructor(settings: TerminateSettings, options: ServerTlsContextOptions = {}) {
     this.settings = settings;
     this.logger = options.logger ?? null;
-    this.files = [settings.certFile, settings.keyFile, ...(settings.clientCaFile ? [settings.clientCaFile] : [])];
+    this.files = [
+      ...certificatePairsOf(settings).flatMap((pair) => [pair.certFile, pair.keyFile, ...(pair.ocspFile ? [pair.ocspFile] : [])]),
+      ...(settings.clientCaFile ? [settings.clientCaFile] : []),
+    ];
     this.attempted = signatureOf(this.files);
     const material = readCertMaterial(settings, new Date());
     if (isCertProblem(material)) throw new CertificateError(material.message);
@@ -80,6 +86,7 @@ export class ServerTlsContext {
       throw new CertificateError(describeUnusableMaterial(settings, error), { cause: error });
     }
     this.leaf = material.leaf;
+    this.material = material;
     this.watch = new FileWatch(this.files, () => this.refresh(), { pollMs: options.pollIntervalMs });
   }
 
@@ -95,6 +102,16 @@ export class ServerTlsContext {
 
   useLogger(logger: Logger): void {
     this.logger ??= logger;
+  }
+
+  /** The certificates being served, in the order given (for /routes, the expiry metric and logs). */
+  certificates(): readonly ServedCertificate[] {
+    return this.material.certificates.map((loaded) => servedCertificateOf(loaded.certFile, loaded.leaf));
+  }
+
+  /** The OCSP response to staple now (re-read with the certificate when its file changes), or null. */
+  ocspResponse(): Buffer | null {
+    return this.material.certificates[0]?.ocsp ?? null;
   }
 
   /** Re-reads the files now if they changed since the last attempt; a bad new file keeps the old context. */
@@ -114,6 +131,7 @@ export class ServerTlsContext {
       return;
     }
     this.leaf = material.leaf;
+    this.material = material;
     this.reloads++;
     this.logger?.info(
       { cert: this.settings.certFile, key: this.settings.keyFile, subject: material.leaf.subject.replace(/\n/g, ', '), not_after: new Date(material.leaf.validTo).toISOString(), fingerprint: this.fingerprint },
@@ -129,7 +147,44 @@ export class ServerTlsContext {
 
 /** Identity of a terminate setting: routes and snapshots with equal settings share one context. */
 function settingsKey(settings: TerminateSettings): string {
-  return JSON.stringify([settings.certFile, settings.keyFile, settings.minVersion, settings.clientCaFile]);
+  return JSON.stringify([certificatePairsOf(settings), settings.minVersion, settings.clientCaFile]);
+}
+
+/** A certificate as operators ask about it: which file, for which names, until when. */
+export interface ServedCertificate {
+  readonly file: string;
+  readonly subject: string;
+  /** DNS names of its subjectAltName, as written (`*.example.com` included). */
+  readonly dnsNames: readonly string[];
+  readonly notAfter: Date;
+  readonly keyType: string;
+  readonly fingerprint: string;
+}
+
+function servedCertificateOf(file: string, leaf: X509Certificate): ServedCertificate {
+  return {
+    file,
+    subject: leaf.subject.replace(/\n/g, ', '),
+    dnsNames: dnsNamesOf(leaf),
+    notAfter: new Date(leaf.validTo),
+    keyType: leaf.publicKey.asymmetricKeyType ?? 'unknown',
+    fingerprint: leaf.fingerprint256,
+  };
+}
+
+/**
+ * The certificates of a terminate setting as served: from its live context when one is held (so a renewal on
+ * disk shows at once), else read from the files (a primary process, `check`). Unreadable files give [].
+ */
+export function servedCertificatesOf(settings: TerminateSettings): readonly ServedCertificate[] {
+  const held = serverContexts.peek(settingsKey(settings));
+  if (held) return held.certificates();
+  const served: ServedCertificate[] = [];
+  for (const pair of certificatePairsOf(settings)) {
+    const read = readCertificates(pair.certFile, 'cert', 'certificate');
+    if (!isCertProblem(read)) served.push(servedCertificateOf(pair.certFile, read.certs[0]!));
+  }
+  return served;
 }
 
 /**
@@ -219,6 +274,10 @@ class SharedMaterial<T extends Watched> {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  peek(key: string): T | undefined {
+    return this.entries.get(key)?.value;
   }
 }
 

@@ -9,6 +9,7 @@ import { ProxyHeaderReader } from '../wire/proxy-reader.js';
 import type { SniffReader } from '../wire/sniffer.js';
 import { displayAddress } from '../wire/address.js';
 import type { RouteMatch } from '../routing/route-table.js';
+import { CLOSED, type Stage } from './connection-stage.js';
 import { ConnectionRecord } from './access-line.js';
 import { BackendDialer, type DialerOwner } from './backend-dialer.js';
 import { ClientHandshake, type HandshakeOwner } from './client-handshake.js';
@@ -16,41 +17,20 @@ import { outboundProxyHeader } from './outbound-header.js';
 import type { ConnectionHost, RoutingState } from './connection-host.js';
 import { Splice, type SpliceEnd, type SpliceOwner } from './splice.js';
 import type { BackendTlsProfile, NegotiatedTls, TerminateProfile } from './terminate.js';
-import { isAddressInAny } from '../wire/cidr.js';
 import type { HttpProfile } from './http/http-proxy.js';
-import type { HttpConnectionContext } from './http/context.js';
+import { handOffToHttp, type HttpHandOffOwner, startHttpServing } from './http-hand-off.js';
+import { judgeHello } from './hello-verdict.js';
+import { isLeavingAfterExchange, LEFT_WITHOUT_CLOSE_NOTIFY } from './left-after-exchange.js';
 
-/**
- * A connection is in one stage at a time, and each stage holds only its own data. Stages move forward only:
- *
- *   reading_proxy  listeners with accept_proxy_protocol only: a trusted peer's PROXY header, under
- *                  timeouts.client_hello; its client address replaces the peer's; the bytes after it are peeked
- *   peeking        the sniffer reads the first bytes (the ClientHello) under timeouts.client_hello; they are kept
- *   handshaking    terminate routes: the peeked bytes go to a server-side TLS session on the client's socket, under
- *                  a fresh timeouts.client_hello (terminate.ts); plaintext that comes early is kept
- *   dialing        route chosen, client paused, the pool's backends dialed in turn (backend-dialer.ts)
- *   splicing       header and kept bytes sent; both directions copied until both ends close (splice.ts)
- *   serving_http   terminate.http routes, after handshaking: the TLS socket belongs to the route's HTTP proxy
- *                  (http/), which answers requests until the client leaves or a timeout cuts it
- *   closed         close(reason) ran: sockets destroyed, timers cleared, access line written
- */
-type Stage =
-  | { readonly name: 'reading_proxy'; readonly reader: ProxyHeaderReader; readonly timer: NodeJS.Timeout }
-  | { readonly name: 'peeking'; readonly reader: SniffReader; readonly bytes: HelloBytes; readonly timer: NodeJS.Timeout }
-  | { readonly name: 'handshaking'; readonly handshake: ClientHandshake; readonly profile: TerminateProfile; readonly pending: Buffer[]; readonly timer: NodeJS.Timeout }
-  | { readonly name: 'dialing'; readonly handshake: ClientHandshake | null; readonly dialer: BackendDialer; readonly pending: Buffer[]; isClientEnded: boolean }
-  | { readonly name: 'splicing'; readonly splice: Splice; readonly pool: Pool; readonly backendIndex: number }
-  | { readonly name: 'serving_http' | 'serving_http_done'; readonly handshake: ClientHandshake }
-  | { readonly name: 'closed' };
-
-const CLOSED: Stage = Object.freeze({ name: 'closed' });
+// A connection is in one stage at a time (connection-stage.ts: the stages in order, and what each one holds);
+// every transition is a method below, and close(reason) is the only way to 'closed'.
 
 // Socket handlers are module-level functions that find their connection through a symbol, so that accepting a
 // connection allocates no closures (the ws library's habit). From splicing on, the splice's handlers take over.
 const kConnection = Symbol('sni-router.connection');
 type TaggedSocket = net.Socket & { [kConnection]: Connection };
 
-export class Connection implements SpliceOwner, HandshakeOwner, DialerOwner {
+export class Connection implements SpliceOwner, HandshakeOwner, DialerOwner, HttpHandOffOwner {
   readonly id: string;
   #stage: Stage = CLOSED;
   /** The accepted socket. In terminate mode the TLS layer alone reads it; the stages hold the TLSSocket. */
@@ -102,9 +82,9 @@ export class Connection implements SpliceOwner, HandshakeOwner, DialerOwner {
       if (detail !== undefined) this.#record.detail = detail;
       return;
     }
-    if (reason === 'client_reset' && this.#isLeavingAfterExchange(detail)) {
+    if (reason === 'client_reset' && stage.name === 'splicing' && isLeavingAfterExchange(this.#record, this.#client, detail)) {
       reason = 'done';
-      detail = 'client left without close_notify';
+      detail = LEFT_WITHOUT_CLOSE_NOTIFY;
     }
     this.#stage = CLOSED;
     this.#host.helloFinished?.();
@@ -175,36 +155,9 @@ export class Connection implements SpliceOwner, HandshakeOwner, DialerOwner {
     const result = reader.push(stored);
     if (result.kind === 'need_more') return;
     const peeked = bytes.take();
-    const record = this.#record;
-    const sniffer = this.#host.sniffer;
-    switch (result.kind) {
-      case 'found':
-        record.sni = result.serverName;
-        record.alpn = result.alpn;
-        record.hello = result.serverName === null ? 'no_sni' : 'sni';
-        this.#metrics.hello(result.serverName === null ? 'no_sni' : 'sni_found', result.byteLength);
-        this.#route(peeked);
-        return;
-      case 'foreign':
-        // Not the listener's protocol at all: SPEC sends it to the default pool when one is set.
-        record.hello = 'not_tls';
-        this.#metrics.hello('not_tls', 0);
-        if (this.#routing.hasDefaultPool) this.#route(peeked);
-        else this.close('not_tls');
-        return;
-      case 'too_large':
-        this.#metrics.hello('too_large', record.bytesIn);
-        this.close('hello_too_large', `hello larger than ${this.#routing.maxHelloBytes} bytes`, sniffer.abortMessage('too_large'));
-        return;
-      case 'malformed':
-        this.#metrics.hello('malformed', record.bytesIn);
-        // At debug, the bytes as hex, ready to paste into fixtures/ so a bad hello seen in the field becomes a test.
-        if (this.#host.logger.isLevelEnabled('debug')) {
-          this.#host.logger.debug({ id: this.id, reason: result.reason, hex: Buffer.concat(peeked).toString('hex') }, 'malformed hello bytes');
-        }
-        this.close('hello_malformed', result.reason, sniffer.abortMessage('malformed'));
-        return;
-    }
+    const verdict = judgeHello(result, peeked, this.#record, this.#host, this.#routing, this.#metrics, this.id);
+    if (verdict.kind === 'route') this.#route(peeked);
+    else this.close(verdict.reason, verdict.detail, verdict.farewell);
   }
 
   /** @internal */
@@ -274,60 +227,19 @@ export class Connection implements SpliceOwner, HandshakeOwner, DialerOwner {
     else this.#dial(stage.pending, stage.handshake, stage.profile.backendTls);
   }
 
-  /**
-   * A terminated client that got its answer and left without close_notify (wget, python's ssl): it closes with our
-   * session ticket or the last bytes unread, so the kernel resets instead of a FIN. After a request and a response
-   * went through, with nothing left to send it, that is the end of the exchange, not a failure.
-   */
-  #isLeavingAfterExchange(detail: string | undefined): boolean {
-    const record = this.#record;
-    if (this.#stage.name !== 'splicing' || record.mode !== 'terminate') return false;
-    if (detail === undefined || !/ECONNRESET|EPIPE/.test(detail)) return false;
-    return record.bytesIn > 0 && record.bytesOut > 0 && this.#client.writableLength === 0;
-  }
-
   // ---- serving_http (terminate.http routes) ----------------------------------------------------------------
 
-  /**
-   * Hands the TLS socket to the route's HTTP proxy (src/data-path/http/), which owns it from here; this connection
-   * keeps its 'close', for the access line. Synchronous within 'secure', so no plaintext was read meanwhile but
-   * what `pending` holds, which goes with it.
-   */
+  /** The TLS socket goes to the route's HTTP proxy (http-hand-off.ts); this connection keeps its 'close'. */
   #serveHttp(handshake: ClientHandshake, http: HttpProfile, pending: Buffer[]): void {
-    handshake.release();
-    handshake.secure.resume(); // ClientHandshake paused it for a dial; the HTTP server reads it
-    const record = this.#record;
-    record.mode = 'http';
-    const peer = this.#client.remoteAddress ?? '';
-    let closeReason: CloseReason = 'done';
-    const context: HttpConnectionContext = {
-      connectionId: this.id,
-      clientAddress: displayAddress(record.clientAddress),
-      clientPort: record.clientPort,
-      isPeerTrusted: this.#host.inboundProxy === 'trusted' || isAddressInAny(peer, http.settings.trustedForwarders),
-      localPort: record.localPort,
-      route: record.routeName ?? 'default',
-      pool: this.#routing.pool(record.match!.pool),
-      logger: this.#host.logger,
-      addressFor: (backend) => this.#routing.addressFor(backend),
-      countBytes: (bytesIn, bytesOut) => {
-        record.bytesIn += bytesIn;
-        record.bytesOut += bytesOut;
-      },
-      usedBackend: (label) => {
-        record.backend = label;
-      },
-      setCloseReason: (reason, detail) => {
-        if (reason !== null) closeReason = reason;
-        record.detail = detail;
-      },
-    };
+    const handOff = handOffToHttp(this, handshake, http, this.#record, this.#host, this.#client.remoteAddress ?? '');
     this.#stage = { name: 'serving_http', handshake };
-    handshake.secure.once('close', () => {
-      this.#stage = { name: 'serving_http_done', handshake };
-      this.close(closeReason);
-    });
-    http.serve(handshake.secure, context, pending.length > 0 ? Buffer.concat(pending) : null);
+    startHttpServing(handOff, http, pending);
+  }
+
+  /** @internal The HTTP proxy is done with the socket: the access line says why (`done` unless it said otherwise). */
+  httpServingClosed(handshake: ClientHandshake, reason: CloseReason): void {
+    this.#stage = { name: 'serving_http_done', handshake };
+    this.close(reason);
   }
 
   handshakeFailed(detail: string, negotiated: NegotiatedTls | null): void {

@@ -25,6 +25,12 @@ export interface TerminateProfile {
   readonly backendTls: BackendTlsProfile | null;
   /** HTTP mode (terminate.http): the route's reverse proxy; null = byte stream to the backend. */
   readonly http: HttpProfile | null;
+  /**
+   * Where node looks for the 'OCSPRequest' listener when a client asks for a stapled response (status_request):
+   * node emits it on the TLSSocket's `server` option only, so a route with `ocsp` has a tls.Server that never
+   * listens and only answers with the context's current response. Null = no stapling.
+   */
+  readonly ocspServer: tls.Server | null;
 }
 
 export interface BackendTlsProfile {
@@ -69,7 +75,18 @@ export function compileTerminate(settings: TerminateSettings, logger: Logger | n
     requireClientCert: Boolean(settings.clientCaFile),
     backendTls,
     http: settings.http ? new HttpProfile(settings.http) : null,
+    ocspServer: settings.ocspFile || settings.certs?.some((pair) => pair.ocspFile) ? ocspServerFor(context) : null,
   };
+}
+
+function ocspServerFor(context: ServerTlsContext): tls.Server {
+  const server = new tls.Server({});
+  server.on('OCSPRequest', (_certificate: Buffer, _issuer: Buffer, done: (error: Error | null, response?: Buffer) => void) => {
+    const response = context.ocspResponse();
+    if (response) done(null, response);
+    else done(null);
+  });
+  return server;
 }
 
 /**
@@ -84,6 +101,7 @@ export function acceptTls(raw: net.Socket, peeked: readonly Buffer[], profile: T
     ...(profile.alpn.length > 0 ? { ALPNProtocols: [...profile.alpn] } : {}),
     requestCert: profile.requireClientCert,
     rejectUnauthorized: profile.requireClientCert,
+    ...(profile.ocspServer ? { server: profile.ocspServer } : {}),
   });
   // Renegotiation is a client-initiated DoS vector and has no use here (TLS 1.3 has none at all).
   socket.disableRenegotiation();

@@ -17,6 +17,8 @@ export const CLOSE_REASONS = [
   'shutdown', // the router closed it while shutting down
   // Added later: appended, as the native plane numbers reasons in this order (native/plane.h).
   'backend_closed_early', // the backend closed its side before sending a byte, while the client was still sending
+  'redirected', // a plain-HTTP redirect listener answered 308 to https://
+  'http_bad_request', // a plain-HTTP listener answered 400: not HTTP/1.x, a malformed head, or no usable Host
 ] as const;
 
 /**

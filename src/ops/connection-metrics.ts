@@ -7,7 +7,7 @@
  * does not load it unless metrics are on.
  */
 import type { CloseReason } from './close-reason.js';
-import type { LimitName } from '../serve/limits.js';
+import type { LimitName } from './limit-names.js';
 
 /** Where the router found itself out of file descriptors: a listener's probe, or a backend dial. */
 export type DescriptorShortage = 'accept' | 'dial';

@@ -18,7 +18,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { CLOSE_REASONS } from './close-reason.js';
 import type { ClosedConnection, ConnectionMetrics, DescriptorShortage, HelloOutcome, HelloProtocol } from './connection-metrics.js';
 import { QuicFlowMetrics } from './quic-metrics.js';
-import { LIMIT_NAMES, type LimitName } from '../serve/limits.js';
+import { LIMIT_NAMES, type LimitName } from './limit-names.js';
 import { openFileWatches } from './file-watch.js';
 import { loopWatchdog } from './loop-watchdog.js';
 import { type CounterSeries, type GaugeSeries, type HistogramSeries, SeriesCounter, SeriesGauge, SeriesHistogram } from './metric-series.js';
@@ -70,6 +70,7 @@ export class RouterMetrics implements ConnectionMetrics {
   readonly #outOfDescriptors: Counter<'where'>;
   readonly #dataPlane: Gauge<'plane'>;
   #backendStates: (() => Iterable<BackendState>) | null = null;
+  #certificateExpiries: (() => Iterable<CertificateExpiry>) | null = null;
 
   constructor(registry: Registry = new Registry(), options: { processMetrics?: boolean } = {}) {
     this.registry = registry;
@@ -141,6 +142,18 @@ export class RouterMetrics implements ConnectionMetrics {
         if (this.#backendStates === null) return;
         backendUp.reset();
         for (const state of this.#backendStates()) backendUp.set({ backend: state.backend }, state.isUp ? 1 : 0);
+      },
+    });
+    const certificateExpiry: Gauge<'route'> = new Gauge({
+      name: `${METRIC_PREFIX}certificate_expiry_seconds`,
+      help: 'Unix time at which the terminate certificate served for a route expires (the earliest, when it has several).',
+      labelNames: ['route'],
+      aggregator: 'min',
+      registers,
+      collect: () => {
+        if (this.#certificateExpiries === null) return;
+        certificateExpiry.reset();
+        for (const entry of this.#certificateExpiries()) certificateExpiry.set({ route: entry.route }, entry.notAfterSeconds);
       },
     });
     const fileWatches: Gauge = new Gauge({
@@ -256,10 +269,21 @@ export class RouterMetrics implements ConnectionMetrics {
     this.#backendStates = states;
   }
 
+  /** Where `sni_router_certificate_expiry_seconds` reads the served certificates at each scrape. */
+  watchCertificates(expiries: () => Iterable<CertificateExpiry>): void {
+    this.#certificateExpiries = expiries;
+  }
+
   /** Counts for the admin API's /connections. */
   async connectionCounts(): Promise<ConnectionCounts> {
     return countsFromJson(await this.registry.getMetricsAsJSON());
   }
+}
+
+export interface CertificateExpiry {
+  readonly route: string;
+  /** Unix time, in seconds, of the certificate's notAfter. */
+  readonly notAfterSeconds: number;
 }
 
 export interface BackendState {

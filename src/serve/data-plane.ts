@@ -9,7 +9,8 @@
  *            inbound PROXY are handed over to the node Connection with the socket's descriptor
  *
  * `data_plane: auto` takes native where its addon loaded and every listener suits it, else node with one warning
- * line saying why.
+ * line saying why. A config with a plain-HTTP listener (`http: redirect | route`) runs on node: only the node plane
+ * carries those; a reload that adds one while the native plane runs is refused (restart to switch planes).
  */
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
@@ -63,6 +64,8 @@ export function nativeUnsuitability(config: Config): string | null {
   for (const listener of config.listen) {
     // The C side takes IP literals only; net.Server resolves names.
     if (isIP(listener.host) === 0) return `listener ${listener.label} names a host, and the native plane listens on IP addresses only`;
+    // Plain-HTTP listeners (redirect, route by Host) are carried by the node plane only: a config with one runs on node.
+    if (listener.http) return `listener ${listener.label} is a plain-HTTP listener (http: ${listener.http}), which only the node plane carries`;
   }
   return null;
 }

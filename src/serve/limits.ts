@@ -22,16 +22,8 @@ import { DEFAULT_LIMITS, type Limits } from '../config/types.js';
 /** How often a listener may log refusals; the line carries how many were refused since the last one. */
 export const REFUSAL_LOG_INTERVAL_MS = 1_000;
 
-/** Every limit that refuses or evicts a connection: the `limit` label of sni_router_limited_connections_total. */
-export const LIMIT_NAMES = [
-  'max_connections',
-  'max_connections_per_client',
-  'max_hello_connections',
-  'max_hello_connections_per_client',
-  'max_hello_bytes_total',
-  'max_connection_rate_per_client',
-] as const;
-export type LimitName = (typeof LIMIT_NAMES)[number];
+import type { LimitName } from '../ops/limit-names.js';
+export { LIMIT_NAMES, type LimitName } from '../ops/limit-names.js';
 /** Limits that close the oldest unfinished hello rather than refuse the newcomer. */
 export type EvictingLimit = 'max_hello_connections' | 'max_hello_bytes_total';
 

@@ -6,6 +6,9 @@ import { ListenError } from '../ops/errors.js';
 import { Connection } from '../data-path/connection.js';
 import type { ConnectionHost } from '../data-path/connection-host.js';
 import { TLS_SNIFFER } from '../wire/sniffer.js';
+import { HTTP_SNIFFER } from '../wire/http-sniffer.js';
+import { PlainHttpConnection } from '../data-path/http-connection.js';
+import { DEFAULT_HTTPS_PORT } from '../config/types.js';
 import type { ConnectionMetrics } from '../ops/connection-metrics.js';
 import type { Snapshot } from './snapshot.js';
 import { displayAddress } from '../wire/address.js';
@@ -31,12 +34,15 @@ export const EVICTION_DETAIL: Record<EvictingLimit, string> = {
 };
 
 
+/** A connection of either kind a listener accepts: TLS (passthrough or terminate) or plain HTTP. */
+export type OpenConnection = Connection | PlainHttpConnection;
+
 export interface ListenerOwner {
   /** The snapshot new connections start on (read at accept time, so a reload takes effect at once). */
   currentSnapshot(): Snapshot;
   readonly logger: Logger;
-  connectionOpened(connection: Connection): void;
-  connectionClosed(connection: Connection): void;
+  connectionOpened(connection: OpenConnection): void;
+  connectionClosed(connection: OpenConnection): void;
   /** Handed to every connection; absent = metrics off. */
   readonly metrics?: ConnectionMetrics;
 }
@@ -116,7 +122,7 @@ export class Listener {
       this.refuse(socket, refusedBy, peer);
       return;
     }
-    let connection: Connection | null = null;
+    let connection: OpenConnection | null = null;
     const evict = (limit: EvictingLimit): void => {
       this.owner.metrics?.limited(limit);
       connection?.close('limit', EVICTION_DETAIL[limit]);
@@ -127,12 +133,12 @@ export class Listener {
       this.refuse(socket, 'max_hello_connections_per_client', peer);
       return;
     }
-    const host: ConnectionHost<Connection> = {
+    const host: ConnectionHost<OpenConnection> = {
       snapshot,
-      sniffer: TLS_SNIFFER,
+      sniffer: settings.http ? HTTP_SNIFFER : TLS_SNIFFER,
       listenerLabel: this.address.label,
       logger: this.owner.logger,
-      connectionClosed: (closed) => {
+      connectionClosed: (closed: OpenConnection) => {
         slot.leave();
         this.counts.release(peer, maxPerClient !== null);
         this.owner.connectionClosed(closed);
@@ -143,7 +149,10 @@ export class Listener {
       helloHolds: (bytes) => slot.hold(bytes),
       outOfDescriptors: (code) => this.onOutOfDescriptors('dial', code),
     };
-    connection = new Connection(socket, host);
+    // The snapshot's entry says which protocol this port speaks, so a reload may turn a listener into another kind.
+    connection = settings.http
+      ? new PlainHttpConnection(socket, host, { mode: settings.http, httpsPort: settings.httpsPort ?? DEFAULT_HTTPS_PORT })
+      : new Connection(socket, host);
     this.owner.connectionOpened(connection);
   }
 

@@ -1,15 +1,17 @@
-/** The node data plane: one net.Server per listener (listener.ts) and a TypeScript Connection per connection. */
+/**
+ * The node data plane: one net.Server per listener (listener.ts) and a TypeScript Connection per connection, or a
+ * PlainHttpConnection on a plain-HTTP listener (`http: redirect | route`; only this plane carries those).
+ */
 import type { Config } from '../config/types.js';
-import type { Connection } from '../data-path/connection.js';
 import type { BoundListener, DataPlane, PlaneOwner } from './data-plane.js';
-import { Listener, type ListenerOwner } from './listener.js';
+import { Listener, type ListenerOwner, type OpenConnection } from './listener.js';
 import type { Snapshot } from './snapshot.js';
 
 export class NodeServingPlane implements DataPlane, ListenerOwner {
   readonly name = 'node';
   readonly #owner: PlaneOwner;
   readonly #listeners = new Map<string, Listener>();
-  readonly #open = new Set<Connection>();
+  readonly #open = new Set<OpenConnection>();
 
   constructor(owner: PlaneOwner) {
     this.#owner = owner;
@@ -27,11 +29,11 @@ export class NodeServingPlane implements DataPlane, ListenerOwner {
     return this.#owner.currentSnapshot();
   }
 
-  connectionOpened(connection: Connection): void {
+  connectionOpened(connection: OpenConnection): void {
     if (!connection.isClosed) this.#open.add(connection);
   }
 
-  connectionClosed(connection: Connection): void {
+  connectionClosed(connection: OpenConnection): void {
     if (this.#open.delete(connection)) this.#owner.connectionEnded();
   }
 

@@ -1,8 +1,10 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { forEachPool } from '../config/for-each-pool.js';
+import { servedCertificatesOf } from '../data-path/cert-store.js';
+import { SniRouterError } from '../ops/errors.js';
 import type { ConnectionMetrics } from '../ops/connection-metrics.js';
-import { type BoundListener, chooseDataPlane, type DataPlane, type DataPlaneName, type PlaneOwner } from './data-plane.js';
+import { type BoundListener, chooseDataPlane, nativeUnsuitability, type DataPlane, type DataPlaneName, type PlaneOwner } from './data-plane.js';
 import { NativeServingPlane } from './native-serving-plane.js';
 import { NodeServingPlane } from './node-serving-plane.js';
 import { Snapshot } from './snapshot.js';
@@ -23,6 +25,8 @@ export interface RunningRouter {
   readonly config: Config;
   /** Health of every backend of the current config (for sni_router_backend_up). */
   backendStates(): Array<{ backend: string; isUp: boolean }>;
+  /** The earliest expiry of each terminate route's certificates, as served now (for the expiry metric). */
+  certificateExpiries(): Array<{ route: string; notAfterSeconds: number }>;
   /** close() was called: no longer accepting, draining. */
   readonly isClosing: boolean;
   /** Swap in a new validated config: new connections use it; open ones finish on theirs. */
@@ -77,6 +81,18 @@ class Router implements PlaneOwner, RunningRouter {
     return this.snapshot.config;
   }
 
+  certificateExpiries(): Array<{ route: string; notAfterSeconds: number }> {
+    const expiries: Array<{ route: string; notAfterSeconds: number }> = [];
+    for (const route of this.snapshot.config.routes) {
+      if (route.terminate === null) continue;
+      const served = servedCertificatesOf(route.terminate);
+      if (served.length === 0) continue;
+      const notAfterMs = Math.min(...served.map((certificate) => certificate.notAfter.getTime()));
+      expiries.push({ route: route.name, notAfterSeconds: Math.floor(notAfterMs / 1000) });
+    }
+    return expiries;
+  }
+
   backendStates(): Array<{ backend: string; isUp: boolean }> {
     const { config, shared } = this.snapshot;
     const labels = new Set<string>();
@@ -115,6 +131,11 @@ class Router implements PlaneOwner, RunningRouter {
   async reload(next: Config): Promise<void> {
     // Build first (a slice per turn of the event loop; bad certificate material rejects here), then open the new
     // listeners: if either fails, the running config stays whole.
+    if (this.plane.name === 'native') {
+      // The plane is chosen at start: a reload cannot bring in what only the node plane carries (plain-HTTP listeners).
+      const unsuitable = nativeUnsuitability(next);
+      if (unsuitable !== null) throw new SniRouterError('SNIR_ERR_CONFIG', `reload refused: the native data plane is running and ${unsuitable}; restart to run the node plane`);
+    }
     const built = await Snapshot.build(next, this.logger, this.snapshot);
     try {
       await this.plane.openListeners(next);

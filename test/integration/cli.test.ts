@@ -174,9 +174,9 @@ describe('argument errors exit 1', () => {
     expect(result.code).toBe(0);
     const flags = [...result.stdout.matchAll(/^ {2}(-\w, )?(--[\w-]+)/gm)].map((m) => m[2]);
     // SPEC's flags, then the operations ones (--no-watch, --print-config, --workers, --data-plane); the 2026-12 additions
-    // --version, --terminate-http and --alpn (what --terminate routes offer), --quic (UDP beside the --listen addresses) and
-    // --log-format (json, or pretty for people).
-    expect(flags).toEqual(['--version', '--config', '--listen', '--quic', '--route', '--default', '--proxy-protocol', '--terminate', '--terminate-http', '--alpn', '--cert', '--key', '--log-level', '--admin', '--workers', '--data-plane', '--no-watch', '--print-config', '--log-format', '--help']);
+    // --version, --terminate-http and --alpn (what --terminate routes offer), --quic (UDP beside the --listen
+    // addresses), the plain-HTTP listeners --http-redirect, --http-route and --https-port, and --log-format.
+    expect(flags).toEqual(['--version', '--config', '--listen', '--quic', '--route', '--default', '--proxy-protocol', '--terminate', '--terminate-http', '--alpn', '--http-redirect', '--http-route', '--https-port', '--cert', '--key', '--log-level', '--admin', '--workers', '--data-plane', '--no-watch', '--print-config', '--log-format', '--help']);
   });
 });
 

@@ -8,6 +8,7 @@ import { CLI, type RouterProcess, startRouterProcess } from '../helpers/cli-proc
 import { run } from '../helpers/clients.js';
 import { parsePrometheusText, valueOf } from '../helpers/prometheus-text.js';
 import { type EchoBackend, httpRequest, oneShot, startEchoBackend } from '../helpers/streams.js';
+import { freePort } from '../helpers/ports.js';
 
 const hasNative = 'addon' in loadNativeAddon();
 const MISSING_ADDON = '/nonexistent/sni_router_native.node';
@@ -82,6 +83,25 @@ describe('data plane choice', () => {
   it.skipIf(!hasNative)('auto with the addon built runs native', async () => {
     const { router } = await startWith([]);
     expect(router.lines().find((line) => line.msg === 'sni-router started')).toMatchObject({ data_plane: 'native' });
+  });
+
+  it.skipIf(!hasNative)('auto with a plain-HTTP listener runs node (one warning saying why), and the redirect answers', async () => {
+    const httpPort = await freePort();
+    const { router, port } = await startWith(['--http-redirect', `127.0.0.1:${httpPort}`]);
+    const warnings = router.lines().filter((line) => line.msg === 'native data plane not used; running the node plane');
+    expect(warnings).toHaveLength(1);
+    expect(String(warnings[0]!.why)).toContain('plain-HTTP listener');
+    expect(router.lines().find((line) => line.msg === 'sni-router started')).toMatchObject({ data_plane: 'node' });
+    expect(await oneShot(port, 'a.test')).toBe('echo');
+    const answer = await run('curl', ['-sS', '--max-time', '10', '-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', `http://127.0.0.1:${httpPort}/x`, '-H', 'Host: a.test']);
+    expect(answer.stdout).toBe('308 https://a.test/x');
+  });
+
+  it.skipIf(!hasNative)('--data-plane native with a plain-HTTP listener exits 1 saying why', async () => {
+    const httpPort = await freePort();
+    const result = await run(process.execPath, [CLI, '-l', '127.0.0.1:0', '-r', `a.test=${backend.label}`, '--data-plane', 'native', '--http-redirect', `127.0.0.1:${httpPort}`]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^sni-router: data_plane native cannot run: .*plain-HTTP listener/);
   });
 
   it('--data-plane native without a loadable addon exits 1 saying why', async () => {

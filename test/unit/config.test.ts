@@ -14,7 +14,7 @@ const FIXTURES_ABS = resolve(FIXTURES);
 const CERT = `${FIXTURES}/certs/legacy.pem`;
 const KEY = `${FIXTURES}/certs/legacy.key`;
 /** A listen address in short form: no PROXY header accepted, no connection caps. */
-const NO_LISTEN_CAPS = { acceptProxy: null, maxConnections: null, maxConnectionsPerClient: null, quic: false };
+const NO_LISTEN_CAPS = { acceptProxy: null, maxConnections: null, maxConnectionsPerClient: null, quic: false, http: null, httpsPort: null };
 
 function mustLoad(input: CliInput, options?: LoadOptions): Config {
   const result = loadConfig(input, options);

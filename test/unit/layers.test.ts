@@ -45,10 +45,6 @@ interface KnownViolation {
  * fixed arrow has to be struck off (and so cannot quietly come back). The goal is an empty list.
  */
 const KNOWN_VIOLATIONS: readonly KnownViolation[] = [
-  // The connection reaches the snapshot by name instead of through a data-plane seam.
-  // Limit names live with the limits in serve/, but metrics label by them.
-  { edge: 'ops/connection-metrics.ts → serve/limits.ts', rule: 'upward', removedBy: 'control/ops (limit names into ops)' },
-  { edge: 'ops/metrics.ts → serve/limits.ts', rule: 'upward', removedBy: 'control/ops (limit names into ops)' },
 ];
 
 function key(edge: string, rule: LayerRule): string {

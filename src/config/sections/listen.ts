@@ -3,6 +3,7 @@
  *
  *   { address: "10.0.0.1:443", accept_proxy_protocol: { trusted: [10.0.0.0/8] },
  *     max_connections: 10000, max_connections_per_client: 100, quic: true }
+ *   { address: ":80", http: redirect, https_port: 8443 }      a plain-HTTP listener (http: redirect | route)
  *
  * `quic: true` binds UDP beside TCP on the same address and port and routes QUIC by SNI (src/config/quic-keys.ts).
  */
@@ -11,17 +12,24 @@ import { parseCidr, type Cidr } from '../../wire/cidr.js';
 import { parseListenAddress } from '../addresses.js';
 import { quoteValue } from '../problem.js';
 import { suggestionSuffix } from '../suggest.js';
-import { type AcceptProxySettings, DEFAULT_LISTEN_SETTINGS, type ListenAddress } from '../types.js';
+import { type AcceptProxySettings, DEFAULT_LISTEN_SETTINGS, type ListenAddress, PLAIN_HTTP_MODES } from '../types.js';
 import { isLongForm, type KeyRule, keyRule, readKeys, type YamlReader } from './yaml-reader.js';
 
 /** What the long form adds to an address. */
-type ListenSettings = Pick<ListenAddress, 'acceptProxy' | 'maxConnections' | 'maxConnectionsPerClient' | 'quic'>;
+type ListenSettings = Pick<ListenAddress, 'acceptProxy' | 'maxConnections' | 'maxConnectionsPerClient' | 'quic' | 'http' | 'httpsPort'>;
 
 const LISTEN_RULES: Readonly<Record<string, KeyRule<ListenSettings, YamlReader>>> = {
   accept_proxy_protocol: keyRule('acceptProxy', (reader: YamlReader, value: Node) => readAcceptProxy(reader, value)),
   max_connections: keyRule('maxConnections', (reader: YamlReader, value: Node) => reader.count(value, 'max_connections', 1)),
   max_connections_per_client: keyRule('maxConnectionsPerClient', (reader: YamlReader, value: Node) => reader.count(value, 'max_connections_per_client', 1)),
   quic: keyRule('quic', (reader: YamlReader, value: Node) => readBoolean(reader, value, 'quic of a listen entry')),
+  http: keyRule('http', (reader: YamlReader, value: Node) => reader.enumOf(value, 'http of a listen entry', PLAIN_HTTP_MODES)),
+  https_port: keyRule('httpsPort', (reader: YamlReader, value: Node) => {
+    const port = reader.count(value, 'https_port', 1);
+    if (port === null || port <= 65_535) return port;
+    reader.report(value, `https_port ${port} is outside 1–65535`);
+    return null;
+  }),
 };
 /** `address` is read on its own: it is required, and the rest only make sense beside it. */
 const LISTEN_KEYS = ['address', ...Object.keys(LISTEN_RULES)];
@@ -67,11 +75,26 @@ function readLongForm(reader: YamlReader, node: YAMLMap): { address: string; add
   const address = reader.addressText(addressNode, 'listen address');
   const read = readKeys(reader, fields, LISTEN_RULES, reader);
   if (read.isBroken || address === null) return null;
+  const http = read.values.http ?? null;
+  if (read.values.httpsPort != null && http !== 'redirect') {
+    reader.report(reader.valueOrKey(fields.pairs.get('https_port')!), "https_port only applies to a listen entry with 'http: redirect'");
+    return null;
+  }
+  if (http !== null && read.values.acceptProxy) {
+    reader.report(node, `accept_proxy_protocol is not supported on a plain-HTTP listen entry (http: ${http})`);
+    return null;
+  }
+  if (http !== null && read.values.quic) {
+    reader.report(reader.valueOrKey(fields.pairs.get('quic')!), `quic does not apply to a plain-HTTP listen entry (http: ${http}): QUIC is TLS`);
+    return null;
+  }
   const settings: ListenSettings = {
     acceptProxy: read.values.acceptProxy ?? null,
     maxConnections: read.values.maxConnections ?? null,
     maxConnectionsPerClient: read.values.maxConnectionsPerClient ?? null,
     quic: read.values.quic ?? DEFAULT_LISTEN_SETTINGS.quic,
+    http,
+    httpsPort: http === 'redirect' ? (read.values.httpsPort ?? null) : null,
   };
   return { address, addressNode, settings };
 }

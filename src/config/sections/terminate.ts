@@ -4,6 +4,8 @@
  *   terminate: { cert: certs/site.pem, key: certs/site.key, min_version: TLSv1.2, alpn: [h2, http/1.1],
  *                client_ca: certs/clients.pem, backend_tls: { ca: certs/backend-ca.pem, servername: app.internal,
  *                verify: true }, http: true }
+ *   terminate: { certs: [{ cert: ecdsa.pem, key: ecdsa.key }, { cert: rsa.pem, key: rsa.key }] }   several
+ *   terminate: { cert: site.pem, key: site.key, ocsp: site.ocsp.der }                              stapling
  *
  * File paths resolve against the config file's folder and must be readable; then the material itself is checked
  * (config/cert-check.ts), so `check` reports a bad certificate at its key's line.
@@ -16,7 +18,7 @@ import { describeUnreadableFile } from '../files.js';
 import { quoteValue } from '../problem.js';
 import { suggestionSuffix } from '../suggest.js';
 import { readHttpTerminate } from '../terminate-http.js';
-import { type BackendTlsSettings, DEFAULT_TERMINATE, defaultTerminateAlpn, TLS_MIN_VERSIONS, type TerminateSettings } from '../types.js';
+import { type BackendTlsSettings, type CertificatePair, DEFAULT_TERMINATE, defaultTerminateAlpn, TLS_MIN_VERSIONS, type TerminateSettings } from '../types.js';
 import { type Fields, type KeyRule, keyRule, readKeys, type YamlReader } from './yaml-reader.js';
 
 /** RFC 7301 §3.1: a protocol name is 1–255 bytes. */
@@ -44,8 +46,10 @@ const TERMINATE_RULES: Readonly<Record<string, KeyRule<TerminateSettings, Termin
   http: keyRule('http', ({ reader, what, map }: TerminateContext, _value: Node, pair) =>
     readHttpTerminate(reader.valueOf(pair), what, (at, message) => reader.report(at ?? map, message)),
   ),
+  ocsp: keyRule('ocspFile', ({ reader, what, map }: TerminateContext, _value: Node, pair) => readFilePath(reader, pair, map, 'ocsp', 'OCSP response', what, true)),
 };
-const TERMINATE_KEYS = ['cert', 'key', ...Object.keys(TERMINATE_RULES)];
+const TERMINATE_KEYS = ['cert', 'key', 'certs', ...Object.keys(TERMINATE_RULES)];
+const CERTIFICATE_PAIR_KEYS = ['cert', 'key', 'ocsp'];
 
 export function readTerminate(reader: YamlReader, node: Node, what: string): TerminateSettings | null {
   if (!isMap(node)) {
@@ -57,13 +61,15 @@ export function readTerminate(reader: YamlReader, node: Node, what: string): Ter
     TERMINATE_KEYS,
     (key) => `unknown key ${quoteValue(key)} in terminate of ${what}${suggestionSuffix(key, TERMINATE_KEYS)}`,
   );
-  const certFile = readFilePath(reader, fields.pairs.get('cert'), node, 'cert', 'certificate', what, !fields.misspelled.has('cert'));
-  const keyFile = readFilePath(reader, fields.pairs.get('key'), node, 'key', 'private key', what, !fields.misspelled.has('key'));
+  const certsPair = fields.pairs.get('certs');
+  const pairs = certsPair !== undefined ? readCertificatePairs(reader, reader.valueOrKey(certsPair), node, fields, what) : null;
+  const certFile = certsPair !== undefined ? (pairs?.[0]?.certFile ?? null) : readFilePath(reader, fields.pairs.get('cert'), node, 'cert', 'certificate', what, !fields.misspelled.has('cert'));
+  const keyFile = certsPair !== undefined ? (pairs?.[0]?.keyFile ?? null) : readFilePath(reader, fields.pairs.get('key'), node, 'key', 'private key', what, !fields.misspelled.has('key'));
   const optional = readKeys(reader, fields, TERMINATE_RULES, { reader, what, map: node });
   if (certFile === null || keyFile === null || optional.isBroken) return null;
   // An unset alpn offers what the mode can serve: http/1.1 for a byte stream, h2 too in HTTP mode.
   const http = optional.values.http ?? null;
-  const settings: TerminateSettings = { certFile, keyFile, ...DEFAULT_TERMINATE, alpn: defaultTerminateAlpn(http), ...optional.values };
+  const settings: TerminateSettings = { certFile, keyFile, ...DEFAULT_TERMINATE, alpn: defaultTerminateAlpn(http), ...optional.values, ...(pairs !== null ? { certs: pairs } : {}) };
 
   // The files are readable: now whether they make a usable certificate (key matches, not expired, parses).
   const problems = checkCertMaterial(settings);
@@ -73,7 +79,8 @@ export function readTerminate(reader: YamlReader, node: Node, what: string): Ter
 
 /** Where a certificate problem is reported: the value of the key that names the file. */
 function nodeOfRole(reader: YamlReader, fields: Fields, node: Node, role: CertFileRole): Node | null {
-  const key = role === 'cert' ? 'cert' : role === 'key' ? 'key' : role === 'client_ca' ? 'client_ca' : 'backend_tls';
+  const key = role === 'cert' ? 'cert' : role === 'key' ? 'key' : role === 'client_ca' ? 'client_ca' : role === 'ocsp' ? 'ocsp' : 'backend_tls';
+  if (fields.pairs.has('certs') && role !== 'client_ca' && role !== 'backend_ca') return reader.valueOf(fields.pairs.get('certs')) ?? node;
   const pair = fields.pairs.get(key);
   if (role !== 'backend_ca') return reader.valueOf(pair) ?? node;
   const backendNode = reader.valueOf(pair);
@@ -168,4 +175,39 @@ function readBackendTls(reader: YamlReader, node: Node, what: string): BackendTl
   );
   const { values, isBroken } = readKeys(reader, fields, BACKEND_TLS_RULES, { reader, what, map: node });
   return isBroken || fields.hasUnknownKeys ? null : { ...BACKEND_TLS_DEFAULTS, ...values };
+}
+
+/** `certs: [{ cert, key, ocsp }, …]` under terminate (instead of cert/key): several certificates, e.g. ECDSA + RSA. */
+function readCertificatePairs(reader: YamlReader, node: Node, terminateNode: Node, terminateFields: Fields, what: string): CertificatePair[] | null {
+  for (const key of ['cert', 'key', 'ocsp']) {
+    if (terminateFields.pairs.has(key)) {
+      reader.report(terminateNode, `terminate of ${what} gives both 'certs' and '${key}'; put every certificate in 'certs', as in certs: [{ cert: ecdsa.pem, key: ecdsa.key }, { cert: rsa.pem, key: rsa.key }]`);
+      return null;
+    }
+  }
+  const items = reader.listOf(node, `certs of terminate of ${what}`, 'a list of { cert, key } pairs');
+  if (items.length === 0) {
+    if (isSeq(node)) reader.report(node, `certs of terminate of ${what} needs at least one { cert, key } pair`);
+    return null;
+  }
+  const pairs: CertificatePair[] = [];
+  let isBroken = false;
+  for (const item of items) {
+    if (!isMap(item)) {
+      reader.report(item, `each entry of certs of terminate of ${what} must be a mapping, as in { cert: site.pem, key: site.key }`);
+      isBroken = true;
+      continue;
+    }
+    const fields = reader.fields(item, CERTIFICATE_PAIR_KEYS, (key) => `unknown key ${quoteValue(key)} in certs of terminate of ${what}${suggestionSuffix(key, CERTIFICATE_PAIR_KEYS)}`);
+    const certFile = readFilePath(reader, fields.pairs.get('cert'), item, 'cert', 'certificate', what, !fields.misspelled.has('cert'));
+    const keyFile = readFilePath(reader, fields.pairs.get('key'), item, 'key', 'private key', what, !fields.misspelled.has('key'));
+    const ocspPair = fields.pairs.get('ocsp');
+    const ocspFile = ocspPair === undefined ? null : readFilePath(reader, ocspPair, item, 'ocsp', 'OCSP response', what, true);
+    if (certFile === null || keyFile === null || (ocspPair !== undefined && ocspFile === null) || fields.hasUnknownKeys) {
+      isBroken = true;
+      continue;
+    }
+    pairs.push({ certFile, keyFile, ocspFile });
+  }
+  return isBroken ? null : pairs;
 }

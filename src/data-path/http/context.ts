@@ -1,6 +1,6 @@
 /**
  * What an HTTP-mode request needs from the connection it came on: who the client is, which pool serves it, where
- * to log, and where to count. The Connection builds one at hand-over (src/data-path/connection.ts).
+ * to log, and where to count. The connection builds one at hand-over (src/data-path/http-hand-off.ts).
  */
 import type { Logger } from 'pino';
 import type { BackendAddress } from '../../config/types.js';
