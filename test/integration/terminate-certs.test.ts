@@ -124,6 +124,7 @@ routes:
       alpn: ['http/1.1'],
       clientCaFile: CA_FILE,
       backendTls: { caFile: CA_FILE, servername: 'app.internal', verify: false },
+      http: null, // resolved: a byte stream, not HTTP termination
     });
     const table = describeConfig(result.config);
     expect(table).toContain('min TLSv1.3');
