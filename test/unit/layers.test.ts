@@ -44,8 +44,7 @@ interface KnownViolation {
  * may only shrink: the test fails on any violation not listed here AND on any entry that no longer occurs, so a
  * fixed arrow has to be struck off (and so cannot quietly come back). The goal is an empty list.
  */
-const KNOWN_VIOLATIONS: readonly KnownViolation[] = [
-];
+const KNOWN_VIOLATIONS: readonly KnownViolation[] = [];
 
 function key(edge: string, rule: LayerRule): string {
   return `${edge} [${rule}]`;
