@@ -125,6 +125,8 @@ routes:
       clientCaFile: CA_FILE,
       backendTls: { caFile: CA_FILE, servername: 'app.internal', verify: false },
       http: null, // resolved: a byte stream, not HTTP termination
+      certs: null, // one certificate, given as cert/key
+      ocspFile: null,
     });
     const table = describeConfig(result.config);
     expect(table).toContain('min TLSv1.3');
