@@ -79,7 +79,9 @@ function cpuSample(pid) {
 /**
  * /proc figures at one edge of the measured window.
  * @typedef {{ busy: number, steal: number } | null} CoreTimes
- * @typedef {{ at: number, target: number | null, backend: number | null, core: CoreTimes, clientCore: CoreTimes }} Mark
+ * @typedef {{ user: number, sys: number } | null} CpuSplit  user and system seconds of the target's tree, apart
+ * @typedef {{ at: number, target: number | null, targetSplit: CpuSplit, backend: number | null, core: CoreTimes,
+ *             clientCore: CoreTimes }} Mark
  * @returns {Mark}
  */
 function mark(target, backend, proxyCpus, clientCpus) {
@@ -260,7 +262,7 @@ function sleep(ms) {
  * @param {import('./targets.js').TargetName} name
  */
 export async function measureSyscalls(ctx, name) {
-  let counts = null;
+  let counts = /** @type {import('./syscalls.js').StraceCounts | null} */ (null);
   const figures = await withTarget(ctx, name, {}, async (target) => {
     if (target.pid === null) return { error: 'no proxy process' };
     const strace = await attachStrace(target.pid);
