@@ -6,9 +6,9 @@
 import { execFileSync } from 'node:child_process';
 import { accessSync, closeSync, constants as fsConstants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { startChild } from './children.js';
+import { startChild, waitUntilListening } from './children.js';
 import { BUILD_DIR, CLI_JS, REPO_DIR } from './paths.js';
-import { freePort, waitForPort } from './ports.js';
+import { freePort } from './ports.js';
 
 /**
  * sni-router runs the CLI twice: `sni-router` on the native (C) plane, `sni-router-node` with --data-plane node.
@@ -198,20 +198,6 @@ export function startTarget(name, options) {
   }
 }
 
-/**
- * Waits for the port; on failure, stops the process and reports what it printed.
- * @param {import('./children.js').Child} child
- * @param {number} port
- * @param {() => string} [extraLogs]
- */
-async function waitUntilListening(child, port, extraLogs = () => '') {
-  try {
-    await waitForPort(port, START_TIMEOUT_MS, () => (child.isRunning() ? null : `${child.name} exited before listening`));
-  } catch (error) {
-    await child.stop(1_000, 'SIGKILL');
-    throw new Error(`${child.name} did not start: ${/** @type {Error} */ (error).message}\n${child.stderrText()}${extraLogs()}`);
-  }
-}
 
 /** @param {StartOptions} options @param {'native' | 'node'} plane */
 async function startRouter(options, plane) {
@@ -232,7 +218,7 @@ async function startRouter(options, plane) {
   ];
   const child = startChild(plane === 'native' ? 'sni-router' : 'sni-router-node', process.execPath, args, { cpus: options.cpus, stdout: logFd, cwd: REPO_DIR });
   closeSync(logFd);
-  await waitUntilListening(child, port, () => tail(logFile));
+  await waitUntilListening(child, port, START_TIMEOUT_MS, () => tail(logFile));
   return {
     port,
     pid: child.pid,
@@ -258,7 +244,7 @@ async function startNativeServer(options) {
   const args = [...(options.nodeArgs ?? []), NATIVE_SERVER_JS, '--listen', `127.0.0.1:${port}`, '--route', `${options.sni}=127.0.0.1:${options.backendPort}`];
   const child = startChild('sni-router-native', process.execPath, args, { cpus: options.cpus, stdout: logFd, cwd: REPO_DIR });
   closeSync(logFd);
-  await waitUntilListening(child, port, () => tail(logFile));
+  await waitUntilListening(child, port, START_TIMEOUT_MS, () => tail(logFile));
   return {
     port,
     pid: child.pid,
@@ -294,6 +280,25 @@ function summarizeAccessLog(file) {
     reasons[reason] = (reasons[reason] ?? 0) + 1;
   }
   return reasons;
+}
+
+/**
+ * A running peer (HAProxy, nginx): stopping it stops its process and removes its folder.
+ * @param {import('./children.js').Child} child
+ * @param {number} port
+ * @param {string} dir
+ * @returns {RunningTarget}
+ */
+function peerTarget(child, port, dir) {
+  return {
+    port,
+    pid: child.pid,
+    async stop() {
+      const status = await child.stop(STOP_GRACE_MS);
+      rmSync(dir, { recursive: true, force: true });
+      return { exit: status.signal ?? status.code };
+    },
+  };
 }
 
 /** @param {string} name */
@@ -332,16 +337,8 @@ async function startHaproxy(options, isSplice) {
   const configFile = path.join(dir, 'haproxy.cfg');
   writeFileSync(configFile, config);
   const child = startChild('haproxy', binary, ['-db', '-f', configFile], { cpus: options.cpus, cwd: dir });
-  await waitUntilListening(child, port);
-  return {
-    port,
-    pid: child.pid,
-    async stop() {
-      const status = await child.stop(STOP_GRACE_MS);
-      rmSync(dir, { recursive: true, force: true });
-      return { exit: status.signal ?? status.code };
-    },
-  };
+  await waitUntilListening(child, port, START_TIMEOUT_MS);
+  return peerTarget(child, port, dir);
 }
 
 /** @param {StartOptions} options */
@@ -383,14 +380,6 @@ async function startNginx(options) {
     cpus: options.cpus,
     cwd: dir,
   });
-  await waitUntilListening(child, port, () => tail(path.join(dir, 'error.log')));
-  return {
-    port,
-    pid: child.pid,
-    async stop() {
-      const status = await child.stop(STOP_GRACE_MS);
-      rmSync(dir, { recursive: true, force: true });
-      return { exit: status.signal ?? status.code };
-    },
-  };
+  await waitUntilListening(child, port, START_TIMEOUT_MS, () => tail(path.join(dir, 'error.log')));
+  return peerTarget(child, port, dir);
 }
