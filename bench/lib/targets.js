@@ -199,12 +199,27 @@ export function startTarget(name, options) {
 }
 
 
+/**
+ * Starts `node ARGS` from the repository with its stdout in bench/.build/logs/NAME-PORT.log, and waits until it
+ * listens on `port` (on failure the error carries the log's tail).
+ * @param {string} name
+ * @param {string[]} args
+ * @param {number} port
+ * @param {string | null} cpus
+ */
+async function startLoggedNode(name, args, port, cpus) {
+  mkdirSync(LOGS_DIR, { recursive: true });
+  const logFile = path.join(LOGS_DIR, `${name}-${port}.log`);
+  const logFd = openSync(logFile, 'w');
+  const child = startChild(name, process.execPath, args, { cpus, stdout: logFd, cwd: REPO_DIR });
+  closeSync(logFd);
+  await waitUntilListening(child, port, START_TIMEOUT_MS, () => tail(logFile));
+  return { child, logFile };
+}
+
 /** @param {StartOptions} options @param {'native' | 'node'} plane */
 async function startRouter(options, plane) {
   const port = await freePort();
-  mkdirSync(LOGS_DIR, { recursive: true });
-  const logFile = path.join(LOGS_DIR, `sni-router-${port}.log`);
-  const logFd = openSync(logFile, 'w');
   const nodeArgs = [...(options.nodeArgs ?? []), ...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [])];
   const args = [
     ...nodeArgs,
@@ -216,9 +231,7 @@ async function startRouter(options, plane) {
     '--data-plane', plane,
     ...(options.workers ? ['--workers', String(options.workers)] : []),
   ];
-  const child = startChild(plane === 'native' ? 'sni-router' : 'sni-router-node', process.execPath, args, { cpus: options.cpus, stdout: logFd, cwd: REPO_DIR });
-  closeSync(logFd);
-  await waitUntilListening(child, port, START_TIMEOUT_MS, () => tail(logFile));
+  const { child, logFile } = await startLoggedNode(plane === 'native' ? 'sni-router' : 'sni-router-node', args, port, options.cpus);
   return {
     port,
     pid: child.pid,
@@ -238,13 +251,8 @@ async function startRouter(options, plane) {
  */
 async function startNativeServer(options) {
   const port = await freePort();
-  mkdirSync(LOGS_DIR, { recursive: true });
-  const logFile = path.join(LOGS_DIR, `sni-router-native-${port}.log`);
-  const logFd = openSync(logFile, 'w');
   const args = [...(options.nodeArgs ?? []), NATIVE_SERVER_JS, '--listen', `127.0.0.1:${port}`, '--route', `${options.sni}=127.0.0.1:${options.backendPort}`];
-  const child = startChild('sni-router-native', process.execPath, args, { cpus: options.cpus, stdout: logFd, cwd: REPO_DIR });
-  closeSync(logFd);
-  await waitUntilListening(child, port, START_TIMEOUT_MS, () => tail(logFile));
+  const { child, logFile } = await startLoggedNode('sni-router-native', args, port, options.cpus);
   return {
     port,
     pid: child.pid,
