@@ -126,7 +126,7 @@ function helloBench() {
 const exactName = (i) => `host-${String(i).padStart(5, '0')}.bench.example.com`;
 const wildcardSuffix = (i) => `w${String(i).padStart(4, '0')}.bench.example.org`;
 // Each regex starts with its own literal (^r42-api-), as per-customer patterns do, so the table looks it up by that
-// prefix instead of testing all 50 (check limits regexes without one: see README "Regex routes").
+// prefix instead of testing all 50 (check limits regexes without one: see docs/configuration.md, "Regex routes").
 const regexSource = (i) => `^r${String(i).padStart(2, '0')}-api-[0-9]+\\.bench\\.example\\.net$`;
 
 function writeRoutesYaml() {

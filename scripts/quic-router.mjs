@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // A standalone QUIC-by-SNI router from the built engine (dist/) and the real route table, without the rest of the
 // router (no TCP, no access log, no metrics): `bench/quic-bench.js --standalone` measures the bare engine with it.
-// The product is `sni-router -l ADDR --quic` (README "QUIC (HTTP/3)"):
+// The product is `sni-router -l ADDR --quic` (docs/quic.md):
 //
 //   npm run build
 //   node scripts/quic-router.mjs --listen 127.0.0.1:4433 --route alpha.test=127.0.0.1:5001 [--route …]

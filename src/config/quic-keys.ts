@@ -1,5 +1,5 @@
 /**
- * The config's QUIC keys (README "QUIC (HTTP/3)") and their defaults; sections/quic.ts reads the `quic:`
+ * The config's QUIC keys (docs/quic.md) and their defaults; sections/quic.ts reads the `quic:`
  * section by these tables, sections/listen.ts the `quic: true` of a listen entry, sections/pools.ts a route's
  * `quic_backends`:
  *

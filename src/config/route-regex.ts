@@ -29,7 +29,7 @@ export const MAX_ROUTE_REGEX_LENGTH = 1_000;
 /**
  * At most this many regex routes, and this many pattern characters in all: a name that matches no route is tested
  * against all of them (joined into one alternation), at a cost of about name length × total pattern size, so these
- * keep that miss within a few milliseconds (bench figures in the README) and the compiled tree within V8's limits.
+ * keep that miss within a few milliseconds (bench figures in docs/configuration.md) and the compiled tree within V8's limits.
  */
 export const MAX_REGEX_ROUTES = 10_000;
 export const MAX_REGEX_ROUTES_TOTAL_LENGTH = 500_000;

@@ -89,7 +89,7 @@ const TOP_LEVEL: Readonly<Record<string, TopLevelKey>> = {
     draft.quic = readQuic(reader, node);
   }),
 };
-const TOP_LEVEL_KEYS = Object.keys(TOP_LEVEL);
+export const TOP_LEVEL_KEYS = Object.keys(TOP_LEVEL);
 
 /** Reads one YAML document; `baseDir` is the config file's folder, against which cert/key paths resolve. */
 export function validateDocument(source: YamlSource, sourceFile: string, baseDir: string): { draft: Draft; problems: ConfigProblem[] } {

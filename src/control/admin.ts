@@ -96,7 +96,7 @@ export async function startAdmin(host: string, port: number, handlers: AdminHand
   };
 }
 
-const GET_PATHS = ['/healthz', '/readyz', '/routes', '/connections', '/metrics'];
+export const GET_PATHS = ['/healthz', '/readyz', '/routes', '/connections', '/metrics'];
 
 async function handle(request: http.IncomingMessage, response: http.ServerResponse, handlers: AdminHandlers, reloads: RateLimit): Promise<void> {
   const path = new URL(request.url ?? '/', 'http://admin').pathname;

@@ -1,5 +1,5 @@
 /**
- * Why a connection ended: the closed vocabulary of the access log's `reason` field (documented in the README).
+ * Why a connection ended: the closed vocabulary of the access log's `reason` field (documented in docs/access-log.md, "Close reasons").
  */
 export const CLOSE_REASONS = [
   'done', // both sides finished normally

@@ -1,7 +1,7 @@
 import { lowPortHint } from './low-port-hint.js';
 
 /**
- * Every failure the router reports to an operator has a stable code (documented in the README's error table).
+ * Every failure the router reports to an operator has a stable code (documented in docs/access-log.md, "Error codes").
  * Bad input on the wire is not an exception (readers return result kinds); these classes are for config,
  * start-up and connect failures that cross module boundaries.
  */

@@ -1,8 +1,8 @@
 /**
- * The documentation's try-it examples work as printed. Every indented block in README.md and docs/ that starts
- * by writing a config (`cat > NAME.yaml <<'EOF'`) and runs the router is run verbatim by bash, from a folder that
- * looks like the repository (dist/, fixtures/, node_modules/), and each `# → …` comment in it is what the output
- * must show: the comment's comma-separated parts, `…` marking an elided rest, each found in what the block printed.
+ * The documentation's try-it examples work as printed. Every indented block in README.md and docs/ that runs the
+ * router (`node dist/cli.js`) and says what it prints (`# → …`) is run verbatim by bash, from a folder that looks
+ * like the repository (dist/, fixtures/, node_modules/), and each `# → …` comment is what the output must show: the
+ * comment's comma-separated parts, `…` marking an elided rest, each found in what the block printed.
  *
  * Each block runs in network, PID and mount namespaces of its own (unshare, as root): the fixed ports it names
  * (8443, 8080) cannot collide with anything on this machine or with the same block run for the other data plane,
@@ -32,18 +32,18 @@ function markdownFiles(): string[] {
   return ['README.md', ...pages];
 }
 
-/** Indented code blocks (four spaces; blank lines inside kept) that write a config and start the router. */
+/** Indented code blocks (four spaces, after a blank line; blank lines inside kept) that start the router. */
 function examplesIn(file: string, text: string): Example[] {
   const lines = text.split('\n');
   const examples: Example[] = [];
   for (let i = 0; i < lines.length; i++) {
-    if (!/^ {4}cat > [\w.-]+\.yaml <<'EOF'$/.test(lines[i]!)) continue;
+    if (!lines[i]!.startsWith('    ') || (i > 0 && lines[i - 1]!.trim() !== '')) continue;
     const start = i;
     const block: string[] = [];
     while (i < lines.length && (lines[i]!.startsWith('    ') || lines[i]!.trim() === '')) block.push(lines[i++]!.slice(4));
     while (block.length > 0 && block.at(-1)!.trim() === '') block.pop();
     const script = block.join('\n');
-    if (!script.includes('node dist/cli.js')) continue;
+    if (!/^\s*node dist\/cli\.js /m.test(script) || !script.includes('# →')) continue;
     const expected = block
       .filter((line) => line.trimStart().startsWith('# →'))
       .map((line) =>
@@ -73,10 +73,11 @@ afterAll(() => {
 });
 
 describe('documentation examples, run as printed', () => {
-  it('finds the examples (the three terminate set-ups at least)', () => {
-    const configs = EXAMPLES.map((example) => /^cat > ([\w.-]+)/.exec(example.script)?.[1]);
+  it('finds the examples: the three terminate set-ups, each from a file and from flags', () => {
+    const configs = EXAMPLES.map((example) => /^cat > ([\w.-]+)/.exec(example.script)?.[1]).filter((name) => name !== undefined);
     expect(configs).toEqual(expect.arrayContaining(['terminate-demo.yaml', 'http-demo.yaml', 'redirect-demo.yaml']));
-    for (const example of EXAMPLES) expect(example.expected.length, `${example.file}:${example.line} says what it prints`).toBeGreaterThan(0);
+    const flagRuns = EXAMPLES.map((example) => /^node dist\/cli\.js -l .*$/m.exec(example.script)?.[0] ?? '');
+    for (const flag of ['--terminate ', '--terminate-http ', '--http-redirect ']) expect(flagRuns.some((run) => run.includes(flag)), flag).toBe(true);
   });
 
   it.skipIf(!canUnshare).each(EXAMPLES.map((example) => [`${example.file}:${example.line}`, example] as const))(

@@ -78,7 +78,7 @@ describe('install and run as the README says', () => {
       expect(result.status, `${command}\n${result.stderr}`).toBe(0);
       expect(result.stdout).toContain('is valid');
     }
-  });
+  }, 120_000); // each npx starts npm, then node: seconds apiece on a loaded 2-core machine
 
   it.skipIf(!canUnshare)('every run line of the quick start starts listening and stops on SIGTERM', async () => {
     const runs = readmeCommands().filter((command) => !command.includes(' check ') && !command.endsWith(' --version'));

@@ -175,31 +175,6 @@ describe('admin API', () => {
   });
 });
 
-describe('README metrics reference', () => {
-  it('lists exactly the metrics the code registers, with their types and labels', async () => {
-    const { Registry } = await import('prom-client');
-    const { ControlMetrics, RouterMetrics } = await import('../../src/ops/metrics.js');
-    const registry = new Registry();
-    new RouterMetrics(registry, { processMetrics: false });
-    new ControlMetrics(registry);
-    const registered = (await registry.getMetricsAsJSON())
-      .map((metric) => {
-        const labels = new Set<string>();
-        for (const value of metric.values) for (const key of Object.keys(value.labels)) if (key !== 'le') labels.add(key);
-        const declared = (registry.getSingleMetric(metric.name) as unknown as { labelNames?: string[] }).labelNames ?? [];
-        for (const key of declared) labels.add(key);
-        return `${metric.name} ${metric.type} ${[...labels].sort().join(',') || '-'}`;
-      })
-      .sort();
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    const section = readme.slice(readme.indexOf('## Metrics reference'), readme.indexOf('## Admin API'));
-    const documented = [...section.matchAll(/^\| `(sni_router_\w+)` \| (\w+) \| ([^|]+) \|/gm)]
-      .map(([, name, type, labels]) => `${name} ${type} ${labels!.trim() === '—' ? '-' : labels!.replace(/`/g, '').split(',').map((l) => l.trim()).sort().join(',')}`)
-      .sort();
-    expect(documented).toEqual(registered);
-  });
-});
-
 describe('hello outcomes timeout and too_large (in process)', () => {
   it('are counted', async () => {
     const { RouterMetrics } = await import('../../src/ops/metrics.js');

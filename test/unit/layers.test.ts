@@ -1,6 +1,6 @@
 /**
- * The floor plan of src/ as a test: every import arrow points down the layer order of the README's
- * "Architecture" section (or stays in its own folder), and no set of files imports itself in a circle. A new
+ * The floor plan of src/ as a test: every import arrow points down the layer order of docs/architecture.md's
+ * "Layers" section (or stays in its own folder), and no set of files imports itself in a circle. A new
  * folder has to be placed in LAYER_ORDER before it can land, so the order stays the one place that says it.
  */
 import { readFileSync } from 'node:fs';
@@ -17,7 +17,7 @@ import {
 } from '../helpers/import-graph.js';
 
 const SOURCE_ROOT = fileURLToPath(new URL('../../src/', import.meta.url));
-const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const ARCHITECTURE = readFileSync(new URL('../../docs/architecture.md', import.meta.url), 'utf8');
 
 /** Top first. A folder may import itself and anything below it; subfolders (data-path/native) count as their folder. */
 const LAYER_ORDER: LayerOrder = [
@@ -61,7 +61,7 @@ describe('layers of src/', () => {
   });
 
   it('places every file of src/ in a layer', () => {
-    expect(unplacedFiles(files.keys(), LAYER_ORDER), 'add the folder to LAYER_ORDER (and to the README diagram)').toEqual([]);
+    expect(unplacedFiles(files.keys(), LAYER_ORDER), 'add the folder to LAYER_ORDER (and to the diagram in docs/architecture.md)').toEqual([]);
   });
 
   it('resolves every relative import to a file of src/', () => {
@@ -91,12 +91,12 @@ describe('layers of src/', () => {
   });
 });
 
-describe('README "Architecture"', () => {
+describe('docs/architecture.md "Layers"', () => {
   it('draws the layers in the order this test enforces', () => {
-    const start = README.indexOf('\n## Architecture\n');
-    expect(start, 'README has an "Architecture" section').toBeGreaterThanOrEqual(0);
-    const end = README.indexOf('\n## ', start + 1);
-    const section = README.slice(start, end === -1 ? undefined : end);
+    const start = ARCHITECTURE.indexOf('\n## Layers\n');
+    expect(start, 'docs/architecture.md has a "Layers" section').toBeGreaterThanOrEqual(0);
+    const end = ARCHITECTURE.indexOf('\n## ', start + 1);
+    const section = ARCHITECTURE.slice(start, end === -1 ? undefined : end);
     // The diagram's lines are indented code; each names its layer first ("control/", "cli.ts, demo.ts").
     const drawn = [...section.matchAll(/^ {4}([a-z][a-z-]*\/|[a-z-]+\.ts(?:, [a-z-]+\.ts)*)\s/gm)].map((match) => match[1]);
     const enforced = LAYER_ORDER.map((entries) => entries.map((entry) => (entry.endsWith('.ts') ? entry : `${entry}/`)).join(', '));

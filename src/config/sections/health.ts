@@ -40,7 +40,7 @@ const HEALTH_RULES: Readonly<Record<string, KeyRule<HealthFields, HealthContext>
   fall: countOf('fall', 'fall'),
   tls: keyRule('tlsCheck', readTlsCheck),
 };
-const HEALTH_KEYS = Object.keys(HEALTH_RULES);
+export const HEALTH_KEYS = Object.keys(HEALTH_RULES);
 
 export function readHealth(reader: YamlReader, node: Node | null, what: string, exactName: string | null): HealthSettings | null {
   if (node === null || !isMap(node)) {

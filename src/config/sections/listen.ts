@@ -31,8 +31,10 @@ const LISTEN_RULES: Readonly<Record<string, KeyRule<ListenSettings, YamlReader>>
     return null;
   }),
 };
+/** The keys of `accept_proxy_protocol`. */
+export const ACCEPT_PROXY_KEYS = ['trusted'];
 /** `address` is read on its own: it is required, and the rest only make sense beside it. */
-const LISTEN_KEYS = ['address', ...Object.keys(LISTEN_RULES)];
+export const LISTEN_KEYS = ['address', ...Object.keys(LISTEN_RULES)];
 
 export function readListen(reader: YamlReader, node: Node | null): ListenAddress[] {
   const listen: ListenAddress[] = [];
@@ -105,7 +107,7 @@ function readAcceptProxy(reader: YamlReader, node: Node): AcceptProxySettings | 
     reader.report(node, example);
     return null;
   }
-  const fields = reader.fields(node, ['trusted'], (key) => `unknown key ${quoteValue(key)} in accept_proxy_protocol${suggestionSuffix(key, ['trusted'])}`);
+  const fields = reader.fields(node, ACCEPT_PROXY_KEYS, (key) => `unknown key ${quoteValue(key)} in accept_proxy_protocol${suggestionSuffix(key, ACCEPT_PROXY_KEYS)}`);
   const trustedPair = fields.pairs.get('trusted');
   if (trustedPair === undefined) {
     if (!fields.misspelled.has('trusted')) reader.report(node, "accept_proxy_protocol needs 'trusted', the peers allowed to send a header");

@@ -26,7 +26,7 @@ import { isLongForm, isNull, type KeyRule, keyRule, readKeys, type YamlReader } 
 
 /** Weights are small integers (HAProxy allows 0–256; 0 is "drain", which we leave out). */
 export const MAX_WEIGHT = 256;
-const BACKEND_KEYS = ['address', 'weight'];
+export const BACKEND_KEYS = ['address', 'weight'];
 
 /** A pool as read, with what only a route may carry beside it. */
 export interface ReadPool {
@@ -71,7 +71,7 @@ export const ROUTE_KEYS = ['backends', ...Object.keys(POOL_RULES)];
 /** The default pool: no terminate (no name picks a certificate), no fallback or ALPN pools. */
 export const DEFAULT_POOL_KEYS = ['backends', 'proxy_protocol', 'balance', 'health'];
 /** Pools that hang off a route (`fallback`, each `alpn` entry): no terminate, no nesting. */
-const SUB_POOL_KEYS = DEFAULT_POOL_KEYS;
+export const SUB_POOL_KEYS = DEFAULT_POOL_KEYS;
 
 /** Reads a pool at `node`; `knownKeys` are the keys this kind of pool may use. Null after reporting. */
 export function readPool(context: PoolContext, node: Node | null, what: string, knownKeys: readonly string[]): ReadPool | null {

@@ -48,8 +48,8 @@ const TERMINATE_RULES: Readonly<Record<string, KeyRule<TerminateSettings, Termin
   ),
   ocsp: keyRule('ocspFile', ({ reader, what, map }: TerminateContext, _value: Node, pair) => readFilePath(reader, pair, map, 'ocsp', 'OCSP response', what, true)),
 };
-const TERMINATE_KEYS = ['cert', 'key', 'certs', ...Object.keys(TERMINATE_RULES)];
-const CERTIFICATE_PAIR_KEYS = ['cert', 'key', 'ocsp'];
+export const TERMINATE_KEYS = ['cert', 'key', 'certs', ...Object.keys(TERMINATE_RULES)];
+export const CERTIFICATE_PAIR_KEYS = ['cert', 'key', 'ocsp'];
 
 export function readTerminate(reader: YamlReader, node: Node, what: string): TerminateSettings | null {
   if (!isMap(node)) {
@@ -159,7 +159,7 @@ const BACKEND_TLS_RULES: Readonly<Record<string, KeyRule<BackendTlsSettings, Ter
     return null;
   }),
 };
-const BACKEND_TLS_KEYS = Object.keys(BACKEND_TLS_RULES);
+export const BACKEND_TLS_KEYS = Object.keys(BACKEND_TLS_RULES);
 const BACKEND_TLS_DEFAULTS: BackendTlsSettings = { caFile: null, servername: null, verify: true };
 
 /** `backend_tls: { ca, servername, verify }` (every key optional; `{}` re-encrypts with the public roots). */

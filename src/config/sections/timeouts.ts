@@ -19,7 +19,7 @@ const TIMEOUT_RULES: Readonly<Record<string, KeyRule<Timeouts, YamlReader>>> = {
   connect: durationOf('connectMs', 'connect'),
   idle: durationOf('idleMs', 'idle'),
 };
-const TIMEOUT_KEYS = Object.keys(TIMEOUT_RULES);
+export const TIMEOUT_KEYS = Object.keys(TIMEOUT_RULES);
 
 export function readTimeouts(reader: YamlReader, node: Node | null): Timeouts {
   if (node === null || !isMap(node)) {
