@@ -19,26 +19,25 @@
  * and during the flood, router RSS before / peak / after (2 s after the flood's sockets closed), descriptors before /
  * after. Every loop is bounded in count and time; the router is stopped by its PID.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { runForJson } from './lib/children.js';
+import { CERTS_DIR, DEFAULT_HELLO } from './lib/paths.js';
+import { freePort, listenOnLoopback } from './lib/ports.js';
+import { openFdCount, rssKiB } from './lib/proc.js';
+import { percentile } from './lib/report.js';
+import { startRouterCli, writeRouterConfig } from './lib/router-cli.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = path.join(ROOT, 'dist/cli.js');
-const CERTS = path.join(ROOT, 'fixtures/certs');
-const CA = readFileSync(path.join(CERTS, 'ca.pem'));
-const GOOD_HELLO = readFileSync(path.join(ROOT, 'fixtures/hellos/curl.bin'));
+const CA = readFileSync(path.join(CERTS_DIR, 'ca.pem'));
+const GOOD_HELLO = readFileSync(DEFAULT_HELLO);
 const TLS_NAME = 'router.test';
 const RATE_LIMIT = 100;
 const GOOD_LOOPS = 4;
 /** 4 loops × one round trip per 80 ms = 50 connections/s from 127.0.0.1, half the configured rate limit. */
 const GOOD_PERIOD_MS = 80;
-const READY_TIMEOUT_MS = 10_000;
 const SETTLE_MS = 2_000;
 /** A second RSS reading after the flood: V8 and malloc give memory back lazily. */
 const LATE_MS = 10_000;
@@ -55,26 +54,11 @@ if (!(connections > 0 && connections <= 9000) || !(seconds > 0 && seconds <= 60)
   process.exit(1);
 }
 
-/** @param {net.Server} server */
-function portOf(server) {
-  return /** @type {net.AddressInfo} */ (server.address()).port;
-}
-
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function rssOf(pid) {
-  const kb = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return kb ? Number(kb[1]) * 1024 : 0;
-}
-function fdsOf(pid) {
-  return readdirSync(`/proc/${pid}/fd`).length;
-}
+/** @param {number} pid */
+const rssOf = (pid) => (rssKiB(pid) ?? 0) * 1024;
 const mb = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 /**
  * A 65,500-byte ClientHello (padding extension) in records of 2^14, 65,520 bytes with their headers (just under
@@ -102,10 +86,9 @@ function u16(value) {
 /** A real node:tls ClientHello for the terminate route, captured once from a local socket. */
 async function capturedTlsHello() {
   const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  const port = await listenOnLoopback(server);
   const captured = new Promise((resolve) => server.once('connection', (socket) => socket.once('data', (data) => (resolve(data), socket.destroy()))));
-  const client = tls.connect({ port: portOf(server), host: '127.0.0.1', servername: TLS_NAME, ca: CA });
+  const client = tls.connect({ port, host: '127.0.0.1', servername: TLS_NAME, ca: CA });
   client.on('error', () => {});
   const hello = await captured;
   client.destroy();
@@ -121,34 +104,8 @@ async function startEcho() {
     socket.on('close', () => sockets.delete(socket));
     socket.pipe(socket);
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return { port: portOf(server), close: () => (sockets.forEach((s) => s.destroy()), server.close()) };
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = portOf(server);
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port) {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    const accepted = await new Promise((resolve) => {
-      const socket = net.connect({ port, host: '127.0.0.1' });
-      socket.once('connect', () => (socket.destroy(), resolve(true)));
-      socket.once('error', () => resolve(false));
-    });
-    if (accepted) return;
-    await sleep(50);
-  }
-  throw new Error(`router did not listen on ${port} within ${READY_TIMEOUT_MS} ms`);
+  const port = await listenOnLoopback(server);
+  return { port, close: () => (sockets.forEach((s) => s.destroy()), server.close()) };
 }
 
 /** One good round trip: connect, hello + 100 B, read the echo back, close. Resolves its latency in ms (or null). */
@@ -230,16 +187,9 @@ async function handshakeFlood(port, until) {
 }
 
 /** Runs handshakeFlood in a child `node bench/hostile.js --flood-port P --seconds S`; its counts. */
-async function floodInChild(port, floodSeconds) {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--flood-port', String(port), '--seconds', String(floodSeconds)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  child.stdout?.on('data', (data) => (out += String(data)));
-  const timer = setTimeout(() => child.kill('SIGKILL'), (floodSeconds + 15) * 1000);
-  await once(child, 'exit');
-  clearTimeout(timer);
-  return JSON.parse(out);
+function floodInChild(port, floodSeconds) {
+  const args = [fileURLToPath(import.meta.url), '--flood-port', String(port), '--seconds', String(floodSeconds)];
+  return runForJson('conn-rate flood', process.execPath, args, (floodSeconds + 15) * 1000);
 }
 
 async function main() {
@@ -250,33 +200,24 @@ async function main() {
     return;
   }
   const echo = await startEcho();
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sni-router-hostile-'));
   const port = await freePort();
-  const file = path.join(dir, 'router.yaml');
-  writeFileSync(
-    file,
-    [
-      `listen: ["127.0.0.1:${port}"]`,
-      'proxy_protocol: none',
-      'log_level: warn',
-      `limits: { max_connection_rate_per_client: ${RATE_LIMIT} }`,
-      'routes:',
-      `  ${TLS_NAME}:`,
-      `    backends: [127.0.0.1:${echo.port}]`,
-      `    terminate: { cert: ${path.join(CERTS, 'router.test.pem')}, key: ${path.join(CERTS, 'router.test.key')} }`,
-      `default: [127.0.0.1:${echo.port}]`,
-      '',
-    ].join('\n'),
-  );
+  const config = writeRouterConfig('sni-router-hostile-', [
+    `listen: ["127.0.0.1:${port}"]`,
+    'proxy_protocol: none',
+    'log_level: warn',
+    `limits: { max_connection_rate_per_client: ${RATE_LIMIT} }`,
+    'routes:',
+    `  ${TLS_NAME}:`,
+    `    backends: [127.0.0.1:${echo.port}]`,
+    `    terminate: { cert: ${path.join(CERTS_DIR, 'router.test.pem')}, key: ${path.join(CERTS_DIR, 'router.test.key')} }`,
+    `default: [127.0.0.1:${echo.port}]`,
+  ]);
   // e.g. --router-node-args "--expose-gc --require ./gc-every-second.cjs" to see what a collection gives back
   const nodeArgs = String(option('router-node-args', '')).split(' ').filter((arg) => arg !== '');
-  const router = spawn(process.execPath, [...nodeArgs, CLI, '-c', file, '--no-watch'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const stop = () => {
-    if (router.exitCode === null) router.kill('SIGKILL');
-  };
-  process.on('exit', stop);
+  /** @type {import('./lib/children.js').Child | null} */
+  let router = null;
   try {
-    await waitForPort(port);
+    router = await startRouterCli(['-c', config.file, '--no-watch'], { port, nodeArgs });
     const tlsHello = await capturedTlsHello();
     const big = bigHello().subarray(0, 65_000);
     const baseline = await timed(seconds * 1000, () => goodClients(port, running));
@@ -289,14 +230,15 @@ async function main() {
       // In a child process: the clients' handshake crypto must not slow this process's good-client loops.
       { name: 'conn-rate', run: async () => ({ sockets: [], stats: await floodInChild(port, seconds) }) },
     ];
+    const pid = router.pid;
     for (const flood of floods) {
-      const rssBefore = rssOf(router.pid);
-      const fdsBefore = fdsOf(router.pid);
+      const rssBefore = rssOf(pid);
+      const fdsBefore = openFdCount(pid);
       let peak = rssBefore;
       let peakFds = fdsBefore;
       const sampler = setInterval(() => {
-        peak = Math.max(peak, rssOf(router.pid));
-        peakFds = Math.max(peakFds, fdsOf(router.pid));
+        peak = Math.max(peak, rssOf(pid));
+        peakFds = Math.max(peakFds, openFdCount(pid));
       }, 100);
       const end = Date.now() + seconds * 1000;
       const until = () => Date.now() < end;
@@ -305,10 +247,10 @@ async function main() {
       for (const socket of result.sockets) socket.destroy();
       await sleep(SETTLE_MS);
       clearInterval(sampler);
-      const rssAfter = rssOf(router.pid);
+      const rssAfter = rssOf(pid);
       await sleep(LATE_MS - SETTLE_MS);
-      const rssLate = rssOf(router.pid);
-      const fdsAfter = fdsOf(router.pid);
+      const rssLate = rssOf(pid);
+      const fdsAfter = openFdCount(pid);
       const notes = result.stats ? `${result.stats.completed} handshakes done, ${result.stats.refused} refused; peak fds ${peakFds}` : `${result.sockets.length} sockets; peak fds ${peakFds}`;
       console.log(
         `${flood.name.padEnd(12)} ${`${good.p50.toFixed(2)} / ${good.p99.toFixed(2)}`.padEnd(21)} ${`${good.count}/${good.failures}`.padEnd(16)} ` +
@@ -316,9 +258,9 @@ async function main() {
       );
     }
   } finally {
-    stop();
+    await router?.stop(1_000, 'SIGKILL');
     echo.close();
-    rmSync(dir, { recursive: true, force: true });
+    config.remove();
   }
 }
 

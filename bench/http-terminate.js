@@ -12,17 +12,14 @@
  * targets alternate per round, so drift on this shared machine hits both; figures are min/median/max over rounds.
  * Everything listens on 127.0.0.1 and every process started here is stopped by its PID.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runForJson, startChild, waitUntilListening } from './lib/children.js';
+import { CERTS_DIR } from './lib/paths.js';
+import { freePort } from './lib/ports.js';
+import { startRouterCli } from './lib/router-cli.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = path.join(ROOT, 'dist/cli.js');
-const CERTS = path.join(ROOT, 'fixtures/certs');
 const NAME = 'router.test';
 const READY_TIMEOUT_MS = 10_000;
 
@@ -37,43 +34,16 @@ const PROTOCOL = option('protocol', 'h1');
 const DATA_PLANE = option('data-plane', 'auto');
 const BODY_BYTES = Number(option('body-bytes', 1024));
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port) {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    const ok = await new Promise((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => (socket.destroy(), resolve(true)));
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on ${port}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-function start(command, args, options = {}) {
-  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit'], ...options });
-  child.on('exit', (code) => code !== 0 && code !== null && console.error(`${path.basename(command)} exited with ${code}`));
+/**
+ * Starts a process with its stderr shown, and says so when it exits with an error.
+ * @param {string} name
+ * @param {string} command
+ * @param {string[]} args
+ */
+function start(name, command, args) {
+  const child = startChild(name, command, args, { stdout: 'ignore', stderr: 'inherit' });
+  void child.exited.then(({ code }) => code !== 0 && code !== null && console.error(`${name} exited with ${code}`));
   return child;
-}
-
-async function stop(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await once(child, 'exit');
-  clearTimeout(timer);
 }
 
 const BACKEND = `
@@ -88,7 +58,7 @@ const LOAD = `
 const https = require('node:https');
 const http2 = require('node:http2');
 const [port, seconds, concurrency, protocol] = process.argv.slice(1);
-const ca = require('node:fs').readFileSync(${JSON.stringify(path.join(CERTS, 'ca.pem'))});
+const ca = require('node:fs').readFileSync(${JSON.stringify(path.join(CERTS_DIR, 'ca.pem'))});
 const latencies = [];
 let counting = false, done = false, count = 0, errors = 0;
 const agent = new https.Agent({ keepAlive: true, maxSockets: Number(concurrency) });
@@ -116,15 +86,15 @@ setTimeout(() => { counting = true; const started = Date.now();
 }, 1000);
 `;
 
-async function load(port) {
-  const child = spawn(process.execPath, ['-e', LOAD, String(port), String(SECONDS), String(CONCURRENCY), PROTOCOL], { stdio: ['ignore', 'pipe', 'inherit'] });
-  child.on('exit', (code) => code !== 0 && console.error(`load process exited with ${code}`));
-  let out = '';
-  child.stdout.on('data', (chunk) => (out += chunk));
-  const timer = setTimeout(() => child.kill('SIGKILL'), (SECONDS + 30) * 1000);
-  await once(child, 'exit');
-  clearTimeout(timer);
-  return JSON.parse(out);
+/**
+ * One load run's figures: requests/s over the window, latency percentiles in ms, failed requests.
+ * @typedef {{ rps: number, p50: number, p99: number, errors: number }} LoadResult
+ */
+
+/** @param {number} port @returns {Promise<LoadResult>} */
+function load(port) {
+  const args = ['-e', LOAD, String(port), String(SECONDS), String(CONCURRENCY), PROTOCOL];
+  return runForJson('load process', process.execPath, args, (SECONDS + 30) * 1000);
 }
 
 function nginxConf(dir, port, backendPort) {
@@ -141,8 +111,8 @@ http {
   server {
     listen 127.0.0.1:${port} ssl http2;
     server_name ${NAME};
-    ssl_certificate ${CERTS}/router.test.pem;
-    ssl_certificate_key ${CERTS}/router.test.key;
+    ssl_certificate ${CERTS_DIR}/router.test.pem;
+    ssl_certificate_key ${CERTS_DIR}/router.test.key;
     location / {
       proxy_pass http://app;
       proxy_http_version 1.1;
@@ -156,6 +126,7 @@ http {
 `;
 }
 
+/** @param {number[]} values */
 const summary = (values) => {
   const sorted = [...values].sort((a, b) => a - b);
   return { min: sorted[0], median: sorted[Math.floor(sorted.length / 2)], max: sorted[sorted.length - 1] };
@@ -165,24 +136,29 @@ const fmt = ({ min, median, max }, digits) => `${min.toFixed(digits)} / ${median
 async function main() {
   const [backendPort, routerPort, nginxPort] = [await freePort(), await freePort(), await freePort()];
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-http-'));
+  /** @type {import('./lib/children.js').Child[]} */
   const children = [];
   try {
-    children.push(start(process.execPath, ['-e', BACKEND, String(backendPort), String(BODY_BYTES)]));
-    children.push(
-      start(process.execPath, [CLI, '-l', `127.0.0.1:${routerPort}`, '-r', `${NAME}=127.0.0.1:${backendPort}`, '--terminate-http', NAME,
-        '--cert', path.join(CERTS, 'router.test.pem'), '--key', path.join(CERTS, 'router.test.key'), '--log-level', 'warn', '--data-plane', DATA_PLANE]),
-    );
+    const backend = start('backend', process.execPath, ['-e', BACKEND, String(backendPort), String(BODY_BYTES)]);
+    children.push(backend);
     writeFileSync(path.join(dir, 'nginx.conf'), nginxConf(dir, nginxPort, backendPort));
-    children.push(start('/usr/sbin/nginx', ['-p', `${dir}/`, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;']));
-    await Promise.all([waitForPort(backendPort), waitForPort(routerPort), waitForPort(nginxPort)]);
+    const nginx = start('nginx', '/usr/sbin/nginx', ['-p', `${dir}/`, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;']);
+    children.push(nginx);
+    const routerArgs = ['-l', `127.0.0.1:${routerPort}`, '-r', `${NAME}=127.0.0.1:${backendPort}`, '--terminate-http', NAME,
+      '--cert', path.join(CERTS_DIR, 'router.test.pem'), '--key', path.join(CERTS_DIR, 'router.test.key'), '--log-level', 'warn', '--data-plane', DATA_PLANE];
+    children.push(await startRouterCli(routerArgs, { port: routerPort }));
+    await Promise.all([waitUntilListening(backend, backendPort, READY_TIMEOUT_MS), waitUntilListening(nginx, nginxPort, READY_TIMEOUT_MS)]);
+    /** @type {{ router: LoadResult[], nginx: LoadResult[] }} */
     const results = { router: [], nginx: [] };
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, port] of round % 2 === 0 ? [['router', routerPort], ['nginx', nginxPort]] : [['nginx', nginxPort], ['router', routerPort]]) {
+      /** @type {['router' | 'nginx', number][]} */
+      const order = round % 2 === 0 ? [['router', routerPort], ['nginx', nginxPort]] : [['nginx', nginxPort], ['router', routerPort]];
+      for (const [name, port] of order) {
         results[name].push(await load(port));
       }
     }
     console.log(`http-terminate ${PROTOCOL}, ${CONCURRENCY} loops, ${SECONDS}s x ${ROUNDS} rounds, ${BODY_BYTES}-byte responses, data plane ${DATA_PLANE} (min / median / max)`);
-    for (const name of ['router', 'nginx']) {
+    for (const name of /** @type {const} */ (['router', 'nginx'])) {
       const runs = results[name];
       console.log(
         `  ${name.padEnd(6)} req/s ${fmt(summary(runs.map((r) => r.rps)), 0)}   p50 ms ${fmt(summary(runs.map((r) => r.p50)), 2)}   p99 ms ${fmt(summary(runs.map((r) => r.p99)), 2)}   errors ${runs.reduce((n, r) => n + r.errors, 0)}`,
@@ -191,7 +167,7 @@ async function main() {
     const ratios = results.router.map((r, i) => r.rps / results.nginx[i].rps);
     console.log(`  router/nginx req/s per round: ${ratios.map((r) => r.toFixed(2)).join(', ')}`);
   } finally {
-    for (const child of children.reverse()) await stop(child);
+    for (const child of children.reverse()) await child.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -37,6 +37,10 @@ const { values } = parseArgs({
   },
 });
 
+/**
+ * @param {string} text  host:port or [v6]:port
+ * @returns {[string, number]}
+ */
 function splitHostPort(text) {
   return text.startsWith('[')
     ? [text.slice(1, text.indexOf(']')), Number(text.slice(text.indexOf(']') + 2))]
@@ -52,7 +56,13 @@ for (const [host] of [router, ...(direct === null ? [] : [direct])]) {
   }
 }
 
-/** The hello message, version and connection IDs out of captured datagrams. */
+/** @typedef {{ version: number, dcid: Buffer, scid: Buffer, message: Buffer }} CapturedHello */
+
+/**
+ * The hello message, version and connection IDs out of captured datagrams.
+ * @param {Buffer[]} datagrams
+ * @returns {CapturedHello}
+ */
 function unpack(datagrams) {
   const stream = new CryptoStream(64 * 1024);
   let first = null;
@@ -67,6 +77,7 @@ function unpack(datagrams) {
       if (typeof opened !== 'string') readInitialFrames(opened.payload, stream);
     }
   }
+  if (first === null) throw new Error('no Initial packet in the captured datagrams');
   const length = 4 + stream.prefix(4).readUIntBE(1, 3);
   return { ...first, message: Buffer.from(stream.prefix(length)) };
 }
@@ -127,9 +138,13 @@ function recut(hello, pieces, coalesce) {
   return [joined.length >= 1200 ? joined : Buffer.concat([joined, Buffer.alloc(1200 - joined.length)])];
 }
 
+/**
+ * @param {Buffer[]} datagrams
+ * @param {[string, number]} address
+ */
 async function replay(datagrams, [host, port]) {
   const socket = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
-  await new Promise((resolve) => socket.bind(0, resolve));
+  await /** @type {Promise<void>} */ (new Promise((resolve) => socket.bind(0, resolve)));
   let answers = 0;
   let bytes = 0;
   let largest = 0;
@@ -156,6 +171,7 @@ let failures = 0;
 for (const entry of chosen) {
   const datagrams = readFileSync(path.join(FIXTURES, entry.file), 'utf8').trim().split('\n').map((line) => Buffer.from(line, 'hex'));
   const hello = unpack(datagrams);
+  /** @type {[label: string, datagrams: Buffer[]][]} */
   const variants = [
     ['captured, in order', datagrams],
     ['captured frames, new CIDs, in order', reseal(datagrams, hello.scid, hello.dcid.length)],

@@ -17,15 +17,14 @@
  * descriptors before / with the flood / after. With --runs > 1, min / median / max over the runs. Every loop is
  * bounded in count and time; the router is stopped by its PID.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { CLI_JS, DEFAULT_HELLO } from './lib/paths.js';
-import { freePort, waitForPort } from './lib/ports.js';
+import { DEFAULT_HELLO } from './lib/paths.js';
+import { freePort, listenOnLoopback, waitForPort } from './lib/ports.js';
+import { openFdCount } from './lib/proc.js';
+import { percentile } from './lib/report.js';
+import { startRouterCli, writeRouterConfig } from './lib/router-cli.js';
 
 const ADDRESSES = 50;
 const IN_FLIGHT = 250;
@@ -49,12 +48,7 @@ if (!(connections > 0 && connections <= 9_000) || !(goodCount > 0 && goodCount <
 const HELLO = readFileSync(DEFAULT_HELLO);
 const HALF_HELLO = HELLO.subarray(0, Math.floor(HELLO.length / 2));
 
-const fdsOf = (pid) => readdirSync(`/proc/${pid}/fd`).length;
 const round = (ms) => Math.round(ms * 10) / 10;
-
-function percentile(sorted, p) {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 /** connect → the backend's first answer through the router, in ms; rejects after CLIENT_TIMEOUT_MS. */
 function goodClient(port) {
@@ -116,35 +110,25 @@ async function oneRun() {
     socket.on('error', () => {});
     socket.once('data', () => socket.write('ok'));
   });
-  backend.listen(0, '127.0.0.1');
-  await once(backend, 'listening');
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sni-router-slowloris-'));
+  const backendPort = await listenOnLoopback(backend);
   const port = await freePort();
   const adminPort = await freePort();
-  const file = path.join(dir, 'router.yaml');
-  writeFileSync(
-    file,
-    [
-      `listen: ["127.0.0.1:${port}"]`,
-      'proxy_protocol: none',
-      'log_level: warn',
-      `admin: 127.0.0.1:${adminPort}`,
-      `timeouts: { client_hello: ${helloTimeoutSeconds}s }`,
-      `default: [127.0.0.1:${/** @type {net.AddressInfo} */ (backend.address()).port}]`,
-      '',
-    ].join('\n'),
-  );
-  const router = spawn(process.execPath, [CLI_JS, '-c', file, '--no-watch'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const stop = () => {
-    if (router.exitCode === null) router.kill('SIGKILL');
-  };
-  process.on('exit', stop);
+  const config = writeRouterConfig('sni-router-slowloris-', [
+    `listen: ["127.0.0.1:${port}"]`,
+    'proxy_protocol: none',
+    'log_level: warn',
+    `admin: 127.0.0.1:${adminPort}`,
+    `timeouts: { client_hello: ${helloTimeoutSeconds}s }`,
+    `default: [127.0.0.1:${backendPort}]`,
+  ]);
+  /** @type {import('./lib/children.js').Child | null} */
+  let router = null;
   const stalled = [];
   try {
-    await waitForPort(port, READY_TIMEOUT_MS);
+    router = await startRouterCli(['-c', config.file, '--no-watch'], { port });
     await waitForPort(adminPort, READY_TIMEOUT_MS);
     const alone = await goodClients(port, ALONE);
-    const fdsBefore = fdsOf(router.pid);
+    const fdsBefore = openFdCount(router.pid);
     const openStarted = performance.now();
     for (let i = 0; i < connections; i += IN_FLIGHT) {
       const size = Math.min(IN_FLIGHT, connections - i);
@@ -156,7 +140,7 @@ async function oneRun() {
     const acceptDeadline = Date.now() + READY_TIMEOUT_MS;
     while ((await activeConnections(adminPort)) < connections && Date.now() < acceptDeadline) await new Promise((resolve) => setTimeout(resolve, 20));
     const acceptedMs = performance.now() - openStarted;
-    const fdsWithFlood = fdsOf(router.pid);
+    const fdsWithFlood = openFdCount(router.pid);
     const during = await goodClients(port, goodCount);
     const stillOpen = stalled.filter(({ socket }) => !socket.destroyed).length;
     const closeStarted = performance.now();
@@ -174,13 +158,13 @@ async function oneRun() {
       stalled_open_while_measuring: stillOpen,
       closed_by_timeout_after_ms: Math.round(closeMs),
       not_closed: notClosed,
-      router_fds: `${fdsBefore} / ${fdsWithFlood} / ${fdsOf(router.pid)}`,
+      router_fds: `${fdsBefore} / ${fdsWithFlood} / ${openFdCount(router.pid)}`,
     };
   } finally {
     for (const { socket } of stalled) socket.destroy();
-    stop();
+    await router?.stop(1_000, 'SIGKILL');
     backend.close();
-    rmSync(dir, { recursive: true, force: true });
+    config.remove();
   }
 }
 

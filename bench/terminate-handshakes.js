@@ -14,22 +14,23 @@
  * loops in N processes (default 1). The router's own CPU time over the window (from /proc) is printed too, and
  * handshakes per router CPU-second: what one core of router would sustain if the clients were elsewhere.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { runForJson } from './lib/children.js';
+import { CERTS_DIR } from './lib/paths.js';
+import { freePort, listenOnLoopback } from './lib/ports.js';
+import { treeCpuSeconds } from './lib/proc.js';
+import { startRouterCli } from './lib/router-cli.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = path.join(ROOT, 'dist/cli.js');
-const CERTS = path.join(ROOT, 'fixtures/certs');
-const CA = readFileSync(path.join(CERTS, 'ca.pem'));
+const CA = readFileSync(path.join(CERTS_DIR, 'ca.pem'));
 const NAME = 'router.test';
 const WARMUP_MS = 1_000;
-const READY_TIMEOUT_MS = 10_000;
+/** A client process gets this long past its warm-up and window before it is killed. */
+const CLIENT_SLACK_MS = 30_000;
 
 function option(name, fallback) {
   const index = process.argv.indexOf(`--${name}`);
@@ -50,39 +51,21 @@ if (!(seconds > 0 && seconds <= 120) || !(concurrency > 0 && concurrency <= 1024
   process.exit(1);
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port) {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    const accepted = await new Promise((resolve) => {
-      const socket = net.connect({ port, host: '127.0.0.1' });
-      socket.once('connect', () => (socket.destroy(), resolve(true)));
-      socket.once('error', () => resolve(false));
-    });
-    if (accepted) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`router did not listen on ${port} within ${READY_TIMEOUT_MS} ms`);
-}
+/**
+ * What the client loops of one process counted over the window.
+ * @typedef {{ done: number, failed: number, elapsedS: number, cpuS: number }} ClientTotals
+ */
 
 let counting = false;
 let done = 0;
 let failed = 0;
 let running = true;
+/** @type {Buffer | undefined} */
 let session;
 
+/** @param {number} port */
 function oneRoundTrip(port) {
-  return new Promise((resolve) => {
+  return /** @type {Promise<void>} */ (new Promise((resolve) => {
     const socket = tls.connect({ port, host: '127.0.0.1', servername: NAME, ca: CA, ALPNProtocols: ['http/1.1'], ...(resume && session ? { session } : {}) });
     if (resume) socket.once('session', (ticket) => (session = ticket));
     const finish = (ok) => {
@@ -94,10 +77,14 @@ function oneRoundTrip(port) {
     socket.once('data', () => finish(true));
     socket.once('error', () => finish(false));
     socket.setTimeout(5_000, () => finish(false));
-  });
+  }));
 }
 
-/** Runs the client loops against `port`: warm-up, then counts for `seconds`. */
+/**
+ * Runs the client loops against `port`: warm-up, then counts for `seconds`.
+ * @param {number} port
+ * @returns {Promise<ClientTotals>}
+ */
 async function runClients(port, onCountingStart = () => {}) {
   const loops = Array.from({ length: concurrency }, async () => {
     while (running) await oneRoundTrip(port);
@@ -121,16 +108,8 @@ if (clientPort > 0) {
   process.exit(0);
 }
 
-/** utime + stime of a process in seconds (Linux /proc; clock ticks are 100 per second there). */
-function cpuSecondsOf(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
+/** utime + stime of the router (and any process it started) in seconds, NaN when it is gone. @param {number} pid */
+const cpuSecondsOf = (pid) => treeCpuSeconds(pid) ?? Number.NaN;
 
 // A plaintext backend: answers each line with "ok\n" and closes when the client does.
 const backend = net.createServer({ allowHalfOpen: true }, (socket) => {
@@ -138,58 +117,42 @@ const backend = net.createServer({ allowHalfOpen: true }, (socket) => {
   socket.on('data', () => socket.write('ok\n'));
   socket.on('end', () => socket.end());
 });
-backend.listen(0, '127.0.0.1');
-await once(backend, 'listening');
-const backendPort = backend.address().port;
+const backendPort = await listenOnLoopback(backend);
 
 const port = await freePort();
-const router = spawn(
-  process.execPath,
-  [
-    ...routerNodeArgs,
-    CLI,
-    '--listen', `127.0.0.1:${port}`,
-    '--route', `${NAME}=127.0.0.1:${backendPort}`,
-    '--terminate', NAME,
-    '--cert', path.join(CERTS, 'router.test.pem'),
-    '--key', path.join(CERTS, 'router.test.key'),
-    '--log-level', 'warn',
-  ],
-  { stdio: ['ignore', 'ignore', 'pipe'] },
-);
-let routerStderr = '';
-router.stderr.on('data', (chunk) => (routerStderr += chunk));
-const stopRouter = () => {
-  if (router.exitCode === null && router.pid !== undefined) process.kill(router.pid, 'SIGTERM');
-};
-process.on('exit', stopRouter);
-
+const routerArgs = [
+  '--listen', `127.0.0.1:${port}`,
+  '--route', `${NAME}=127.0.0.1:${backendPort}`,
+  '--terminate', NAME,
+  '--cert', path.join(CERTS_DIR, 'router.test.pem'),
+  '--key', path.join(CERTS_DIR, 'router.test.key'),
+  '--log-level', 'warn',
+];
+/** @type {import('./lib/children.js').Child} */
+let router;
 try {
-  await waitForPort(port);
+  router = await startRouterCli(routerArgs, { port, nodeArgs: routerNodeArgs, stderr: 'pipe' });
 } catch (error) {
-  console.error(`${error.message}\n${routerStderr}`);
-  stopRouter();
+  console.error(/** @type {Error} */ (error).message);
   process.exit(1);
 }
 
 let routerCpuBefore = Number.NaN;
 const sampleRouterCpu = () => (routerCpuBefore = cpuSecondsOf(router.pid));
+/** @type {ClientTotals} */
 let totals;
 if (clients === 1) {
   totals = await runClients(port, sampleRouterCpu);
 } else {
   setTimeout(sampleRouterCpu, WARMUP_MS); // the client processes start counting after their warm-up too
-  const children = Array.from({ length: clients }, () => {
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), ...process.argv.slice(2), '--client-port', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    return once(child, 'close').then(() => JSON.parse(out));
-  });
-  const results = await Promise.all(children);
+  const clientArgs = [fileURLToPath(import.meta.url), ...process.argv.slice(2), '--client-port', String(port)];
+  const timeoutMs = WARMUP_MS + seconds * 1_000 + CLIENT_SLACK_MS;
+  /** @type {ClientTotals[]} */
+  const results = await Promise.all(Array.from({ length: clients }, (_, i) => runForJson(`client ${i + 1}`, process.execPath, clientArgs, timeoutMs)));
   totals = results.reduce((sum, r) => ({ done: sum.done + r.done, failed: sum.failed + r.failed, elapsedS: Math.max(sum.elapsedS, r.elapsedS), cpuS: sum.cpuS + r.cpuS }), { done: 0, failed: 0, elapsedS: 0, cpuS: 0 });
 }
 const routerCpuS = cpuSecondsOf(router.pid) - routerCpuBefore;
-stopRouter();
+await router.stop();
 backend.close();
 const { done: doneTotal, failed: failedTotal, elapsedS } = totals;
 const rate = doneTotal / elapsedS;

@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { waitForPort } from './ports.js';
 import { processTree } from './proc.js';
 
 /** @typedef {{ code: number | null, signal: NodeJS.Signals | null }} ExitStatus */
@@ -15,6 +16,7 @@ import { processTree } from './proc.js';
  * @property {number} pid
  * @property {import('node:child_process').ChildProcess} process
  * @property {Promise<ExitStatus>} exited
+ * @property {Promise<ExitStatus>} closed  exited, and its stdout and stderr read to the end
  * @property {() => boolean} isRunning
  * @property {(pattern: RegExp, timeoutMs: number) => Promise<RegExpMatchArray>} waitForLine  stdout lines
  * @property {(listener: (line: string) => void) => void} onLine
@@ -29,7 +31,10 @@ let hooksInstalled = false;
 const DEFAULT_GRACE_MS = 5_000;
 const MAX_STDERR_CHARS = 64 * 1024;
 
+/** @param {number} pid @param {NodeJS.Signals} signal */
 function killQuietly(pid, signal) {
+  // -1 (a spawn that failed) or 0 would signal every process we may signal, or our own group: never.
+  if (!(pid > 0)) return;
   try {
     process.kill(pid, signal);
   } catch {
@@ -39,6 +44,7 @@ function killQuietly(pid, signal) {
 
 /** SIGKILL a process and its descendants; the parent is stopped first so it cannot respawn a child meanwhile. */
 export function killTreeNow(pid) {
+  if (!(pid > 0)) return;
   killQuietly(pid, 'SIGSTOP');
   const tree = processTree(pid);
   for (const member of tree.reverse()) killQuietly(member, 'SIGKILL');
@@ -67,7 +73,8 @@ function installHooks() {
  * @param {string} command
  * @param {readonly string[]} args
  * @param {{ cpus?: string | null, stdin?: 'pipe' | 'ignore', stdout?: 'pipe' | 'ignore' | number,
- *           cwd?: string, env?: NodeJS.ProcessEnv }} [options]
+ *           stderr?: 'pipe' | 'inherit', cwd?: string, env?: NodeJS.ProcessEnv }} [options]
+ *        stderr 'pipe' (the default) keeps its last 64 KiB for stderrText(); 'inherit' shows it as it comes
  * @returns {Child}
  */
 export function startChild(name, command, args, options = {}) {
@@ -76,10 +83,10 @@ export function startChild(name, command, args, options = {}) {
   const child = spawn(/** @type {string} */ (pinned[0]), /** @type {string[]} */ (pinned[1]), {
     cwd: options.cwd,
     env: options.env ?? process.env,
-    stdio: [options.stdin ?? 'ignore', options.stdout ?? 'pipe', 'pipe'],
+    stdio: [options.stdin ?? 'ignore', options.stdout ?? 'pipe', options.stderr ?? 'pipe'],
   });
   let exitStatus = /** @type {ExitStatus | null} */ (null);
-  const exited = new Promise((resolve) => {
+  const exited = /** @type {Promise<ExitStatus>} */ (new Promise((resolve) => {
     child.once('exit', (code, signal) => {
       exitStatus = { code, signal };
       if (child.pid !== undefined) running.delete(child.pid);
@@ -91,12 +98,12 @@ export function startChild(name, command, args, options = {}) {
       if (child.pid !== undefined) running.delete(child.pid);
       resolve(exitStatus);
     });
-  });
+  }));
   /** Resolves once the process has exited and its stdout/stderr are fully read. */
   const closed = new Promise((resolve) => {
     child.once('close', resolve);
     child.once('error', resolve);
-  });
+  }).then(() => exited);
   let stderr = '';
   child.stderr?.on('data', (chunk) => {
     stderr += chunk.toString('utf8');
@@ -119,6 +126,7 @@ export function startChild(name, command, args, options = {}) {
     pid,
     process: child,
     exited,
+    closed,
     isRunning: () => exitStatus === null,
     stderrText: () => stderr,
     onLine: (listener) => listeners.push(listener),
@@ -161,4 +169,42 @@ export function startChild(name, command, args, options = {}) {
   };
   if (pid > 0 && exitStatus === null) running.set(pid, handle);
   return handle;
+}
+
+/**
+ * Waits until the child's port accepts; when it does not within `timeoutMs` or the child exits first, stops the
+ * child and throws with what it printed.
+ * @param {Child} child
+ * @param {number} port
+ * @param {number} timeoutMs
+ * @param {() => string} [extraLogs]  more to show on failure (e.g. the tail of its log file)
+ */
+export async function waitUntilListening(child, port, timeoutMs, extraLogs = () => '') {
+  try {
+    await waitForPort(port, timeoutMs, () => (child.isRunning() ? null : `${child.name} exited before listening`));
+  } catch (error) {
+    await child.stop(1_000, 'SIGKILL');
+    throw new Error(`${child.name} did not start: ${/** @type {Error} */ (error).message}\n${child.stderrText()}${extraLogs()}`);
+  }
+}
+
+/**
+ * Runs a helper process to its end (stderr shown as it comes) and parses its whole stdout as JSON: a bench's load
+ * or flood process reporting its counts. Past `timeoutMs` its tree is killed, and the parse fails.
+ * @param {string} name
+ * @param {string} command
+ * @param {readonly string[]} args
+ * @param {number} timeoutMs
+ * @returns {Promise<any>}
+ */
+export async function runForJson(name, command, args, timeoutMs) {
+  const child = startChild(name, command, args, { stderr: 'inherit' });
+  /** @type {string[]} */
+  const lines = [];
+  child.onLine((line) => lines.push(line));
+  const timer = setTimeout(() => killTreeNow(child.pid), timeoutMs);
+  const status = await child.closed;
+  clearTimeout(timer);
+  if (status.code !== 0) console.error(`${name} exited with ${status.signal ?? status.code}`);
+  return JSON.parse(lines.join('\n'));
 }

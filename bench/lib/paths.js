@@ -11,3 +11,5 @@ export const RESULTS_DIR = path.join(BENCH_DIR, 'results');
 export const PROFILES_DIR = path.join(BUILD_DIR, 'profiles');
 export const HELLOS_DIR = path.join(REPO_DIR, 'fixtures', 'hellos');
 export const DEFAULT_HELLO = path.join(HELLOS_DIR, 'curl.bin');
+/** The test CA and router.test certificate (ca.pem, router.test.pem, router.test.key). */
+export const CERTS_DIR = path.join(REPO_DIR, 'fixtures', 'certs');

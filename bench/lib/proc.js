@@ -3,7 +3,7 @@
  * Linux only; on other systems the figures come back as null and the table says "n/a".
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 let clockTicks = /** @type {number | null} */ (null);
 
@@ -37,7 +37,7 @@ export function processTree(pid) {
   return tree;
 }
 
-/** utime + stime of one process, in seconds (all its threads), or null when it is gone. */
+/** utime + stime of one process, in seconds (all its threads), or null when it is gone. @param {number} pid */
 function cpuSecondsOf(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -76,22 +76,31 @@ export function treeCpuSplit(pid) {
   return isFound ? { user, sys } : null;
 }
 
-/** CPU seconds of a whole process tree. */
-export function treeCpuSeconds(pid) {
+/**
+ * The sum of one figure over a process tree, or null when no member of it could be read.
+ * @param {number} pid
+ * @param {(member: number) => number | null} figureOf
+ */
+function sumOverTree(pid, figureOf) {
   let total = 0;
   let isFound = false;
   for (const member of processTree(pid)) {
-    const seconds = cpuSecondsOf(member);
-    if (seconds !== null) {
-      total += seconds;
+    const figure = figureOf(member);
+    if (figure !== null) {
+      total += figure;
       isFound = true;
     }
   }
   return isFound ? total : null;
 }
 
-/** VmRSS of one process in KiB, or null. */
-function rssKiBOf(pid) {
+/** CPU seconds of a whole process tree. @param {number} pid */
+export function treeCpuSeconds(pid) {
+  return sumOverTree(pid, cpuSecondsOf);
+}
+
+/** VmRSS of one process in KiB, or null when it is gone. @param {number} pid @returns {number | null} */
+export function rssKiB(pid) {
   try {
     const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
     return match ? Number(match[1]) : null;
@@ -100,18 +109,14 @@ function rssKiBOf(pid) {
   }
 }
 
-/** Resident memory of a whole process tree in KiB. */
+/** Resident memory of a whole process tree in KiB. @param {number} pid */
 export function treeRssKiB(pid) {
-  let total = 0;
-  let isFound = false;
-  for (const member of processTree(pid)) {
-    const kib = rssKiBOf(member);
-    if (kib !== null) {
-      total += kib;
-      isFound = true;
-    }
-  }
-  return isFound ? total : null;
+  return sumOverTree(pid, rssKiB);
+}
+
+/** Open file descriptors of one process (/proc/PID/fd); throws when it is gone. @param {number} pid */
+export function openFdCount(pid) {
+  return readdirSync(`/proc/${pid}/fd`).length;
 }
 
 /**

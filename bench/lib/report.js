@@ -52,6 +52,16 @@ export function stat(values) {
   return { min: /** @type {number} */ (sorted[0]), median, max: /** @type {number} */ (sorted[sorted.length - 1]), n: sorted.length };
 }
 
+/**
+ * The p-th percentile of ascending `sorted` (the value at rank ⌊p/100 × n⌋, the last for p = 100); NaN when empty.
+ * @param {readonly number[]} sorted
+ * @param {number} p  0 to 100
+ */
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return /** @type {number} */ (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]);
+}
+
 function formatNumber(value, digits) {
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }

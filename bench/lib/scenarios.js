@@ -79,7 +79,9 @@ function cpuSample(pid) {
 /**
  * /proc figures at one edge of the measured window.
  * @typedef {{ busy: number, steal: number } | null} CoreTimes
- * @typedef {{ at: number, target: number | null, backend: number | null, core: CoreTimes, clientCore: CoreTimes }} Mark
+ * @typedef {{ user: number, sys: number } | null} CpuSplit  user and system seconds of the target's tree, apart
+ * @typedef {{ at: number, target: number | null, targetSplit: CpuSplit, backend: number | null, core: CoreTimes,
+ *             clientCore: CoreTimes }} Mark
  * @returns {Mark}
  */
 function mark(target, backend, proxyCpus, clientCpus) {
@@ -126,6 +128,34 @@ function windowCpu(from, to, fallbackSeconds, loadgenCpuSeconds) {
   };
 }
 
+/**
+ * One load-generator run over the warm-up and the measured window, with /proc marked at the window's edges: its
+ * result and the CPU figures over the window.
+ * @param {Context} ctx
+ * @param {TargetExtras} extras
+ * @param {import('./targets.js').RunningTarget} target
+ * @param {import('./echo-backend.js').EchoBackend} backend
+ * @param {'rate' | 'stream'} mode
+ * @param {string[]} extraArgs
+ */
+async function runMeasuredLoad(ctx, extras, target, backend, mode, extraArgs) {
+  const proxyCpus = extras.proxyCpus === undefined ? ctx.proxyCpus : extras.proxyCpus;
+  /** @type {Record<string, Mark>} */
+  const marks = {};
+  const result = await runLoad(ctx.tools.loadgen, mode, {
+    port: target.port,
+    helloFile: ctx.helloFile,
+    cpus: ctx.clientCpus,
+    warmupMs: ctx.load.warmupMs,
+    durationMs: ctx.load.durationMs,
+    extraArgs,
+    onMarker: (marker) => {
+      marks[marker] = mark(target, backend, proxyCpus, ctx.clientCpus);
+    },
+  });
+  return { result, window: windowCpu(marks.WARMED, marks.MEASURED, result.seconds, result.loadgen_cpu_s) };
+}
+
 function errorOf(result, count) {
   const errors = result.errors_measured ?? 0;
   if (count === 0) return `no cycle completed (${result.first_error || 'no error reported'})`;
@@ -140,22 +170,10 @@ function errorOf(result, count) {
  */
 export function measureRate(ctx, name, extras = {}) {
   return withTarget(ctx, name, extras, async (target, backend) => {
-    const proxyCpus = extras.proxyCpus === undefined ? ctx.proxyCpus : extras.proxyCpus;
-    /** @type {Record<string, Mark>} */
-    const marks = {};
-    const result = await runLoad(ctx.tools.loadgen, 'rate', {
-      port: target.port,
-      helloFile: ctx.helloFile,
-      cpus: ctx.clientCpus,
-      warmupMs: ctx.load.warmupMs,
-      durationMs: ctx.load.durationMs,
-      extraArgs: ['--conc', String(ctx.load.conc), '--payload', '100'],
-      onMarker: (marker) => {
-        marks[marker] = mark(target, backend, proxyCpus, ctx.clientCpus);
-      },
-    });
+    const extraArgs = ['--conc', String(ctx.load.conc), '--payload', '100'];
+    const { result, window } = await runMeasuredLoad(ctx, extras, target, backend, 'rate', extraArgs);
     const conns = result.conns ?? 0;
-    const { targetCpu, targetUser, targetSys, ...cpu } = windowCpu(marks.WARMED, marks.MEASURED, result.seconds, result.loadgen_cpu_s);
+    const { targetCpu, targetUser, targetSys, ...cpu } = window;
     return {
       error: errorOf(result, conns),
       conn_per_s: result.conn_per_s,
@@ -177,21 +195,9 @@ export function measureRate(ctx, name, extras = {}) {
  */
 export function measureThroughput(ctx, name, extras = {}) {
   return withTarget(ctx, name, extras, async (target, backend) => {
-    const proxyCpus = extras.proxyCpus === undefined ? ctx.proxyCpus : extras.proxyCpus;
-    /** @type {Record<string, Mark>} */
-    const marks = {};
-    const result = await runLoad(ctx.tools.loadgen, 'stream', {
-      port: target.port,
-      helloFile: ctx.helloFile,
-      cpus: ctx.clientCpus,
-      warmupMs: ctx.load.warmupMs,
-      durationMs: ctx.load.durationMs,
-      extraArgs: ['--streams', String(ctx.load.streams), '--chunk', String(ctx.load.chunk)],
-      onMarker: (marker) => {
-        marks[marker] = mark(target, backend, proxyCpus, ctx.clientCpus);
-      },
-    });
-    const { targetCpu, targetUser: _user, targetSys: _sys, ...cpu } = windowCpu(marks.WARMED, marks.MEASURED, result.seconds, result.loadgen_cpu_s);
+    const extraArgs = ['--streams', String(ctx.load.streams), '--chunk', String(ctx.load.chunk)];
+    const { result, window } = await runMeasuredLoad(ctx, extras, target, backend, 'stream', extraArgs);
+    const { targetCpu, targetUser: _user, targetSys: _sys, ...cpu } = window;
     const isComplete = result.streams_alive === ctx.load.streams && result.bytes > 0;
     return {
       error: isComplete ? null : `${result.streams_alive} of ${ctx.load.streams} streams alive (${result.first_error})`,
@@ -260,7 +266,7 @@ function sleep(ms) {
  * @param {import('./targets.js').TargetName} name
  */
 export async function measureSyscalls(ctx, name) {
-  let counts = null;
+  let counts = /** @type {import('./syscalls.js').StraceCounts | null} */ (null);
   const figures = await withTarget(ctx, name, {}, async (target) => {
     if (target.pid === null) return { error: 'no proxy process' };
     const strace = await attachStrace(target.pid);

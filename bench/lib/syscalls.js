@@ -17,6 +17,8 @@ export function hasStrace() {
   return existsSync(STRACE_BIN);
 }
 
+/** @typedef {{ total: number, by_syscall: Record<string, number> }} StraceCounts  calls, in all and by syscall */
+
 /**
  * Attaches strace to the tree under `pid`; `stop()` detaches and returns { total, by_syscall } (calls).
  * @param {number} pid
@@ -47,7 +49,11 @@ export async function attachStrace(pid) {
   };
 }
 
-/** `strace -c` table → { total, by_syscall }. */
+/**
+ * `strace -c` table → { total, by_syscall }.
+ * @param {string} text
+ * @returns {StraceCounts}
+ */
 export function parseStraceSummary(text) {
   /** @type {Record<string, number>} */
   const bySyscall = {};

@@ -6,9 +6,9 @@
 import { execFileSync } from 'node:child_process';
 import { accessSync, closeSync, constants as fsConstants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { startChild } from './children.js';
+import { startChild, waitUntilListening } from './children.js';
 import { BUILD_DIR, CLI_JS, REPO_DIR } from './paths.js';
-import { freePort, waitForPort } from './ports.js';
+import { freePort } from './ports.js';
 
 /**
  * sni-router runs the CLI twice: `sni-router` on the native (C) plane, `sni-router-node` with --data-plane node.
@@ -198,27 +198,28 @@ export function startTarget(name, options) {
   }
 }
 
+
 /**
- * Waits for the port; on failure, stops the process and reports what it printed.
- * @param {import('./children.js').Child} child
+ * Starts `node ARGS` from the repository with its stdout in bench/.build/logs/NAME-PORT.log, and waits until it
+ * listens on `port` (on failure the error carries the log's tail).
+ * @param {string} name
+ * @param {string[]} args
  * @param {number} port
- * @param {() => string} [extraLogs]
+ * @param {string | null} cpus
  */
-async function waitUntilListening(child, port, extraLogs = () => '') {
-  try {
-    await waitForPort(port, START_TIMEOUT_MS, () => (child.isRunning() ? null : `${child.name} exited before listening`));
-  } catch (error) {
-    await child.stop(1_000, 'SIGKILL');
-    throw new Error(`${child.name} did not start: ${/** @type {Error} */ (error).message}\n${child.stderrText()}${extraLogs()}`);
-  }
+async function startLoggedNode(name, args, port, cpus) {
+  mkdirSync(LOGS_DIR, { recursive: true });
+  const logFile = path.join(LOGS_DIR, `${name}-${port}.log`);
+  const logFd = openSync(logFile, 'w');
+  const child = startChild(name, process.execPath, args, { cpus, stdout: logFd, cwd: REPO_DIR });
+  closeSync(logFd);
+  await waitUntilListening(child, port, START_TIMEOUT_MS, () => tail(logFile));
+  return { child, logFile };
 }
 
 /** @param {StartOptions} options @param {'native' | 'node'} plane */
 async function startRouter(options, plane) {
   const port = await freePort();
-  mkdirSync(LOGS_DIR, { recursive: true });
-  const logFile = path.join(LOGS_DIR, `sni-router-${port}.log`);
-  const logFd = openSync(logFile, 'w');
   const nodeArgs = [...(options.nodeArgs ?? []), ...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [])];
   const args = [
     ...nodeArgs,
@@ -230,9 +231,7 @@ async function startRouter(options, plane) {
     '--data-plane', plane,
     ...(options.workers ? ['--workers', String(options.workers)] : []),
   ];
-  const child = startChild(plane === 'native' ? 'sni-router' : 'sni-router-node', process.execPath, args, { cpus: options.cpus, stdout: logFd, cwd: REPO_DIR });
-  closeSync(logFd);
-  await waitUntilListening(child, port, () => tail(logFile));
+  const { child, logFile } = await startLoggedNode(plane === 'native' ? 'sni-router' : 'sni-router-node', args, port, options.cpus);
   return {
     port,
     pid: child.pid,
@@ -252,13 +251,8 @@ async function startRouter(options, plane) {
  */
 async function startNativeServer(options) {
   const port = await freePort();
-  mkdirSync(LOGS_DIR, { recursive: true });
-  const logFile = path.join(LOGS_DIR, `sni-router-native-${port}.log`);
-  const logFd = openSync(logFile, 'w');
   const args = [...(options.nodeArgs ?? []), NATIVE_SERVER_JS, '--listen', `127.0.0.1:${port}`, '--route', `${options.sni}=127.0.0.1:${options.backendPort}`];
-  const child = startChild('sni-router-native', process.execPath, args, { cpus: options.cpus, stdout: logFd, cwd: REPO_DIR });
-  closeSync(logFd);
-  await waitUntilListening(child, port, () => tail(logFile));
+  const { child, logFile } = await startLoggedNode('sni-router-native', args, port, options.cpus);
   return {
     port,
     pid: child.pid,
@@ -294,6 +288,25 @@ function summarizeAccessLog(file) {
     reasons[reason] = (reasons[reason] ?? 0) + 1;
   }
   return reasons;
+}
+
+/**
+ * A running peer (HAProxy, nginx): stopping it stops its process and removes its folder.
+ * @param {import('./children.js').Child} child
+ * @param {number} port
+ * @param {string} dir
+ * @returns {RunningTarget}
+ */
+function peerTarget(child, port, dir) {
+  return {
+    port,
+    pid: child.pid,
+    async stop() {
+      const status = await child.stop(STOP_GRACE_MS);
+      rmSync(dir, { recursive: true, force: true });
+      return { exit: status.signal ?? status.code };
+    },
+  };
 }
 
 /** @param {string} name */
@@ -332,16 +345,8 @@ async function startHaproxy(options, isSplice) {
   const configFile = path.join(dir, 'haproxy.cfg');
   writeFileSync(configFile, config);
   const child = startChild('haproxy', binary, ['-db', '-f', configFile], { cpus: options.cpus, cwd: dir });
-  await waitUntilListening(child, port);
-  return {
-    port,
-    pid: child.pid,
-    async stop() {
-      const status = await child.stop(STOP_GRACE_MS);
-      rmSync(dir, { recursive: true, force: true });
-      return { exit: status.signal ?? status.code };
-    },
-  };
+  await waitUntilListening(child, port, START_TIMEOUT_MS);
+  return peerTarget(child, port, dir);
 }
 
 /** @param {StartOptions} options */
@@ -383,14 +388,6 @@ async function startNginx(options) {
     cpus: options.cpus,
     cwd: dir,
   });
-  await waitUntilListening(child, port, () => tail(path.join(dir, 'error.log')));
-  return {
-    port,
-    pid: child.pid,
-    async stop() {
-      const status = await child.stop(STOP_GRACE_MS);
-      rmSync(dir, { recursive: true, force: true });
-      return { exit: status.signal ?? status.code };
-    },
-  };
+  await waitUntilListening(child, port, START_TIMEOUT_MS, () => tail(path.join(dir, 'error.log')));
+  return peerTarget(child, port, dir);
 }
