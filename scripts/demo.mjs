@@ -9,26 +9,32 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Modification times of the files under `dir` whose names pass `keep`. */
-function mtimes(dir, keep) {
+/** The .ts files under `dir` (declaration files aside), as paths relative to it. */
+function sources(dir) {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((entry) => entry.isFile() && keep(entry.name))
-    .map((entry) => statSync(path.join(entry.parentPath ?? entry.path, entry.name)).mtimeMs);
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts'))
+    .map((entry) => path.relative(dir, path.join(entry.parentPath ?? entry.path, entry.name)));
 }
 
 /**
- * Whether dist/ under `root` is missing or older than what it is built from: a .ts file under src/, or the
- * TypeScript configs. tsc writes every output on each build, so the oldest output is the build's time.
+ * Whether dist/ under `root` lacks an output or holds one older than its source (src/X.ts → dist/X.js), or than
+ * the TypeScript configs. Outputs are paired with their own sources: dist/ keeps files of sources since removed
+ * (tsc never deletes), and those must not make a current build look stale.
  */
 export function isDistStale(root) {
-  const outputs = mtimes(path.join(root, 'dist'), (name) => name.endsWith('.js'));
-  if (!existsSync(path.join(root, 'dist', 'demo.js')) || outputs.length === 0) return true;
-  const inputs = [
-    ...mtimes(path.join(root, 'src'), (name) => name.endsWith('.ts')),
-    ...['tsconfig.json', 'tsconfig.build.json'].filter((name) => existsSync(path.join(root, name))).map((name) => statSync(path.join(root, name)).mtimeMs),
-  ];
-  return Math.max(...inputs) > Math.min(...outputs);
+  if (!existsSync(path.join(root, 'dist', 'demo.js'))) return true;
+  const configs = ['tsconfig.json', 'tsconfig.build.json']
+    .filter((name) => existsSync(path.join(root, name)))
+    .map((name) => statSync(path.join(root, name)).mtimeMs);
+  const newestConfig = Math.max(0, ...configs);
+  for (const source of sources(path.join(root, 'src'))) {
+    const output = path.join(root, 'dist', source.replace(/\.ts$/, '.js'));
+    if (!existsSync(output)) return true;
+    const built = statSync(output).mtimeMs;
+    if (statSync(path.join(root, 'src', source)).mtimeMs > built || newestConfig > built) return true;
+  }
+  return false;
 }
 
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -8,8 +8,24 @@ import { setTimeout as delay } from 'node:timers/promises';
 export const LOOPBACK_IPV4 = '127.0.0.1';
 export const LOOPBACK_IPV6 = '::1';
 
-/** A port that was free a moment ago on `host` (listen on 0, read it, close). Another process may take it. */
-export function freePort(host: string = LOOPBACK_IPV4): Promise<number> {
+/** Ports freePort handed out in this process: the kernel may give a just-closed port 0 bind the same one again. */
+const handedOut = new Set<number>();
+
+/**
+ * A port that was free a moment ago on `host` (listen on 0, read it, close), and not one this process was given
+ * before: a test asking for three ports in a row gets three different ones. Another process may still take it.
+ */
+export async function freePort(host: string = LOOPBACK_IPV4): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = await ephemeralPort(host);
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no fresh port from ${host} in 100 tries`);
+}
+
+function ephemeralPort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);

@@ -131,6 +131,15 @@ describe('scripts/demo.mjs isDistStale', () => {
       const then = new Date(Date.now() - 60_000);
       utimesSync(path.join(root, 'src/config/a.ts'), then, then);
       expect(isDistStale(root)).toBe(false);
+      // An old output whose source was removed since (tsc never deletes it) does not make the build stale.
+      writeFileSync(path.join(root, 'dist/config/removed.js'), '');
+      const long = new Date(Date.now() - 3_600_000);
+      utimesSync(path.join(root, 'dist/config/removed.js'), long, long);
+      expect(isDistStale(root)).toBe(false);
+      writeFileSync(path.join(root, 'src/config/b.ts'), ''); // a source with no output yet
+      utimesSync(path.join(root, 'src/config/b.ts'), then, then);
+      expect(isDistStale(root)).toBe(true);
+      rmSync(path.join(root, 'src/config/b.ts'));
       const later = new Date(Date.now() + 60_000);
       utimesSync(path.join(root, 'src/config/a.ts'), later, later); // a source edited after the build
       expect(isDistStale(root)).toBe(true);
