@@ -325,8 +325,10 @@ async function startHaproxy(options, isSplice) {
     'global',
     '  nbthread 1',
     `  maxconn ${PEER_MAX_CONNECTIONS}`,
-    // splice-auto holds pipes (2 descriptors each; default maxconn / 4 of them): within the descriptor limit.
-    ...(isSplice ? ['  maxpipes 1024'] : []),
+    // splice-auto holds pipes (2 descriptors each; default maxconn / 4 of them). HAProxy wants 2 × maxconn +
+    // 2 × maxpipes + its own within the 20,000-descriptor limit (1,024 pipes asked for 21,662 and it would not
+    // start); the scenarios keep at most 64 connections busy at once, so 128 pipes are plenty.
+    ...(isSplice ? ['  maxpipes 128'] : []),
     'defaults',
     '  mode tcp',
     '  timeout connect 5s',
