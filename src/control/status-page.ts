@@ -34,6 +34,7 @@ header .about code { color: #fff; }
 main { padding: 16px 24px 40px; display: grid; gap: 16px; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); }
 section { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px 16px; min-width: 0; }
 section.wide { grid-column: 1 / -1; }
+.stack { display: grid; gap: 16px; align-content: start; min-width: 0; }
 h2 { margin: 0 0 10px; font-size: 15px; font-weight: 600; display: flex; align-items: baseline; gap: 8px; }
 h2 small { color: var(--muted); font-weight: 400; font-size: 12px; }
 table { width: 100%; border-collapse: collapse; }
@@ -52,7 +53,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-sp
 .backend .detail { color: var(--muted); font-size: 12px; margin-left: 6px; }
 .backend .error { color: var(--down); font-size: 12px; margin-left: 6px; }
 .pool-label { display: block; color: var(--muted); font-size: 12px; margin-top: 4px; }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(130px, 1fr)); gap: 10px; margin-bottom: 10px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(100px, 1fr)); gap: 10px; margin-bottom: 10px; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px; }
 .card .value { font-size: 20px; font-weight: 600; font-variant-numeric: tabular-nums; }
 .card .label { color: var(--muted); font-size: 12px; }
@@ -62,7 +63,9 @@ input[type=search] { width: 100%; max-width: 420px; padding: 6px 10px; margin-bo
 .changes .added { color: var(--up); }
 .changes .removed { color: var(--down); }
 .changes .changed { color: var(--warn); }
-.problem { display: block; color: var(--down); font-size: 12.5px; }
+.problem { display: -webkit-box; -webkit-line-clamp: 3; -webkit-box-orient: vertical; overflow: hidden; color: var(--down); font-size: 12.5px; }
+.meta { display: block; color: var(--muted); font-size: 11.5px; }
+.pill { white-space: nowrap; }
 `;
 
 /**
@@ -207,12 +210,13 @@ ${formatSince.toString()}
     var now = Date.now();
     fill('reloads', reloads.reloads.map(function (entry) {
       var what = el('td');
+      what.appendChild(el('span', (entry.ok ? 'now ' : 'kept ') + entry.hash + ' \u00b7 ' + entry.duration_ms + ' ms', 'meta mono'));
       if (entry.ok) what.appendChild(changeList(entry));
-      else entry.problems.forEach(function (problem) { what.appendChild(el('span', problem, 'problem')); });
+      else entry.problems.forEach(function (problem) { var line = el('span', problem, 'problem'); line.title = problem; what.appendChild(line); });
       var when = el('td', formatSince(entry.at, now), 'num');
       when.title = entry.at;
-      return row([when, cell(entry.source), cell(el('span', entry.ok ? 'ok' : 'failed', 'pill ' + (entry.ok ? 'ok' : 'failed'))), cell(entry.hash, 'mono'), cell(entry.duration_ms + ' ms', 'num'), what]);
-    }), 6, 'no reloads since start');
+      return row([when, cell(entry.source), cell(el('span', entry.ok ? 'ok' : 'failed', 'pill ' + (entry.ok ? 'ok' : 'failed'))), what]);
+    }), 4, 'no reloads since start');
   }
 
   function renderRates(counts, at) {
@@ -221,11 +225,11 @@ ${formatSince.toString()}
     var elapsed = prev ? at - prev.at : 0;
     var p = prev ? prev.counts : {};
     var cards = [
-      ['open connections', String(counts.active)],
-      ['new connections', formatRate(prev ? ratePerSecond(p.accepted, counts.accepted, elapsed) : null)],
+      ['open now', String(counts.active)],
+      ['new conns', formatRate(prev ? ratePerSecond(p.accepted, counts.accepted, elapsed) : null)],
       ['bytes in', prev && typeof counts.bytesIn === 'number' ? formatBytes(ratePerSecond(p.bytesIn, counts.bytesIn, elapsed) || 0) + '/s' : '\\u2014'],
       ['bytes out', prev && typeof counts.bytesOut === 'number' ? formatBytes(ratePerSecond(p.bytesOut, counts.bytesOut, elapsed) || 0) + '/s' : '\\u2014'],
-      ['accepted in all', String(counts.accepted)],
+      ['accepted', String(counts.accepted)],
     ];
     var box = byId('rates');
     box.replaceChildren.apply(box, cards.map(function (card) {
@@ -281,10 +285,18 @@ ${formatSince.toString()}
     });
   }
 
+  // The filter is part of the page's address (/?q=TEXT), so a filtered view can be bookmarked or shared.
+  var initial = new URLSearchParams(location.search).get('q');
+  if (initial) byId('filter').value = initial;
   var debounce = null;
   byId('filter').addEventListener('input', function () {
     if (debounce !== null) clearTimeout(debounce);
-    debounce = setTimeout(function () { debounce = null; refresh(); }, 250);
+    debounce = setTimeout(function () {
+      debounce = null;
+      var filter = byId('filter').value.trim();
+      history.replaceState(null, '', filter ? '?q=' + encodeURIComponent(filter) : location.pathname);
+      refresh();
+    }, 250);
   });
   refresh();
 })();
@@ -302,10 +314,16 @@ const BODY = `
     <div class="cards" id="rates"></div>
     <table><thead><tr><th>closed by reason</th><th class="num">rate</th><th class="num">in all</th></tr></thead><tbody id="closes"></tbody></table>
   </section>
-  <section>
-    <h2>Listeners</h2>
-    <table><thead><tr><th>listener</th><th>bound to</th><th class="num">open</th></tr></thead><tbody id="listeners"></tbody></table>
-  </section>
+  <div class="stack">
+    <section>
+      <h2>Listeners</h2>
+      <table><thead><tr><th>listener</th><th>bound to</th><th class="num">open</th></tr></thead><tbody id="listeners"></tbody></table>
+    </section>
+    <section>
+      <h2>Reloads <small>the last 20, newest first</small></h2>
+      <table><thead><tr><th class="num">when</th><th>asked by</th><th>result</th><th>what changed</th></tr></thead><tbody id="reloads"></tbody></table>
+    </section>
+  </div>
   <section class="wide">
     <h2>Routes <small>in the order a lookup tries them</small></h2>
     <table><thead><tr><th class="num">#</th><th>route</th><th>kind</th><th>mode</th><th>balance</th><th>backends</th></tr></thead><tbody id="routes"></tbody></table>
@@ -314,10 +332,6 @@ const BODY = `
     <h2>Connections <small id="conn-count"></small></h2>
     <input id="filter" type="search" placeholder="filter by client, name, route, backend, state\u2026" aria-label="filter connections" autocomplete="off" spellcheck="false">
     <table><thead><tr><th>client</th><th>listener</th><th>name (SNI)</th><th>route</th><th>backend</th><th>mode</th><th>state</th><th class="num">age</th><th class="num">in</th><th class="num">out</th></tr></thead><tbody id="connections"></tbody></table>
-  </section>
-  <section class="wide">
-    <h2>Reloads <small>the last 20, newest first</small></h2>
-    <table><thead><tr><th class="num">when</th><th>asked by</th><th>result</th><th>config</th><th class="num">took</th><th>what changed</th></tr></thead><tbody id="reloads"></tbody></table>
   </section>
 </main>
 `;
