@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RouterProcess, startRouterProcess } from '../helpers/cli-process.js';
-import { CA_FILE, certFor } from '../helpers/backends.js';
+import { CA_FILE, certFor, deadPort } from '../helpers/backends.js';
 import { type EchoBackend, openStream, type Stream, startEchoBackend } from '../helpers/streams.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { elementById, hasChromium, runChromium, tableRows } from '../helpers/chromium.js';
@@ -379,5 +379,65 @@ describe.skipIf(!hasChromium())('the status page in headless Chromium', () => {
     const file = path.join(out, plane === undefined || plane === 'node' ? 'status-page.png' : `status-page-${plane}.png`);
     await runChromium(`http://127.0.0.1:${adminPort}/`, { tempDir: dir, screenshot: file, windowSize: '1280,900' });
     expect(readFileSync(file).subarray(1, 4).toString()).toBe('PNG');
+  });
+});
+
+describe('with --workers 2', () => {
+  let workers: RouterProcess | null = null;
+  const clients: TlsClient[] = [];
+  afterAll(async () => {
+    for (const client of clients) client.socket.destroy();
+    await workers?.stop('SIGKILL');
+  });
+
+  it('the primary gathers the list, the health and the counts from every worker', async () => {
+    const dead = `127.0.0.1:${await deadPort()}`;
+    const file = path.join(dir, 'workers.yaml');
+    writeFileSync(
+      file,
+      [
+        'listen: ["127.0.0.1:0"]',
+        'admin: 127.0.0.1:0',
+        'proxy_protocol: none',
+        'routes:',
+        `  alpha.test: [${alpha.label}]`,
+        '  dead.test:',
+        `    backends: [${dead}]`,
+        '    health: { interval: 200ms, timeout: 200ms, rise: 1, fall: 1 }',
+        '',
+      ].join('\n'),
+    );
+    workers = await startRouterProcess(['-c', file, '--workers', '2', '--no-watch']);
+    const started = await workers.waitForLine((line) => line.msg === 'sni-router started', 20_000);
+    const routerPort = Number((workers.lines().find((line) => line.msg === 'listening') ?? {}).port);
+    const primaryAdmin = Number((workers.lines().find((line) => line.msg === 'admin listening') ?? {}).port);
+    expect(started).toMatchObject({ workers: 2 });
+    for (let i = 0; i < 6; i++) clients.push(await openTlsClient(routerPort, 'alpha.test'));
+    await Promise.all(clients.map((client) => client.echo(500)));
+
+    const get = async <T>(query: string): Promise<T> => (await (await fetch(`http://127.0.0.1:${primaryAdmin}${query}`)).json()) as T;
+    const all = await get<ListPage & { connections: Array<Listed & { worker: number }> }>('/connections?list');
+    expect(all).toMatchObject({ total: 6, matched: 6 });
+    expect(all.connections.every((connection) => connection.route === 'alpha.test' && connection.bytes_in > 500)).toBe(true);
+    const clientPorts = clients.map((client) => `127.0.0.1:${client.socket.localPort}`).sort();
+    expect(all.connections.map((connection) => connection.client).sort()).toEqual(clientPorts);
+    expect(new Set(all.connections.map((connection) => connection.worker)).size).toBeGreaterThanOrEqual(1);
+    // Pages cut from the workers' lists merged: the same connections, in the same order, a page at a time.
+    const first = await get<ListPage>('/connections?list&limit=4');
+    const second = await get<ListPage>('/connections?list&limit=4&offset=4');
+    expect([...first.connections, ...second.connections].map((connection) => connection.id)).toEqual(all.connections.map((connection) => connection.id));
+
+    const counts = await get<{ active: number; workers: number; bytesIn: number }>('/connections');
+    expect(counts).toMatchObject({ active: 6, workers: 2 });
+    expect(counts.bytesIn).toBeGreaterThan(6 * 500);
+
+    let routes: RoutesBody | null = null;
+    await waitFor(async () => {
+      routes = await get<RoutesBody>('/routes');
+      return routes.routes.find((route) => route.name === 'dead.test')?.backend_health[0]?.state === 'down';
+    }, 'dead.test to be shown down by the workers\' checks');
+    const alphaHealth = routes!.routes.find((route) => route.name === 'alpha.test')!.backend_health[0];
+    expect(alphaHealth).toMatchObject({ backend: alpha.label, state: 'up', active: 6 });
+    expect(routes!.routes.find((route) => route.name === 'dead.test')!.backend_health[0]!.last_error).toMatch(/ECONNREFUSED|refused/i);
   });
 });
