@@ -5,7 +5,7 @@
  *
  *   limit    connections per page: default LIST_DEFAULT_LIMIT, at most LIST_MAX_LIMIT (larger asks are capped,
  *            and the answer's `limit` says so)
- *   offset   connections to skip, in the list's order: oldest first (then by id)
+ *   offset   connections to skip, in the list's order: oldest first (by `opened_at`, then by id)
  *   q        keeps connections whose id, client, listener, sni, route, backend, mode or state contains TEXT,
  *            ignoring case
  *
@@ -67,9 +67,13 @@ export function matchesFilter(connection: ConnectionInfo, filter: string | null)
   return fields.some((field) => field !== null && field.toLowerCase().includes(filter));
 }
 
-/** Oldest first; equal ages by id, so that a page's order does not depend on where the list came from. */
+/**
+ * Oldest first, by the accept time each connection keeps for its life (ages move between two requests, and are
+ * measured at different moments in different workers); equal times by id. So pages asked one after the other cut
+ * one order, wherever the list came from.
+ */
 export function compareConnections(a: ConnectionInfo, b: ConnectionInfo): number {
-  return b.age_s - a.age_s || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  return a.opened_at < b.opened_at ? -1 : a.opened_at > b.opened_at ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
 /** One page of `connections` (any order) for `query`. */

@@ -43,6 +43,8 @@ export interface ConnectionInfo {
   readonly backend: string | null;
   readonly mode: ListedMode;
   readonly state: ConnectionState;
+  /** ISO time of accept (wall clock, fixed for the connection's life: the list's order). */
+  readonly opened_at: string;
   /** Seconds since accept, to the millisecond. */
   readonly age_s: number;
   readonly bytes_in: number;

@@ -84,6 +84,7 @@ export class Connection implements SpliceOwner, HandshakeOwner, DialerOwner, Htt
       backend: record.backend,
       mode: record.mode,
       state: stage === 'closed' ? 'closing' : stage === 'serving_http_done' ? 'serving_http' : stage,
+      opened_at: new Date(record.openedAt).toISOString(),
       age_s: ageSeconds(record.startedAt, now),
       bytes_in: record.bytesIn,
       bytes_out: record.bytesOut,

@@ -70,6 +70,7 @@ export class PlainHttpConnection {
   private readonly settings: PlainHttpSettings;
   private readonly metrics: ConnectionMetrics;
   private readonly startedAt = performance.now();
+  private readonly openedAt = Date.now();
   private routedAt = 0;
   private readonly rawClientAddress: string;
   private readonly clientAddress: string;
@@ -140,6 +141,7 @@ export class PlainHttpConnection {
       backend: this.backend ? this.backendLabel : null,
       mode: this.settings.mode === 'redirect' ? 'http_redirect' : 'http',
       state: STATE_NAMES[this.state],
+      opened_at: new Date(this.openedAt).toISOString(),
       age_s: ageSeconds(this.startedAt, now),
       bytes_in: this.bytesIn,
       bytes_out: this.bytesOut,

@@ -141,6 +141,7 @@ export class NativeServingPlane implements DataPlane {
         backend: candidate ? candidate.pool.backendAt(candidate.index).label : null,
         mode: 'passthrough',
         state: native.state,
+        opened_at: new Date(state.record.openedAt).toISOString(),
         age_s: native.ageMs / 1000,
         bytes_in: native.bytesIn,
         bytes_out: native.bytesOut,

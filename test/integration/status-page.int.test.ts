@@ -102,6 +102,7 @@ interface Listed {
   backend: string | null;
   mode: string;
   state: string;
+  opened_at: string;
   age_s: number;
   bytes_in: number;
   bytes_out: number;
@@ -200,6 +201,8 @@ describe('GET /connections?list', () => {
       mode: 'passthrough',
       state: 'splicing',
     });
+    expect(Date.now() - Date.parse(first!.opened_at)).toBeGreaterThanOrEqual(0);
+    expect(Date.now() - Date.parse(first!.opened_at)).toBeLessThan(10_000);
     // The ClientHello and the handshake went through too: more than the 1,000 bytes of data each way.
     expect(first!.bytes_in).toBeGreaterThan(1_000);
     expect(first!.bytes_out).toBeGreaterThan(1_000);

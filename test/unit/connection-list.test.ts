@@ -21,6 +21,7 @@ const connection = (id: string, age: number, fields: Partial<ConnectionInfo> = {
   backend: '10.0.0.1:443',
   mode: 'passthrough',
   state: 'splicing',
+  opened_at: new Date(Date.UTC(2026, 11, 1, 12) - age * 1000).toISOString(),
   age_s: age,
   bytes_in: 10,
   bytes_out: 20,
