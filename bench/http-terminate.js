@@ -34,6 +34,8 @@ const SECONDS = Number(option('seconds', 4));
 const CONCURRENCY = Number(option('concurrency', 16));
 const ROUNDS = Number(option('rounds', 3));
 const PROTOCOL = option('protocol', 'h1');
+const DATA_PLANE = option('data-plane', 'auto');
+const BODY_BYTES = Number(option('body-bytes', 1024));
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -76,7 +78,7 @@ async function stop(child) {
 
 const BACKEND = `
 const http = require('node:http');
-const body = Buffer.alloc(1024, 'x');
+const body = Buffer.alloc(Number(process.argv[2]), 'x');
 const server = http.createServer((q, s) => { q.resume(); q.on('end', () => { s.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length }); s.end(body); }); });
 server.keepAliveTimeout = 60000;
 server.listen(Number(process.argv[1]), '127.0.0.1');
@@ -165,10 +167,10 @@ async function main() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-http-'));
   const children = [];
   try {
-    children.push(start(process.execPath, ['-e', BACKEND, String(backendPort)]));
+    children.push(start(process.execPath, ['-e', BACKEND, String(backendPort), String(BODY_BYTES)]));
     children.push(
       start(process.execPath, [CLI, '-l', `127.0.0.1:${routerPort}`, '-r', `${NAME}=127.0.0.1:${backendPort}`, '--terminate-http', NAME,
-        '--cert', path.join(CERTS, 'router.test.pem'), '--key', path.join(CERTS, 'router.test.key'), '--log-level', 'warn']),
+        '--cert', path.join(CERTS, 'router.test.pem'), '--key', path.join(CERTS, 'router.test.key'), '--log-level', 'warn', '--data-plane', DATA_PLANE]),
     );
     writeFileSync(path.join(dir, 'nginx.conf'), nginxConf(dir, nginxPort, backendPort));
     children.push(start('/usr/sbin/nginx', ['-p', `${dir}/`, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;']));
@@ -179,7 +181,7 @@ async function main() {
         results[name].push(await load(port));
       }
     }
-    console.log(`http-terminate ${PROTOCOL}, ${CONCURRENCY} loops, ${SECONDS}s x ${ROUNDS} rounds, 1 KiB responses (min / median / max)`);
+    console.log(`http-terminate ${PROTOCOL}, ${CONCURRENCY} loops, ${SECONDS}s x ${ROUNDS} rounds, ${BODY_BYTES}-byte responses, data plane ${DATA_PLANE} (min / median / max)`);
     for (const name of ['router', 'nginx']) {
       const runs = results[name];
       console.log(

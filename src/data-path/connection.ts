@@ -259,6 +259,8 @@ export class Connection implements SpliceOwner, HandshakeOwner, DialerOwner, Htt
 
   /** @internal The HTTP proxy is done with the socket: the access line says why (`done` unless it said otherwise). */
   httpServingClosed(handshake: ClientHandshake, reason: CloseReason): void {
+    // Closed already (shutdown, a limit's eviction): that close destroyed this socket, whose 'close' comes later.
+    if (this.isClosed) return;
     this.#stage = { name: 'serving_http_done', handshake };
     this.close(reason);
   }

@@ -6,7 +6,7 @@
  *
  *   READING    reading the request head; its bytes are kept to forward later
  *   CONNECTING route chosen from Host, client paused, dialing the pool's backends in turn under timeouts.connect
- *   SPLICING   header and head sent; both directions copied with backpressure until both ends close
+ *   SPLICING   header and head sent; the Splice (splice.ts) copies both ways, as for TLS routes, and says how it ended
  *   ANSWERED   the router wrote its own response and its FIN; what the client still sends is read and dropped
  *              (closing with unread bytes would make the kernel send a RST that can destroy the response in flight)
  *   CLOSED     close(reason) ran: sockets destroyed, timers cleared, access line written
@@ -19,6 +19,7 @@ import type { CloseReason } from '../ops/close-reason.js';
 import { nextConnectionId } from '../ops/conn-id.js';
 import { dial } from '../pools/dial.js';
 import { encodeProxyHeader } from '../wire/proxy-header.js';
+import { Splice, type ByteCounts, type SpliceEnd, type SpliceOwner } from './splice.js';
 import { normalizeServerName } from '../wire/host-name.js';
 import type { Pool } from '../pools/pool.js';
 import type { RouteMatch } from '../routing/route-table.js';
@@ -60,11 +61,12 @@ type TaggedSocket = net.Socket & { [kConnection]: PlainHttpConnection };
 
 const MAX_LOGGED_CHARS = 255;
 
-export class PlainHttpConnection {
+export class PlainHttpConnection implements SpliceOwner {
   readonly id = nextConnectionId();
   private state: State = READING;
   private readonly client: TaggedSocket;
-  private backend: TaggedSocket | null = null;
+  private backend: net.Socket | null = null;
+  private splice: Splice | null = null;
   private dialing: net.Socket | null = null;
   private readonly host: PlainHttpHost;
   private readonly settings: PlainHttpSettings;
@@ -92,9 +94,8 @@ export class PlainHttpConnection {
   private isOnFallback = false;
   private backendIndex = -1;
   private backendLabel: string | null = null;
-  private bytesIn = 0;
-  private bytesOut = 0;
-  private closedSockets = 0;
+  /** Shared with the splice, which adds what it copies. */
+  private readonly counts: ByteCounts = { bytesIn: 0, bytesOut: 0 };
   private clientEnded = false;
   private detail: string | null = null;
 
@@ -114,8 +115,6 @@ export class PlainHttpConnection {
     client.on('data', clientOnData);
     client.on('end', clientOnEnd);
     client.on('close', clientOnClose);
-    client.on('drain', clientOnDrain);
-    client.on('timeout', clientOnTimeout);
     // The head reader itself, not the sniffer's verdict: a redirect needs the method and target as well as Host.
     this.reader = newHeadReader({ maxBytes: host.snapshot.maxHelloBytes });
     if (this.rawClientAddress === '') {
@@ -171,11 +170,7 @@ export class PlainHttpConnection {
   /** @internal */
   onClientData(chunk: Buffer): void {
     if (this.state === ANSWERED) return; // the rest of a request we already answered: dropped
-    this.bytesIn += chunk.length;
-    if (this.state === SPLICING) {
-      if (!this.backend!.write(chunk)) this.client.pause();
-      return;
-    }
+    this.counts.bytesIn += chunk.length;
     this.peeked.push(chunk);
     this.peekedBytes += chunk.length;
     if (this.state !== READING || !this.reader) return;
@@ -252,7 +247,7 @@ export class PlainHttpConnection {
     this.peeked = [];
     this.state = ANSWERED;
     const response = plainHttpResponse(status, reason, body, headers);
-    this.bytesOut += response.length;
+    this.counts.bytesOut += response.length;
     this.client.end(response);
     this.client.resume();
     this.timer = setTimeout(headTimedOut, Math.min(MAX_LINGER_MS, this.host.snapshot.timeouts.clientHelloMs), this);
@@ -335,26 +330,28 @@ export class PlainHttpConnection {
   // ---- SPLICING --------------------------------------------------------------------------------------------
 
   private startSplice(socket: net.Socket): void {
-    const backend = socket as TaggedSocket;
-    backend[kConnection] = this;
-    this.backend = backend;
-    backend.on('error', backendOnError);
-    backend.on('data', backendOnData);
-    backend.on('end', backendOnEnd);
-    backend.on('close', backendOnClose);
-    backend.on('drain', backendOnDrain);
-    backend.cork();
-    const header = this.proxyHeader();
-    if (header) backend.write(header);
-    let writable = true;
-    for (const chunk of this.peeked) writable = backend.write(chunk);
-    if (this.clientEnded) backend.end();
-    backend.uncork();
-    this.peeked = [];
+    this.backend = socket;
+    // The splice owns both sockets from here: this connection's client handlers go, bar the head reader's state.
+    const client = this.client;
+    client.removeListener('error', clientOnError);
+    client.removeListener('data', clientOnData);
+    client.removeListener('end', clientOnEnd);
+    client.removeListener('close', clientOnClose);
     this.state = SPLICING;
-    const idleMs = this.host.snapshot.timeouts.idleMs;
-    if (idleMs > 0) this.client.setTimeout(idleMs);
-    if (writable) this.client.resume();
+    this.splice = new Splice(client, socket, this, this.counts);
+    const peeked = this.peeked;
+    this.peeked = [];
+    this.splice.start({ header: this.proxyHeader(), peeked, isClientEnded: this.clientEnded }, this.host.snapshot.timeouts.idleMs);
+  }
+
+  /** @internal The splice is over (both ends closed, one failed, or idle): so is the connection. */
+  spliceEnded(reason: SpliceEnd, detail?: string): void {
+    this.close(reason, detail);
+  }
+
+  /** @internal A reset before the backend's first byte: passive health counts it as a refused connection. */
+  backendRefused(code: string): void {
+    if (this.pool && this.backendLabel !== null) this.pool.health.reportDialFailure(this.backendLabel, `reset before its first byte (${code})`);
   }
 
   /** As for TLS routes, with the Host's name as AUTHORITY; no TLS TLVs (there was no TLS). */
@@ -372,25 +369,8 @@ export class PlainHttpConnection {
   }
 
   /** @internal */
-  onBackendData(chunk: Buffer): void {
-    this.bytesOut += chunk.length;
-    if (!this.client.write(chunk)) this.backend!.pause();
-  }
-
-  /** @internal */
-  onClientDrain(): void {
-    this.backend?.resume();
-  }
-
-  /** @internal */
-  onBackendDrain(): void {
-    if (this.state === SPLICING) this.client.resume();
-  }
-
-  /** @internal */
   onClientEnd(): void {
-    if (this.state === SPLICING) this.backend!.end();
-    else if (this.state === CONNECTING) this.clientEnded = true;
+    if (this.state === CONNECTING) this.clientEnded = true;
     else if (this.state === ANSWERED) {
       // A client that sent its request and FIN at once: our answer may still be on its way out; let it leave.
       if (this.client.writableFinished) this.close(this.answeredReason, this.detail ?? undefined);
@@ -399,19 +379,8 @@ export class PlainHttpConnection {
   }
 
   /** @internal */
-  onBackendEnd(): void {
-    this.client.end();
-  }
-
-  /** @internal */
   onSocketClose(): void {
-    if (this.state === ANSWERED) {
-      this.close(this.answeredReason, this.detail ?? undefined);
-      return;
-    }
-    if (this.state !== SPLICING) return;
-    this.closedSockets++;
-    if (this.closedSockets === 2) this.close('done');
+    if (this.state === ANSWERED) this.close(this.answeredReason, this.detail ?? undefined);
   }
 
   /** @internal */
@@ -419,11 +388,6 @@ export class PlainHttpConnection {
     // After our own answer, a reset from a client that read it and left is the normal end.
     if (this.state === ANSWERED) this.close(this.answeredReason, this.detail ?? undefined);
     else this.close('client_reset', error.code ?? error.message);
-  }
-
-  /** @internal */
-  onBackendError(error: NodeJS.ErrnoException): void {
-    this.close('backend_reset', error.code ?? error.message);
   }
 
   // ---- CLOSED ----------------------------------------------------------------------------------------------
@@ -443,8 +407,8 @@ export class PlainHttpConnection {
       route,
       backend: this.backend ? this.backendLabel : null,
       mode: this.settings.mode === 'redirect' ? 'http_redirect' : 'http',
-      bytes_in: this.bytesIn,
-      bytes_out: this.bytesOut,
+      bytes_in: this.counts.bytesIn,
+      bytes_out: this.counts.bytesOut,
       duration_ms: durationMs,
       reason,
     };
@@ -457,7 +421,7 @@ export class PlainHttpConnection {
     if (this.detail !== null) line.detail = this.detail;
     if (this.isOnFallback) line.pool = 'fallback';
     this.host.logger.info(line, 'connection closed');
-    this.metrics.closed({ listener, route, reason, bytesIn: this.bytesIn, bytesOut: this.bytesOut, durationMs });
+    this.metrics.closed({ listener, route, reason, bytesIn: this.counts.bytesIn, bytesOut: this.counts.bytesOut, durationMs });
   }
 }
 
@@ -482,32 +446,11 @@ function clientOnData(this: TaggedSocket, chunk: Buffer): void {
 function clientOnEnd(this: TaggedSocket): void {
   this[kConnection].onClientEnd();
 }
-function clientOnDrain(this: TaggedSocket): void {
-  this[kConnection].onClientDrain();
-}
 function clientOnClose(this: TaggedSocket): void {
   this[kConnection].onSocketClose();
 }
 function clientOnError(this: TaggedSocket, error: NodeJS.ErrnoException): void {
   this[kConnection].onClientError(error);
-}
-function clientOnTimeout(this: TaggedSocket): void {
-  this[kConnection].close('idle_timeout');
-}
-function backendOnData(this: TaggedSocket, chunk: Buffer): void {
-  this[kConnection].onBackendData(chunk);
-}
-function backendOnEnd(this: TaggedSocket): void {
-  this[kConnection].onBackendEnd();
-}
-function backendOnDrain(this: TaggedSocket): void {
-  this[kConnection].onBackendDrain();
-}
-function backendOnClose(this: TaggedSocket): void {
-  this[kConnection].onSocketClose();
-}
-function backendOnError(this: TaggedSocket, error: NodeJS.ErrnoException): void {
-  this[kConnection].onBackendError(error);
 }
 function headTimedOut(connection: PlainHttpConnection): void {
   connection.onTimeout();

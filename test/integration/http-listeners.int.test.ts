@@ -41,6 +41,7 @@ describe('plain-HTTP listeners', () => {
   let router: TestRouter;
   let app: CaptureBackend;
   let plain: CaptureBackend;
+  let dropping: CaptureBackend;
   let redirectPort: number;
   let redirect8443Port: number;
   let routePort: number;
@@ -49,6 +50,7 @@ describe('plain-HTTP listeners', () => {
   beforeAll(async () => {
     app = await answeringBackend('acme-token-for-app');
     plain = await answeringBackend('plain backend says hi');
+    dropping = await startCaptureBackend((socket) => socket.end());
     redirectPort = await freePort();
     redirect8443Port = await freePort();
     routePort = await freePort();
@@ -66,6 +68,9 @@ routes:
   plain.test:
     backends: [127.0.0.1:${plain.port}]
     proxy_protocol: none
+  drop.test:
+    backends: [127.0.0.1:${dropping.port}]
+    proxy_protocol: none
 `);
   });
 
@@ -73,6 +78,7 @@ routes:
     await router?.stop();
     await app?.close();
     await plain?.close();
+    await dropping?.close();
   });
 
   it('redirect answers 308 to https://HOST/PATH?QUERY, without the port for 443', async () => {
@@ -147,6 +153,16 @@ routes:
     const header = decodeV2(app.connections.at(-1)!.received());
     expect(header.tlvs.get(PP2_TYPE_AUTHORITY)?.toString()).toBe('app.test');
     expect((await curlHttp(`http://127.0.0.1:${routePort}/`, ['-H', 'Host: other.test'])).status).toBe(404);
+  });
+
+  it('http: route to a backend that closes before a byte: the client sees the close, the line says backend_closed_early', async () => {
+    const socket = await connectRaw(routePort);
+    const head = 'GET /dropped HTTP/1.1\r\nHost: drop.test\r\n\r\n';
+    socket.write(head);
+    const closed = await collect(socket);
+    expect(closed.data.length).toBe(0);
+    const line = await router.waitForAccessLine((l) => l.route === 'drop.test');
+    expect(line).toMatchObject({ mode: 'http', reason: 'backend_closed_early', bytes_in: head.length, bytes_out: 0, path: '/dropped' });
   });
 
   it('a client that never finishes its head is cut by timeouts.client_hello', async () => {

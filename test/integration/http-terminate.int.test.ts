@@ -303,3 +303,35 @@ describe('byte-stream terminate', () => {
     expect(line).toMatchObject({ mode: 'terminate', reason: 'done', detail: 'client left without close_notify' });
   });
 });
+
+describe('a kept-alive HTTP-mode connection the router closes', () => {
+  // Regression: a connection closed by the router while it served HTTP (shutdown, a limit's eviction) wrote its
+  // access line, and then again when its TLS socket's 'close' came: two lines, and the connection counted closed twice.
+  it('shutdown_closes_http_connection_once: one access line, reason shutdown', async () => {
+    const own = await startTestRouter(`
+listen: ["127.0.0.1:0"]
+routes:
+  router.test:
+    backends: [${node.label}]
+    terminate: { cert: ${cert('router.test.pem')}, key: ${cert('router.test.key')}, http: true }
+`);
+    const session = http2.connect(`https://127.0.0.1:${own.port()}`, { ca: CA, servername: 'router.test' });
+    session.on('error', () => undefined);
+    try {
+      const stream = session.request({ ':path': '/kept', ':authority': 'router.test' });
+      stream.resume();
+      await once(stream, 'end');
+      const request = await own.waitForLog((line) => line.msg === 'request' && line.path === '/kept');
+      await own.router.close(0);
+      await own.waitForAccessLine((line) => line.id === request.id);
+      // The socket's 'close' comes a turn or more after the router's own close; give it time to write a second line.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const lines = own.accessLines().filter((line) => line.id === request.id);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatchObject({ mode: 'http', reason: 'shutdown' });
+    } finally {
+      session.destroy();
+      await own.stop();
+    }
+  });
+});
