@@ -142,8 +142,8 @@ export class PlainHttpConnection implements SpliceOwner {
       state: STATE_NAMES[this.state],
       opened_at: new Date(this.openedAt).toISOString(),
       age_s: ageSeconds(this.startedAt, now),
-      bytes_in: this.bytesIn,
-      bytes_out: this.bytesOut,
+      bytes_in: this.counts.bytesIn,
+      bytes_out: this.counts.bytesOut,
     };
   }
 
