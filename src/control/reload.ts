@@ -14,10 +14,11 @@ import { configHash, type ConfigDiff, diffConfigs, diffFields } from '../config/
 import { type ConfigResult, formatProblem } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import type { PreparedConfig } from './config-loader-thread.js';
+import { ReloadHistory, type ReloadTrigger } from './reload-history.js';
 import { digestFile } from '../ops/file-watch.js';
 import type { ControlMetrics } from '../ops/metrics.js';
 
-export type ReloadSource = 'signal' | 'file' | 'admin';
+export type ReloadSource = ReloadTrigger;
 
 export type ReloadOutcome =
   | { readonly ok: true; readonly hash: string; readonly diff: ConfigDiff; readonly durationMs: number }
@@ -41,6 +42,8 @@ export interface ReloaderOptions {
 }
 
 export class Reloader {
+  /** The last reloads' outcomes (GET /reloads, the status page). */
+  readonly history = new ReloadHistory();
   #config: Config;
   #hash: string;
   readonly #options: ReloaderOptions;
@@ -78,6 +81,11 @@ export class Reloader {
     const startedAt = performance.now();
     const file = this.#config.sourceFile;
     if (file !== null) this.#options.onFileRead?.(digestFile(file));
+    const elapsedMs = (): number => Math.round((performance.now() - startedAt) * 1000) / 1000;
+    const failed = (problems: string[]): ReloadOutcome => {
+      this.history.failed(source, this.#hash, elapsedMs(), problems);
+      return { ok: false, problems };
+    };
     let result: PreparedConfig;
     try {
       result = this.#options.prepare ? await this.#options.prepare(this.#hash) : withoutHash(load());
@@ -86,14 +94,14 @@ export class Reloader {
       metrics.reloaded('failure');
       logger.error({ source, err: message }, 'reload failed; keeping the running config');
       logger.flush();
-      return { ok: false, problems: [message] };
+      return failed([message]);
     }
     if (!result.ok) {
       const problems = result.problems.map(formatProblem);
       metrics.reloaded('failure');
       logger.error({ source, problems }, 'reload rejected; keeping the running config');
       logger.flush();
-      return { ok: false, problems };
+      return failed(problems);
     }
     const next = result.config;
     try {
@@ -103,15 +111,17 @@ export class Reloader {
       metrics.reloaded('failure');
       logger.error({ source, err: message }, 'reload failed; keeping the running config');
       logger.flush();
-      return { ok: false, problems: [message] };
+      return failed([message]);
     }
     const diff = result.diff ?? diffConfigs(this.#config, next);
+    const previousHash = this.#hash;
     this.#config = next;
     this.#hash = result.hash || configHash(next);
     metrics.reloaded('success');
     metrics.configLoaded(this.#hash);
     logger.level = next.logLevel;
-    const durationMs = Math.round((performance.now() - startedAt) * 1000) / 1000;
+    const durationMs = elapsedMs();
+    this.history.succeeded(source, previousHash, this.#hash, durationMs, diff);
     logger.info({ source, config: next.sourceFile, hash: this.#hash, duration_ms: durationMs, ...diffFields(diff) }, 'config reloaded');
     logger.flush();
     return { ok: true, hash: this.#hash, diff, durationMs };

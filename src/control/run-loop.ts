@@ -133,7 +133,7 @@ export class RunLoop {
   }
 
   /** Opens the admin listener when the config has one; throws ListenError naming it when it cannot. */
-  async startAdmin(handlers: Omit<AdminHandlers, 'config' | 'reload'>): Promise<void> {
+  async startAdmin(handlers: Omit<AdminHandlers, 'config' | 'reload' | 'reloads'>): Promise<void> {
     const config = this.#options.config;
     if (config.admin === null) return;
     try {
@@ -141,6 +141,7 @@ export class RunLoop {
         ...handlers,
         config: () => ({ config: this.reloader.config, hash: this.reloader.hash }),
         reload: () => this.reloader.reload('admin'),
+        reloads: () => this.reloader.history.entries(),
       });
     } catch (error) {
       throw new ListenError(`admin ${config.admin.label}`, error instanceof Error ? error : new Error(String(error)));

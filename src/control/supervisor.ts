@@ -13,6 +13,7 @@ import { type RunningRouter, startRouter } from '../serve/router.js';
 import type { Logger } from '../ops/log.js';
 import { loopWatchdog } from '../ops/loop-watchdog.js';
 import { ControlMetrics, RouterMetrics } from '../ops/metrics.js';
+import { openBytes, pageOf } from './connection-list.js';
 
 /** Starts the router in this process and supervises it; resolves once it runs (the process lives on its sockets). */
 export async function runSingle(spec: LoadSpec, config: Config, logger: Logger, options: RunOptions): Promise<void> {
@@ -47,7 +48,21 @@ export async function runSingle(spec: LoadSpec, config: Config, logger: Logger, 
         const watchdog = loopWatchdog();
         return { isHealthy: watchdog.isHealthy, lagSeconds: watchdog.lagSeconds };
       },
-      connections: async () => ({ ...(routerMetrics ? await routerMetrics.connectionCounts() : {}), active: router.activeConnections, quicFlows: router.activeFlows, draining: router.isClosing }),
+      connections: async () => {
+        const counts = routerMetrics ? await routerMetrics.connectionCounts() : null;
+        const open = openBytes(router.connectionInfos());
+        return {
+          ...counts,
+          active: router.activeConnections,
+          quicFlows: router.activeFlows,
+          draining: router.isClosing,
+          bytesIn: (counts?.bytesIn ?? 0) + open.bytesIn,
+          bytesOut: (counts?.bytesOut ?? 0) + open.bytesOut,
+        };
+      },
+      connectionList: async (query) => pageOf(router.connectionInfos(), query),
+      backendStatuses: async () => router.backendStatuses(),
+      serving: () => ({ listeners: router.listeners, dataPlane: router.dataPlane, workers: 1 }),
       metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
     });
   } catch (error) {

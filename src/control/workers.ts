@@ -26,6 +26,9 @@ import { type BoundListener, type DataPlaneName, type RunningRouter, startRouter
 import { createLogger, type LogFormat, type Logger } from '../ops/log.js';
 import { loopWatchdog } from '../ops/loop-watchdog.js';
 import { type ConnectionCounts, ControlMetrics, countsFromJson, RouterMetrics } from '../ops/metrics.js';
+import type { BackendStatus } from '../pools/health.js';
+import type { ConnectionInfo } from '../data-path/connection-info.js';
+import { type ConnectionPage, type ListQuery, mergePages, openBytes, pageOf } from './connection-list.js';
 
 /** A worker answers a reload or a stats request within this, or the request fails. */
 const WORKER_REPLY_TIMEOUT_MS = 10_000;
@@ -54,6 +57,8 @@ type PrimaryMessage =
   | { type: 'sni-router:routes'; id: number; batch: number; routes: readonly RouteConfig[] }
   | { type: 'sni-router:reload'; id: number; batch: number; routeCount: number; config: Config }
   | { type: 'sni-router:stats'; id: number }
+  | { type: 'sni-router:list'; id: number; query: ListQuery }
+  | { type: 'sni-router:health'; id: number }
   | { type: 'sni-router:shutdown'; graceMs: number }
   | { type: 'sni-router:ping' };
 
@@ -62,7 +67,16 @@ type WorkerMessage =
   | { type: 'sni-router:listening'; listeners: readonly BoundListener[]; dataPlane: DataPlaneName }
   | { type: 'sni-router:start-failed'; message: string; exitCode: number }
   | { type: 'sni-router:pong'; lagSeconds: number }
-  | { type: 'sni-router:reply'; id: number; ok: boolean; error?: string; counts?: ConnectionCounts; listeners?: readonly BoundListener[] };
+  | {
+      type: 'sni-router:reply';
+      id: number;
+      ok: boolean;
+      error?: string;
+      counts?: ConnectionCounts;
+      listeners?: readonly BoundListener[];
+      page?: ConnectionPage;
+      backends?: readonly BackendStatus[];
+    };
 
 function isWorkerMessage(message: unknown): message is WorkerMessage {
   return typeof message === 'object' && message !== null && String((message as { type?: unknown }).type).startsWith('sni-router:');
@@ -297,17 +311,36 @@ export async function runPrimary(spec: LoadSpec, config: Config, workerCount: nu
       loopHealth,
       connections: async () => {
         const replies = await Promise.all(liveWorkers().map((worker) => request(worker, { type: 'sni-router:stats', id: nextRequestId++ })));
-        const total: ConnectionCounts = { active: 0, accepted: 0, activeByListener: {}, closedByReason: {} };
+        const total: ConnectionCounts = { active: 0, accepted: 0, activeByListener: {}, closedByReason: {}, bytesIn: 0, bytesOut: 0 };
         for (const reply of replies) {
           const counts = reply.counts;
           if (!counts) continue;
           total.active += counts.active;
           total.accepted += counts.accepted;
+          total.bytesIn = (total.bytesIn ?? 0) + (counts.bytesIn ?? 0);
+          total.bytesOut = (total.bytesOut ?? 0) + (counts.bytesOut ?? 0);
           for (const [key, value] of Object.entries(counts.activeByListener)) total.activeByListener[key] = (total.activeByListener[key] ?? 0) + value;
           for (const [key, value] of Object.entries(counts.closedByReason)) total.closedByReason[key] = (total.closedByReason[key] ?? 0) + value;
         }
         return { ...total, workers: replies.length, draining: loop.isStopping };
       },
+      connectionList: async (query) => {
+        // Each worker gives the first offset + limit of its own matches; the page is cut from them merged.
+        const asked: ListQuery = { offset: 0, limit: query.offset + query.limit, filter: query.filter };
+        const workers = liveWorkers();
+        const replies = await Promise.all(workers.map((worker) => request(worker, { type: 'sni-router:list', id: nextRequestId++, query: asked })));
+        const pages = replies.map((reply, index): ConnectionPage<ConnectionInfo & { worker: number }> => {
+          const page = reply.page ?? { total: 0, matched: 0, offset: 0, limit: 0, connections: [] };
+          const pid = workers[index]?.process.pid ?? 0;
+          return { ...page, connections: page.connections.map((connection) => ({ ...connection, worker: pid })) };
+        });
+        return mergePages(pages, query);
+      },
+      backendStatuses: async () => {
+        const replies = await Promise.all(liveWorkers().map((worker) => request(worker, { type: 'sni-router:health', id: nextRequestId++ })));
+        return mergeBackendStatuses(replies.map((reply) => reply.backends ?? []));
+      },
+      serving: () => ({ listeners: firstListeners ?? [], dataPlane, workers: workerCount }),
       metrics: async () => {
         const workers = (await aggregator.clusterMetrics()).trimEnd();
         const own = (await controlRegistry.metrics()).trimEnd();
@@ -319,6 +352,29 @@ export async function runPrimary(spec: LoadSpec, config: Config, workerCount: nu
     return;
   }
   loop.started(firstListeners ?? [], { workers: workerCount, data_plane: dataPlane });
+}
+
+/**
+ * One backend's health across workers (each has its own passive health): down when any worker has it down (as
+ * sni_router_backend_up is aggregated), since the earliest of those; up since the latest change; connections summed.
+ */
+export function mergeBackendStatuses(perWorker: ReadonlyArray<readonly BackendStatus[]>): BackendStatus[] {
+  const merged = new Map<string, BackendStatus>();
+  for (const statuses of perWorker) {
+    for (const status of statuses) {
+      const known = merged.get(status.backend);
+      if (known === undefined) {
+        merged.set(status.backend, status);
+        continue;
+      }
+      const active = known.active + status.active;
+      let chosen = known;
+      if (status.state === 'down' && known.state !== 'down') chosen = status;
+      else if (status.state === known.state && (status.state === 'down' ? status.since < known.since : status.since > known.since)) chosen = status;
+      merged.set(status.backend, { ...chosen, active });
+    }
+  }
+  return [...merged.values()];
 }
 
 function send(worker: Worker, message: PrimaryMessage): void {
@@ -422,11 +478,23 @@ export function runWorker(): void {
       case 'sni-router:stats': {
         const id = message.id;
         const active = router?.activeConnections ?? 0;
+        const open = openBytes(router?.connectionInfos() ?? []);
         void (metrics ? metrics.connectionCounts() : Promise.resolve(countsFromJson([]))).then((counts) =>
-          reply({ type: 'sni-router:reply', id, ok: true, counts: { ...counts, active } }),
+          reply({
+            type: 'sni-router:reply',
+            id,
+            ok: true,
+            counts: { ...counts, active, bytesIn: (counts.bytesIn ?? 0) + open.bytesIn, bytesOut: (counts.bytesOut ?? 0) + open.bytesOut },
+          }),
         );
         return;
       }
+      case 'sni-router:list':
+        reply({ type: 'sni-router:reply', id: message.id, ok: true, page: pageOf(router?.connectionInfos() ?? [], message.query) });
+        return;
+      case 'sni-router:health':
+        reply({ type: 'sni-router:reply', id: message.id, ok: true, backends: router?.backendStatuses() ?? [] });
+        return;
       case 'sni-router:shutdown':
         shutdown('primary', message.graceMs);
         return;

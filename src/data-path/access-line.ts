@@ -68,6 +68,8 @@ const roundMs = (ms: number): number => Math.round(ms * 1000) / 1000;
 /** What a connection learns on its way, for its access line and its close metrics. */
 export class ConnectionRecord {
   readonly startedAt = performance.now();
+  /** Date.now() at accept, for people and for ordering across processes (the admin API's connection list). */
+  readonly openedAt = Date.now();
   /** As received from the peer (or an inbound PROXY header): `::ffff:` forms kept, for the header we send on. */
   clientAddress: string;
   clientPort: number;

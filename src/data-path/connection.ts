@@ -11,6 +11,7 @@ import { displayAddress } from '../wire/address.js';
 import type { RouteMatch } from '../routing/route-table.js';
 import { CLOSED, type Stage } from './connection-stage.js';
 import { ConnectionRecord } from './access-line.js';
+import { ageSeconds, type ConnectionInfo, listedSni } from './connection-info.js';
 import { BackendDialer, type DialerOwner } from './backend-dialer.js';
 import { ClientHandshake, type HandshakeOwner } from './client-handshake.js';
 import { outboundProxyHeader } from './outbound-header.js';
@@ -68,6 +69,26 @@ export class Connection implements SpliceOwner, HandshakeOwner, DialerOwner, Htt
 
   get isClosed(): boolean {
     return this.#stage.name === 'closed';
+  }
+
+  /** What the admin API lists about this connection now (connection-info.ts). */
+  info(now = performance.now()): ConnectionInfo {
+    const record = this.#record;
+    const stage = this.#stage.name;
+    return {
+      id: this.id,
+      client: record.client,
+      listener: this.#host.listenerLabel,
+      sni: listedSni(record.sni),
+      route: record.routeName,
+      backend: record.backend,
+      mode: record.mode,
+      state: stage === 'closed' ? 'closing' : stage === 'serving_http_done' ? 'serving_http' : stage,
+      opened_at: new Date(record.openedAt).toISOString(),
+      age_s: ageSeconds(record.startedAt, now),
+      bytes_in: record.bytesIn,
+      bytes_out: record.bytesOut,
+    };
   }
 
   /**

@@ -30,6 +30,8 @@ import { newHeadReader, plainHttpResponse } from '../wire/http-sniffer.js';
 import { type ConnectionMetrics, NO_METRICS } from '../ops/connection-metrics.js';
 import { DEFAULT_HTTPS_PORT, type PlainHttpMode } from '../config/types.js';
 import type { ConnectionHost } from './connection-host.js';
+import { formatEndpoint } from './access-line.js';
+import { ageSeconds, type ConnectionInfo, type ConnectionState } from './connection-info.js';
 
 /** The listener's side of a plain-HTTP connection: as for TLS connections, with this class in the callbacks. */
 export type PlainHttpHost = Omit<ConnectionHost<PlainHttpConnection>, 'inboundProxy'>;
@@ -51,6 +53,8 @@ const SPLICING = 2;
 const ANSWERED = 3;
 const CLOSED = 4;
 type State = typeof READING | typeof CONNECTING | typeof SPLICING | typeof ANSWERED | typeof CLOSED;
+/** The states by name, for the admin API's connection list. */
+const STATE_NAMES: Readonly<Record<State, ConnectionState>> = { [READING]: 'reading', [CONNECTING]: 'connecting', [SPLICING]: 'splicing', [ANSWERED]: 'answered', [CLOSED]: 'closing' };
 
 const kConnection = Symbol('sni-router.plain-http-connection');
 type TaggedSocket = net.Socket & { [kConnection]: PlainHttpConnection };
@@ -68,6 +72,7 @@ export class PlainHttpConnection implements SpliceOwner {
   private readonly settings: PlainHttpSettings;
   private readonly metrics: ConnectionMetrics;
   private readonly startedAt = performance.now();
+  private readonly openedAt = Date.now();
   private routedAt = 0;
   private readonly rawClientAddress: string;
   private readonly clientAddress: string;
@@ -121,6 +126,25 @@ export class PlainHttpConnection implements SpliceOwner {
 
   get isClosed(): boolean {
     return this.state === CLOSED;
+  }
+
+  /** What the admin API lists about this connection now (connection-info.ts); `sni` is the Host's name. */
+  info(now = performance.now()): ConnectionInfo {
+    const match = this.match;
+    return {
+      id: this.id,
+      client: this.clientAddress === '' ? null : formatEndpoint(this.clientAddress, this.clientPort),
+      listener: this.host.listenerLabel,
+      sni: this.serverName,
+      route: match ? (match.route ? match.route.name : 'default') : null,
+      backend: this.backend ? this.backendLabel : null,
+      mode: this.settings.mode === 'redirect' ? 'http_redirect' : 'http',
+      state: STATE_NAMES[this.state],
+      opened_at: new Date(this.openedAt).toISOString(),
+      age_s: ageSeconds(this.startedAt, now),
+      bytes_in: this.counts.bytesIn,
+      bytes_out: this.counts.bytesOut,
+    };
   }
 
   /** Ends the connection. Safe to call any number of times: only the first call acts and logs. */

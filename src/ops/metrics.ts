@@ -298,6 +298,12 @@ export interface ConnectionCounts {
   closedByReason: Record<string, number>;
   /** QUIC flows held now (sni_router_quic_flows_active), on every QUIC listener. */
   quicFlows?: number;
+  /**
+   * Bytes carried (sni_router_bytes_in_total / _out_total): closed connections' bytes here; the run mode adds
+   * what the open connections carried so far, so that two samples give a rate that does not wait for closes.
+   */
+  bytesIn?: number;
+  bytesOut?: number;
 }
 
 interface MetricJson {
@@ -318,6 +324,10 @@ export function countsFromJson(metrics: readonly MetricJson[], into?: Connection
         counts.quicFlows = (counts.quicFlows ?? 0) + value;
       } else if (metric.name === `${METRIC_PREFIX}connections_accepted_total`) {
         counts.accepted += value;
+      } else if (metric.name === `${METRIC_PREFIX}bytes_in_total`) {
+        counts.bytesIn = (counts.bytesIn ?? 0) + value;
+      } else if (metric.name === `${METRIC_PREFIX}bytes_out_total`) {
+        counts.bytesOut = (counts.bytesOut ?? 0) + value;
       } else if (metric.name === `${METRIC_PREFIX}connections_closed_total` && value > 0) {
         const reason = String(labels.reason);
         counts.closedByReason[reason] = (counts.closedByReason[reason] ?? 0) + value;

@@ -30,6 +30,23 @@ const PP1_UNKNOWN = Buffer.from('PROXY UNKNOWN\r\n', 'latin1');
 
 export type HealthCause = 'passive' | 'check';
 
+/** One backend's health as the admin API shows it (snake_case: the access-log vocabulary). */
+export interface BackendHealth {
+  readonly backend: string;
+  readonly state: 'up' | 'down';
+  /** ISO time of the last change, or of when the router first knew the backend when it never changed. */
+  readonly since: string;
+  /** Why it went down (the failed connect or check), while it is down; else null. */
+  readonly last_error: string | null;
+  /** What brought it to this state: a real connection (passive), an active check, or nothing yet (null). */
+  readonly cause: HealthCause | null;
+}
+
+/** A backend's health and the connections it carries now (the router counts those: they live in the planes). */
+export interface BackendStatus extends BackendHealth {
+  readonly active: number;
+}
+
 /** Where a check connects: the backend, and (for host-name backends) the address it resolved to. */
 export type AddressFor = (backend: BackendAddress) => string;
 
@@ -41,6 +58,10 @@ class BackendState {
   successes = 0;
   failures = 0;
   checker: Checker | null = null;
+  /** Date.now() of the last change (or of the state's creation): wall-clock time, for people. */
+  changedAt = Date.now();
+  lastError: string | null = null;
+  cause: HealthCause | null = null;
   constructor(readonly label: string) {}
 }
 
@@ -72,6 +93,19 @@ export class HealthRegistry {
     return this.#states.get(label)?.isUp ?? true;
   }
 
+  /** The admin API's view of one backend; one the registry has not seen yet is up since `now`. */
+  describe(label: string, now = Date.now()): BackendHealth {
+    const state = this.#states.get(label);
+    if (state === undefined) return { backend: label, state: 'up', since: new Date(now).toISOString(), last_error: null, cause: null };
+    return {
+      backend: label,
+      state: state.isUp ? 'up' : 'down',
+      since: new Date(state.changedAt).toISOString(),
+      last_error: state.isUp ? null : state.lastError,
+      cause: state.cause,
+    };
+  }
+
   /** A real connection could not reach the backend. */
   reportDialFailure(label: string, detail: string): void {
     const state = this.#state(label);
@@ -79,6 +113,7 @@ export class HealthRegistry {
     state.retryAt = performance.now() + state.backoffMs;
     state.successes = 0;
     if (state.isUp) this.#markDown(state, 'passive', detail);
+    else state.lastError = detail;
   }
 
   /** A real connection reached the backend. */
@@ -117,8 +152,8 @@ export class HealthRegistry {
       }
     }
     for (const [label, target] of targets) {
+      const state = this.#state(label); // every backend gets a state, so its `since` is when it was first known
       if (target === null) continue;
-      const state = this.#state(label);
       if (state.checker === null && !this.#closed) {
         state.checker = new Checker(target, (ok, detail) => this.#onCheck(state, ok, detail), this.#addressFor);
       }
@@ -158,16 +193,22 @@ export class HealthRegistry {
       state.successes = 0;
       state.failures++;
       if (state.isUp && state.failures >= settings.fall) this.#markDown(state, 'check', detail);
+      else if (!state.isUp) state.lastError = detail;
     }
   }
 
   #markDown(state: BackendState, cause: HealthCause, detail: string): void {
     state.isUp = false;
+    state.changedAt = Date.now();
+    state.lastError = detail;
+    state.cause = cause;
     this.#logger?.warn({ backend: state.label, cause, detail }, 'backend down');
   }
 
   #markUp(state: BackendState, cause: HealthCause): void {
     state.isUp = true;
+    state.changedAt = Date.now();
+    state.cause = cause;
     state.successes = 0;
     state.failures = 0;
     this.#logger?.info({ backend: state.label, cause }, 'backend up');

@@ -16,6 +16,7 @@ import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config, DataPlaneChoice } from '../config/types.js';
 import type { ConnectionMetrics } from '../ops/connection-metrics.js';
+import type { ConnectionInfo } from '../data-path/connection-info.js';
 import { loadNativeAddon } from '../data-path/native/load.js';
 import type { NativeAddon } from '../data-path/native/addon.js';
 import { SniRouterError } from '../ops/errors.js';
@@ -45,6 +46,8 @@ export interface DataPlane {
   readonly listeners: readonly BoundListener[];
   /** Connections open now, any state. */
   readonly openConnections: number;
+  /** Every open connection as the admin API lists it, oldest first (per plane; not sorted across). */
+  connectionInfos(): ConnectionInfo[];
   /** Opens the listeners of `config` not open yet; on failure none of them stays open (ListenError). */
   openListeners(config: Config): Promise<void>;
   /** Stops accepting on every listener whose label is not in `labels` (a reload dropped it). */

@@ -11,6 +11,7 @@ import type { Config, ListenAddress, PoolConfig } from '../config/types.js';
 import { Connection } from '../data-path/connection.js';
 import type { ConnectionHost } from '../data-path/connection-host.js';
 import { ConnectionRecord } from '../data-path/access-line.js';
+import { type ConnectionInfo, listedSni } from '../data-path/connection-info.js';
 import { TLS_SNIFFER } from '../wire/sniffer.js';
 import type { ClosedEvent, NativeAddon, NativeBackend } from '../data-path/native/addon.js';
 import { type Decision, type HandedOffSocket, type HelloVerdict, NativeDataPlane, type UndecidedConnection } from '../data-path/native/native-plane.js';
@@ -117,6 +118,37 @@ export class NativeServingPlane implements DataPlane {
 
   get openConnections(): number {
     return this.#connections.size + this.#handedOver.size;
+  }
+
+  /**
+   * Every open connection, oldest first: the C side's list (state, bytes, age, read in one call) joined with
+   * what this side decided for each (name, route, backend); then the connections handed over to the node
+   * Connection (terminate, inbound PROXY), which describe themselves.
+   */
+  connectionInfos(): ConnectionInfo[] {
+    const infos: ConnectionInfo[] = [];
+    const now = performance.now();
+    for (const native of this.#plane.connections()) {
+      const state = this.#connections.get(native.connId);
+      if (state === undefined) continue; // refused at accept, or handed over: listed below
+      const candidate = state.connected >= 0 ? state.candidates[state.connected] : undefined;
+      infos.push({
+        id: state.id,
+        client: state.record.client,
+        listener: state.listener.address.label,
+        sni: listedSni(state.sni),
+        route: state.match ? (state.match.route ? state.match.route.name : 'default') : null,
+        backend: candidate ? candidate.pool.backendAt(candidate.index).label : null,
+        mode: 'passthrough',
+        state: native.state,
+        opened_at: new Date(state.record.openedAt).toISOString(),
+        age_s: native.ageMs / 1000,
+        bytes_in: native.bytesIn,
+        bytes_out: native.bytesOut,
+      });
+    }
+    for (const connection of this.#handedOver) infos.push(connection.info(now));
+    return infos;
   }
 
   get listeners(): BoundListener[] {

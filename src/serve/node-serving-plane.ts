@@ -3,6 +3,7 @@
  * PlainHttpConnection on a plain-HTTP listener (`http: redirect | route`; only this plane carries those).
  */
 import type { Config } from '../config/types.js';
+import type { ConnectionInfo } from '../data-path/connection-info.js';
 import type { BoundListener, DataPlane, PlaneOwner } from './data-plane.js';
 import { Listener, type ListenerOwner, type OpenConnection } from './listener.js';
 import type { Snapshot } from './snapshot.js';
@@ -39,6 +40,12 @@ export class NodeServingPlane implements DataPlane, ListenerOwner {
 
   get openConnections(): number {
     return this.#open.size;
+  }
+
+  /** Every open connection, oldest first. */
+  connectionInfos(): ConnectionInfo[] {
+    const now = performance.now();
+    return [...this.#open].map((connection) => connection.info(now));
   }
 
   get listeners(): BoundListener[] {

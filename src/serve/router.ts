@@ -3,6 +3,8 @@ import type { Config } from '../config/types.js';
 import { forEachPool } from '../config/for-each-pool.js';
 import { servedCertificatesOf } from '../data-path/cert-store.js';
 import { SniRouterError } from '../ops/errors.js';
+import type { ConnectionInfo } from '../data-path/connection-info.js';
+import type { BackendStatus } from '../pools/health.js';
 import type { ConnectionMetrics } from '../ops/connection-metrics.js';
 import { type BoundListener, chooseDataPlane, nativeUnsuitability, type DataPlane, type DataPlaneName, type PlaneOwner } from './data-plane.js';
 import { NativeServingPlane } from './native-serving-plane.js';
@@ -25,6 +27,10 @@ export interface RunningRouter {
   readonly config: Config;
   /** Health of every backend of the current config (for sni_router_backend_up). */
   backendStates(): Array<{ backend: string; isUp: boolean }>;
+  /** Every backend of the current config with its health, since when, why, and the connections it carries. */
+  backendStatuses(): BackendStatus[];
+  /** Every open TCP connection, as the admin API lists it (src/data-path/connection-info.ts). */
+  connectionInfos(): ConnectionInfo[];
   /** The earliest expiry of each terminate route's certificates, as served now (for the expiry metric). */
   certificateExpiries(): Array<{ route: string; notAfterSeconds: number }>;
   /** close() was called: no longer accepting, draining. */
@@ -100,6 +106,24 @@ class Router implements PlaneOwner, RunningRouter {
       for (const backend of pool.backends) labels.add(backend.label);
     });
     return [...labels].map((backend) => ({ backend, isUp: shared.health.isUp(backend) }));
+  }
+
+  backendStatuses(): BackendStatus[] {
+    const { config, shared } = this.snapshot;
+    const active = new Map<string, number>();
+    for (const connection of this.plane.connectionInfos()) {
+      if (connection.backend !== null) active.set(connection.backend, (active.get(connection.backend) ?? 0) + 1);
+    }
+    const labels = new Set<string>();
+    forEachPool(config, (pool) => {
+      for (const backend of pool.backends) labels.add(backend.label);
+    });
+    const now = Date.now();
+    return [...labels].map((label) => ({ ...shared.health.describe(label, now), active: active.get(label) ?? 0 }));
+  }
+
+  connectionInfos(): ConnectionInfo[] {
+    return this.plane.connectionInfos();
   }
 
   currentSnapshot(): Snapshot {
