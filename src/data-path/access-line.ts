@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { ConnectionMetrics } from '../ops/connection-metrics.js';
 import type { CloseReason } from '../ops/close-reason.js';
 import type { RouteMatch } from '../routing/route-table.js';
-import { displayAddress } from '../wire/address.js';
+import { displayAddress, formatEndpoint } from '../wire/address.js';
 import type { InboundProxyHeader } from '../wire/proxy-reader.js';
 import type { NegotiatedTls } from './terminate.js';
 
@@ -58,10 +58,6 @@ export interface AccessLine {
 /** Longest SNI written to the log; a hello may carry a 64 KiB "name" and the log should not. */
 const MAX_LOGGED_SNI_CHARS = 255;
 
-/** `host:port`, with IPv6 addresses in brackets (RFC 3986), so that the port reads as one. */
-export function formatEndpoint(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
 
 const roundMs = (ms: number): number => Math.round(ms * 1000) / 1000;
 

@@ -23,14 +23,13 @@ import { Splice, type ByteCounts, type SpliceEnd, type SpliceOwner } from './spl
 import { normalizeServerName } from '../wire/host-name.js';
 import type { Pool } from '../pools/pool.js';
 import type { RouteMatch } from '../routing/route-table.js';
-import { displayAddress } from '../wire/address.js';
+import { displayAddress, formatEndpoint } from '../wire/address.js';
 import { isOutOfDescriptors } from '../ops/descriptors.js';
 import { type HttpHostReader, type HttpRequestHead, splitHostAndPort } from '../wire/http-host-reader.js';
 import { newHeadReader, plainHttpResponse } from '../wire/http-sniffer.js';
 import { type ConnectionMetrics, NO_METRICS } from '../ops/connection-metrics.js';
 import { DEFAULT_HTTPS_PORT, type PlainHttpMode } from '../config/types.js';
 import type { ConnectionHost } from './connection-host.js';
-import { formatEndpoint } from './access-line.js';
 import { ageSeconds, type ConnectionInfo, type ConnectionState } from './connection-info.js';
 
 /** The listener's side of a plain-HTTP connection: as for TLS connections, with this class in the callbacks. */
@@ -400,7 +399,7 @@ export class PlainHttpConnection implements SpliceOwner {
     const request = this.request;
     const line: Record<string, unknown> = {
       id: this.id,
-      client: this.clientAddress === '' ? null : `${this.clientAddress}:${this.clientPort}`,
+      client: this.clientAddress === '' ? null : formatEndpoint(this.clientAddress, this.clientPort),
       listener,
       sni: null,
       alpn: null,

@@ -9,3 +9,8 @@ export function isV4Mapped(address: string): boolean {
 export function displayAddress(address: string): string {
   return isV4Mapped(address) ? address.slice(V4_MAPPED_PREFIX.length) : address;
 }
+
+/** `host:port`, with IPv6 addresses in brackets (RFC 3986), so that the port reads as one. */
+export function formatEndpoint(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}

@@ -106,6 +106,9 @@ routes:
     const answer = await curlHttp(`http://[::1]:${ipv6Port}/v6`);
     expect(answer.status).toBe(308);
     expect(answer.location).toBe('https://[::1]/v6');
+    // Regression: the plain-HTTP access line wrote an IPv6 client as ::1:PORT, which reads as one address.
+    const line = await router.waitForAccessLine((l) => l.path === '/v6');
+    expect(line.client).toMatch(/^\[::1\]:\d+$/);
   });
 
   it('a request without Host gets 400 and reason http_bad_request', async () => {

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { startTestRouter, type LogLine, type TestRouter } from '../helpers/router-harness.js';
 import { CA_FILE, CERT_DIR, deadPort } from '../helpers/backends.js';
 import { run } from '../helpers/clients.js';
+import { canListen } from '../helpers/ports.js';
 import {
   maskedFrame,
   requestOfPage,
@@ -27,6 +28,7 @@ import {
 const cert = (name: string): string => path.join(CERT_DIR, name);
 const CA = readFileSync(CA_FILE);
 const CHROMIUM = '/usr/bin/chromium';
+const HAS_IPV6 = await canListen('::1');
 
 let node: NodeHttpBackend;
 let bounded: NodeHttpBackend;
@@ -331,6 +333,29 @@ routes:
       expect(lines[0]).toMatchObject({ mode: 'http', reason: 'shutdown' });
     } finally {
       session.destroy();
+      await own.stop();
+    }
+  });
+});
+
+describe('an IPv6 client in HTTP mode', () => {
+  // Regression: the request line wrote an IPv6 client as ::1:PORT, which reads as one address.
+  it.skipIf(!HAS_IPV6)('request_line_brackets_ipv6_client: client is [::1]:PORT on the request line and the connection line', async () => {
+    const own = await startTestRouter(`
+listen: ["[::1]:0"]
+routes:
+  router.test:
+    backends: [${node.label}]
+    terminate: { cert: ${cert('router.test.pem')}, key: ${cert('router.test.key')}, http: true }
+`);
+    try {
+      const result = await run('curl', ['-sS', '--max-time', '10', '--http1.1', '--resolve', `router.test:${own.port()}:::1`, '--cacert', CA_FILE, `https://router.test:${own.port()}/v6`]);
+      expect(result.stderr).toBe('');
+      const request = await own.waitForLog((line) => line.msg === 'request' && line.path === '/v6');
+      expect(request.client).toMatch(/^\[::1\]:\d+$/);
+      const connection = await own.waitForAccessLine((line) => line.id === request.id);
+      expect(connection.client).toBe(request.client);
+    } finally {
       await own.stop();
     }
   });

@@ -19,6 +19,7 @@ import type { CloseReason } from '../../ops/close-reason.js';
 import { backendRequestHeaders, clientResponseHeaders, type ForwardedFor } from './forwarded-headers.js';
 import type { HttpConnectionContext } from './context.js';
 import { sendOverH2c } from './h2c-request.js';
+import { formatEndpoint } from '../../wire/address.js';
 import type { BackendAnswer, BackendTarget, ClientRequest, ClientResponse, ProxyParts, RequestRecord, SendCallbacks } from './exchange.js';
 
 const SHORT_BODIES: Readonly<Record<number, string>> = {
@@ -63,7 +64,7 @@ export function forwardRequest(request: ClientRequest, response: ClientResponse,
     context.countBytes(record.bytesIn, record.bytesOut);
     const line: Record<string, unknown> = {
       id: context.connectionId,
-      client: `${context.clientAddress}:${context.clientPort}`,
+      client: formatEndpoint(context.clientAddress, context.clientPort),
       route: context.route,
       protocol: request.httpVersionMajor === 2 ? 'h2' : `http/${request.httpVersion}`,
       method,
@@ -231,7 +232,7 @@ export function forwardUpgrade(request: http.IncomingMessage, client: net.Socket
     context.countBytes(record.bytesIn, record.bytesOut);
     const line = {
       id: context.connectionId,
-      client: `${context.clientAddress}:${context.clientPort}`,
+      client: formatEndpoint(context.clientAddress, context.clientPort),
       route: context.route,
       protocol: `http/${request.httpVersion}`,
       method: request.method,

@@ -17,6 +17,7 @@ import dgram from 'node:dgram';
 import dns from 'node:dns';
 import net from 'node:net';
 import { nextConnectionId } from '../../ops/conn-id.js';
+import { formatEndpoint } from '../../wire/address.js';
 import { QuicInitialReader, type QuicHelloResult } from '../../wire/quic-hello-reader.js';
 import {
   DEFAULT_QUIC_FLOW_LIMITS,
@@ -134,9 +135,6 @@ function emptyDrops(): Record<QuicDropReason, number> {
   };
 }
 
-function displayPeer(address: string, port: number): string {
-  return net.isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
-}
 
 function ignoreError(): void {}
 
@@ -203,7 +201,7 @@ export class QuicFlowEngine {
     const engine = new QuicFlowEngine(socket, options);
     if (options.listenerLabel === undefined) {
       const bound = socket.address();
-      engine.#listenerLabel = displayPeer(bound.address, bound.port);
+      engine.#listenerLabel = formatEndpoint(bound.address, bound.port);
     }
     return engine;
   }
@@ -401,7 +399,7 @@ export class QuicFlowEngine {
     const target = flow.backends[flow.backendIndex]!;
     flow.state = 'connecting';
     flow.backendSinceMs = performance.now();
-    flow.backend = displayPeer(target.host, target.port);
+    flow.backend = formatEndpoint(target.host, target.port);
     const socket = dgram.createSocket(net.isIPv6(target.host) ? 'udp6' : 'udp4');
     flow.socket = socket;
     this.#backendSockets += 1;
@@ -508,7 +506,7 @@ export class QuicFlowEngine {
     const record: QuicFlowRecord = {
       id: flow.id,
       mode: 'quic',
-      client: displayPeer(flow.clientAddress, flow.clientPort),
+      client: formatEndpoint(flow.clientAddress, flow.clientPort),
       listener: this.#listenerLabel,
       sni: flow.sni,
       alpn: flow.alpn,
