@@ -66,6 +66,17 @@ export async function connectRaw(port: number, host = '127.0.0.1', localAddress?
   return socket;
 }
 
+/**
+ * Opens a TCP connection to 127.0.0.1:`port` from the loopback address `localAddress` (127.0.0.2, 127.0.0.3 …), so
+ * that per-client limits see one client per address; the router may refuse or reset it, so errors are ignored.
+ */
+export async function connectFrom(port: number, localAddress: string): Promise<net.Socket> {
+  const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+  socket.on('error', () => {});
+  await once(socket, 'connect');
+  return socket;
+}
+
 /** Resolves when the socket closes; records everything it received. */
 export function collect(socket: net.Socket): Promise<{ data: Buffer; hadError: boolean }> {
   const chunks: Buffer[] = [];
