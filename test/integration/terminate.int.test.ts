@@ -16,7 +16,7 @@ import { CA_FILE, CERT_DIR, certFor, startCaptureBackend, startTlsBackend, type 
 import { curlGet, opensslConnect } from '../helpers/clients.js';
 import { startDribbler, type Dribbler } from '../helpers/dribble.js';
 import { decodeV2 } from '../helpers/proxy-decode.js';
-import { hasHaproxy, PEER_MISSING_REASON, startHaproxy, type PeerProcess } from '../helpers/peers.js';
+import { HAPROXY_HTTP_PREAMBLE, hasHaproxy, PEER_MISSING_REASON, startHaproxy, type PeerProcess } from '../helpers/peers.js';
 import { freePort } from '../helpers/ports.js';
 import { PP2_CLIENT_CERT_CONN, PP2_CLIENT_SSL, PP2_SUBTYPE_SSL_VERSION, PP2_TYPE_ALPN, PP2_TYPE_AUTHORITY, PP2_TYPE_SSL, PP2_TYPE_UNIQUE_ID } from '../../src/wire/proxy-header.js';
 
@@ -365,15 +365,7 @@ describe.skipIf(!hasHaproxy())(`HAProxy accepts our PROXY v2 header with ALPN an
   beforeAll(async () => {
     const port = await freePort();
     haproxy = await startHaproxy(
-      `
-global
-  log stderr format raw local0 info
-defaults
-  mode http
-  log global
-  timeout connect 2s
-  timeout client 5s
-  timeout server 5s
+      `${HAPROXY_HTTP_PREAMBLE}
 frontend plain
   bind 127.0.0.1:${port} accept-proxy
   http-request return status 200 content-type text/plain lf-string "src=%[src] authority=%[fc_pp_authority] uid=%[fc_pp_unique_id]\\n"
