@@ -1,8 +1,12 @@
-/** Real TLS clients for integration tests: openssl s_client, curl, and raw sockets. */
+/** Real TLS clients for integration tests: openssl s_client, curl, node:tls, and raw sockets. */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { once } from 'node:events';
 import { CA_FILE } from './backends.js';
+
+const CA = readFileSync(CA_FILE);
 
 export interface ProcessResult {
   readonly code: number | null;
@@ -56,6 +60,14 @@ export async function curlGet(
   const host = options.host ?? '127.0.0.1';
   const resolveTo = host.includes(':') ? `[${host}]` : host;
   return run('curl', ['-sS', '--max-time', '10', '--resolve', `${name}:${port}:${resolveTo}`, '--cacert', CA_FILE, ...(options.extra ?? []), `https://${name}:${port}/`]);
+}
+
+/** node:tls to 127.0.0.1:`port` with this SNI, trusting the test CA; resolves once the handshake is done. */
+export async function tlsConnect(port: number, servername: string, options: tls.ConnectionOptions = {}): Promise<tls.TLSSocket> {
+  const socket = tls.connect({ port, host: '127.0.0.1', servername, ca: CA, ...options });
+  socket.on('error', () => {});
+  await once(socket, 'secureConnect');
+  return socket;
 }
 
 /** Opens a plain TCP connection and resolves once connected. */

@@ -19,6 +19,7 @@ import pino from 'pino';
 import { startTestRouter, type TestRouter } from '../helpers/router-harness.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { CA_FILE, CERT_DIR } from '../helpers/backends.js';
+import { tlsConnect } from '../helpers/clients.js';
 
 const cert = (name: string): string => path.join(CERT_DIR, name);
 const CA = readFileSync(CA_FILE);
@@ -46,13 +47,6 @@ async function startEcho(): Promise<{ label: string; close(): Promise<void> }> {
         server.close(() => resolve());
       }),
   };
-}
-
-async function tlsConnect(port: number, servername: string, options: tls.ConnectionOptions = {}): Promise<tls.TLSSocket> {
-  const socket = tls.connect({ port, host: '127.0.0.1', servername, ca: CA, ...options });
-  socket.on('error', () => {});
-  await once(socket, 'secureConnect');
-  return socket;
 }
 
 async function echoOnce(socket: tls.TLSSocket, text: string): Promise<string> {

@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { startTestRouter, type LogLine, type TestRouter } from '../helpers/router-harness.js';
 import { CA_FILE, CERT_DIR, certFor, startCaptureBackend, startTlsBackend, type CaptureBackend, type TlsBackend } from '../helpers/backends.js';
-import { curlGet, opensslConnect } from '../helpers/clients.js';
+import { curlGet, opensslConnect, tlsConnect } from '../helpers/clients.js';
 import { startDribbler, type Dribbler } from '../helpers/dribble.js';
 import { decodeV2 } from '../helpers/proxy-decode.js';
 import { HAPROXY_HTTP_PREAMBLE, hasHaproxy, PEER_MISSING_REASON, startHaproxy, type PeerProcess } from '../helpers/peers.js';
@@ -83,14 +83,6 @@ async function lineAfter(router: TestRouter, action: () => Promise<void>, predic
   const before = new Set(router.accessLines());
   await action();
   return router.waitForAccessLine((line) => !before.has(line) && predicate(line));
-}
-
-/** node:tls through the router; resolves once the handshake is done. */
-async function tlsConnect(port: number, servername: string, options: tls.ConnectionOptions = {}): Promise<tls.TLSSocket> {
-  const socket = tls.connect({ port, host: '127.0.0.1', servername, ca: CA, ...options });
-  socket.on('error', () => {});
-  await once(socket, 'secureConnect');
-  return socket;
 }
 
 describe('terminate mode', () => {
