@@ -99,16 +99,7 @@ describe('the resolved config of SPEC example (good-spec.yaml)', () => {
       ['legacy.example.com', 'exact', 'legacy.example.com'],
     ]);
     const [app, org, , legacy] = config.routes;
-    expect(app?.pool).toEqual(
-      plainPool(
-        [
-          ['10.0.0.5', 8443, '10.0.0.5:8443'],
-          ['10.0.0.6', 8443, '10.0.0.6:8443'],
-        ],
-        'v2',
-        'round-robin',
-      ),
-    );
+    expect(app?.pool).toEqual(plainPool([['10.0.0.5', 8443, '10.0.0.5:8443'], ['10.0.0.6', 8443, '10.0.0.6:8443']], 'v2', 'round-robin'));
     expect(app?.source).toEqual({ file: `${FIXTURES}/good-spec.yaml`, line: 6, col: 3 });
     expect(org?.pool.proxyProtocol).toBe('none');
     expect(org?.pool.balance).toBe('least-conn');
@@ -212,16 +203,7 @@ describe('flags over the file', () => {
     const config = mustLoad({ configFile: base, routes: ['new.example.com=127.0.0.1:1,127.0.0.1:2'] });
     const added = config.routes.at(-1);
     expect(added?.name).toBe('new.example.com');
-    expect(added?.pool).toEqual(
-      plainPool(
-        [
-          ['127.0.0.1', 1, '127.0.0.1:1'],
-          ['127.0.0.1', 2, '127.0.0.1:2'],
-        ],
-        'v2',
-        'round-robin',
-      ),
-    );
+    expect(added?.pool).toEqual(plainPool([['127.0.0.1', 1, '127.0.0.1:1'], ['127.0.0.1', 2, '127.0.0.1:2']], 'v2', 'round-robin'));
     expect(added?.source).toEqual({ file: '<command line>', line: 0, col: 0 });
     expect(mustLoad({ configFile: base, routes: ['n.test=127.0.0.1:1'], proxyProtocol: 'v1' }).routes.at(-1)?.pool.proxyProtocol).toBe('v1');
   });
@@ -246,16 +228,7 @@ describe('flags over the file', () => {
 
   it('--default replaces the default pool', () => {
     const config = mustLoad({ configFile: base, defaultBackends: '127.0.0.1:9,[::1]:9' });
-    expect(config.defaultPool).toEqual(
-      plainPool(
-        [
-          ['127.0.0.1', 9, '127.0.0.1:9'],
-          ['::1', 9, '[::1]:9'],
-        ],
-        'v2',
-        'round-robin',
-      ),
-    );
+    expect(config.defaultPool).toEqual(plainPool([['127.0.0.1', 9, '127.0.0.1:9'], ['::1', 9, '[::1]:9']], 'v2', 'round-robin'));
   });
 
   it('--terminate marks a file route or a flag route, with --cert/--key resolved against the working directory', () => {
