@@ -15,20 +15,16 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import dgram from 'node:dgram';
 import { afterAll, beforeAll } from 'vitest';
+import { CHROMIUM_BIN, CHROMIUM_HEADLESS_FLAGS } from './chromium.js';
 
 export const GTLS_SERVER_BIN = '/usr/sbin/gtlsserver';
 export const GTLS_CLIENT_BIN = '/usr/bin/gtlsclient';
-export const CHROMIUM_BIN = '/usr/bin/chromium';
 export const CERTS_DIR = new URL('../../fixtures/certs/', import.meta.url).pathname;
 
 const POLL_MS = 20;
 
 export function hasGtls(): boolean {
   return existsSync(GTLS_SERVER_BIN) && existsSync(GTLS_CLIENT_BIN);
-}
-
-export function hasChromium(): boolean {
-  return existsSync(CHROMIUM_BIN);
 }
 
 /** Whether this process may make a private mount namespace and bind-mount a hosts file (root, or CAP_SYS_ADMIN). */
@@ -264,13 +260,7 @@ export function spkiHash(certFile: string): string {
 export async function fetchWithChromium(name: string, port: number, spki: string, timeoutMs = 20_000): Promise<FetchResult> {
   const profile = mkdtempSync(path.join(tmpdir(), 'sni-router-chromium-'));
   const browser = run(CHROMIUM_BIN, [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
+    ...CHROMIUM_HEADLESS_FLAGS,
     `--user-data-dir=${profile}`,
     '--enable-quic',
     `--origin-to-force-quic-on=${name}:${port}`,

@@ -15,6 +15,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildInitialPacket, cryptoFrame } from '../../src/wire/initial-builder.js';
 import { QUIC_VERSION_1 } from '../../src/wire/quic-crypto.js';
 import { type RouterProcess, startRouterProcess } from '../helpers/cli-process.js';
+import { hasChromium } from '../helpers/chromium.js';
 import { buildClientHello } from '../helpers/hello-builder.js';
 import { parsePrometheusText, valueOf } from '../helpers/prometheus-text.js';
 import {
@@ -24,7 +25,6 @@ import {
   canUsePrivateHosts,
   fetchWithChromium,
   fetchWithGtlsClient,
-  hasChromium,
   hasGtls,
   spkiHash,
   useAlphaAndBetaServers,

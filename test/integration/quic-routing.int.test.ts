@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildInitialPacket, cryptoFrame } from '../../src/wire/initial-builder.js';
 import { deriveClientInitialKeys, QUIC_VERSION_1 } from '../../src/wire/quic-crypto.js';
+import { hasChromium } from '../helpers/chromium.js';
 import { buildClientHello } from '../helpers/hello-builder.js';
 import {
   ALPHA_BODY,
@@ -18,7 +19,6 @@ import {
   fetchWithChromium,
   fetchWithGtlsClient,
   freeUdpPort,
-  hasChromium,
   hasGtls,
   spkiHash,
   udpSocketsOfThisProcess,
