@@ -338,18 +338,6 @@ static void prop_bool(napi_env env, napi_value object, const char *name, bool *o
   if (get_property(env, object, name, &value)) napi_get_value_bool(env, value, out);
 }
 
-static napi_value js_bool(napi_env env, bool flag) {
-  napi_value value;
-  napi_get_boolean(env, flag, &value);
-  return value;
-}
-
-static napi_value js_number(napi_env env, double number) {
-  napi_value value;
-  napi_create_double(env, number, &value);
-  return value;
-}
-
 /* ---- methods -------------------------------------------------------------------------------------------------- */
 
 /* listen({ host, port, backlog, reusePort, ipv6Only }) → { listenerId, port } */
@@ -554,11 +542,10 @@ static napi_value method_connections(napi_env env, napi_callback_info info) {
     for (int i = 0; i < SNIR_CONN_SLAB; i++) {
       conn *c = &p->slabs[s][i];
       if (c->state == CONN_FREE) continue;
-      napi_value item, state;
+      napi_value item;
       napi_create_object(env, &item);
-      napi_create_string_latin1(env, STATE_NAMES[c->state], NAPI_AUTO_LENGTH, &state);
       napi_set_named_property(env, item, "connId", js_number(env, (double)conn_id(c)));
-      napi_set_named_property(env, item, "state", state);
+      napi_set_named_property(env, item, "state", js_string(env, STATE_NAMES[c->state]));
       napi_set_named_property(env, item, "listenerId", js_number(env, c->listener_id));
       address_to_js(env, item, "clientAddress", "clientPort", &c->client_addr);
       napi_set_named_property(env, item, "bytesIn", js_number(env, (double)c->up.bytes));
