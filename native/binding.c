@@ -278,7 +278,7 @@ static bool arg_conn_id(napi_env env, const char *method, napi_value value, uint
   double number;
   *out = 0;
   if (napi_get_value_double(env, value, &number) != napi_ok || number < 0)
-    return throw_arg(env, ARG_TYPE, "%s(): connId must be a connection id (a number, not negative)", method);
+    return throw_arg(env, ARG_TYPE, "%s(): connId must be a number, not negative", method);
   *out = (uint64_t)number;
   return true;
 }
@@ -321,9 +321,8 @@ static bool get_property(napi_env env, napi_value object, const char *name, napi
 /* A required string property, as arg_string. */
 static bool prop_string(napi_env env, const char *method, napi_value object, const char *name, char *out, size_t size) {
   napi_value value;
-  if (get_property(env, object, name, &value)) return arg_string(env, method, name, value, out, size);
-  out[0] = '\0';
-  return throw_arg(env, ARG_TYPE, "%s(): %s must be a string shorter than %zu bytes", method, name, size - 1);
+  if (!get_property(env, object, name, &value)) napi_get_undefined(env, &value); /* refused by arg_string */
+  return arg_string(env, method, name, value, out, size);
 }
 
 /* An optional uint32 property: absent, undefined or null leave *out as it is (the default). */
