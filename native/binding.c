@@ -9,6 +9,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -20,6 +22,7 @@
 #define MAX_HOST_TEXT 64
 #define PIPES_KEPT_IDLE 64
 #define DEFAULT_HELLO_CAPACITY (64 * 1024 + 16 * 1024)
+#define MAX_HELLO_BYTES_LIMIT (16 * 1024 * 1024)
 
 const char *const CLOSE_REASON_NAMES[REASON_COUNT] = {
     "done",       "hello_timeout", "hello_too_large", "hello_malformed", "not_tls",        "no_route", "backend_unavailable",
@@ -211,32 +214,29 @@ static napi_value throw_errno(napi_env env, const char *what, int error) {
   return NULL;
 }
 
-static bool get_property(napi_env env, napi_value object, const char *name, napi_value *out) {
-  bool has = false;
-  if (napi_has_named_property(env, object, name, &has) != napi_ok || !has) return false;
-  napi_get_named_property(env, object, name, out);
-  napi_valuetype type;
-  napi_typeof(env, *out, &type);
-  return type != napi_undefined && type != napi_null;
+/* Reading arguments. napi_get_cb_info fills missing arguments with undefined, so no method counts them. Each
+ * reader checks one argument (or one property of an options object); a wrong one throws a TypeError naming the
+ * method and the argument ("route(): idleTimeoutMs must be an unsigned 32-bit integer") and returns false, and the
+ * method returns NULL. ERR_INVALID_ARG_TYPE: not the type asked for; ERR_INVALID_ARG_VALUE: the right type, a value
+ * out of bounds. A reader writes its outputs on every path (zero when it throws). Nothing here allocates. */
+
+#define ARG_TYPE "ERR_INVALID_ARG_TYPE"
+#define ARG_VALUE "ERR_INVALID_ARG_VALUE"
+
+__attribute__((format(printf, 3, 4))) static bool throw_arg(napi_env env, const char *code, const char *format, ...) {
+  char message[200];
+  va_list args;
+  va_start(args, format);
+  vsnprintf(message, sizeof(message), format, args);
+  va_end(args);
+  napi_throw_type_error(env, code, message);
+  return false;
 }
 
-static bool get_uint32_property(napi_env env, napi_value object, const char *name, uint32_t fallback, uint32_t *out) {
-  napi_value value;
-  if (!get_property(env, object, name, &value)) {
-    *out = fallback;
-    return true;
-  }
-  return napi_get_value_uint32(env, value, out) == napi_ok;
-}
-
-static bool get_string(napi_env env, napi_value value, char *out, size_t size) {
-  size_t length;
-  return napi_get_value_string_utf8(env, value, out, size, &length) == napi_ok && length < size - 1;
-}
-
-static plane *this_plane(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
+/* The plane behind a method, with its first `argc` arguments in argv; NULL (thrown) once destroyed. */
+static plane *this_plane(napi_env env, napi_callback_info info, size_t argc, napi_value *argv) {
   plane *p;
-  napi_get_cb_info(env, info, argc, argv, NULL, (void **)&p);
+  napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&p);
   if (p->is_destroyed) {
     throw_error(env, "ERR_NATIVE_PLANE_DESTROYED", "the native plane was destroyed");
     return NULL;
@@ -244,43 +244,114 @@ static plane *this_plane(napi_env env, napi_callback_info info, size_t *argc, na
   return p;
 }
 
-static bool get_conn_id(napi_env env, napi_value value, uint64_t *out) {
+static bool arg_uint32(napi_env env, const char *method, const char *name, napi_value value, uint32_t *out) {
+  *out = 0;
+  if (napi_get_value_uint32(env, value, out) == napi_ok) return true;
+  return throw_arg(env, ARG_TYPE, "%s(): %s must be an unsigned 32-bit integer", method, name);
+}
+
+/* A number already read, against its bound. */
+static bool check_at_most(napi_env env, const char *method, const char *name, uint32_t value, uint32_t max) {
+  if (value <= max) return true;
+  return throw_arg(env, ARG_VALUE, "%s(): %s must be at most %u", method, name, max);
+}
+
+/* A string that fits `size` bytes with its terminator, with room to spare (so it was not cut short). */
+static bool get_string(napi_env env, napi_value value, char *out, size_t size) {
+  size_t length;
+  out[0] = '\0';
+  return napi_get_value_string_utf8(env, value, out, size, &length) == napi_ok && length < size - 1;
+}
+
+static bool arg_string(napi_env env, const char *method, const char *name, napi_value value, char *out, size_t size) {
+  if (get_string(env, value, out, size)) return true;
+  return throw_arg(env, ARG_TYPE, "%s(): %s must be a string shorter than %zu bytes", method, name, size - 1);
+}
+
+static bool arg_function(napi_env env, const char *method, const char *name, napi_value value) {
+  napi_valuetype type;
+  if (napi_typeof(env, value, &type) == napi_ok && type == napi_function) return true;
+  return throw_arg(env, ARG_TYPE, "%s(): %s must be a function", method, name);
+}
+
+static bool arg_conn_id(napi_env env, const char *method, napi_value value, uint64_t *out) {
   double number;
-  if (napi_get_value_double(env, value, &number) != napi_ok || number < 0) return false;
+  *out = 0;
+  if (napi_get_value_double(env, value, &number) != napi_ok || number < 0)
+    return throw_arg(env, ARG_TYPE, "%s(): connId must be a number, not negative", method);
   *out = (uint64_t)number;
   return true;
 }
 
-static napi_value js_bool(napi_env env, bool flag) {
-  napi_value value;
-  napi_get_boolean(env, flag, &value);
-  return value;
+/* A Uint8Array (or Buffer) of at most max_bytes, or null/undefined for none (NULL, 0). The bytes are JavaScript's. */
+static bool arg_optional_bytes(napi_env env, const char *method, const char *name, napi_value value, size_t max_bytes,
+                               const uint8_t **out, size_t *length_out) {
+  *out = NULL;
+  *length_out = 0;
+  napi_valuetype value_type;
+  napi_typeof(env, value, &value_type);
+  if (value_type == napi_null || value_type == napi_undefined) return true;
+  bool is_typed = false;
+  napi_typedarray_type type;
+  void *data;
+  napi_value array_buffer;
+  size_t offset, length;
+  if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, value, &type, &length, &data, &array_buffer, &offset) != napi_ok ||
+      type != napi_uint8_array || length > max_bytes)
+    return throw_arg(env, ARG_VALUE, "%s(): %s must be a Uint8Array of at most %zu bytes, or null", method, name, max_bytes);
+  *out = data;
+  *length_out = length;
+  return true;
 }
 
-static napi_value js_number(napi_env env, double number) {
+/* A property that is there and neither undefined nor null. `object` may be anything: a missing options argument
+ * is undefined, and asking undefined or null for a property would throw. */
+static bool get_property(napi_env env, napi_value object, const char *name, napi_value *out) {
+  napi_valuetype type;
+  bool has = false;
+  if (napi_typeof(env, object, &type) != napi_ok || (type != napi_object && type != napi_function) ||
+      napi_has_named_property(env, object, name, &has) != napi_ok || !has)
+    return false;
+  napi_get_named_property(env, object, name, out);
+  napi_typeof(env, *out, &type);
+  return type != napi_undefined && type != napi_null;
+}
+
+/* A required string property, as arg_string. */
+static bool prop_string(napi_env env, const char *method, napi_value object, const char *name, char *out, size_t size) {
   napi_value value;
-  napi_create_double(env, number, &value);
-  return value;
+  if (!get_property(env, object, name, &value)) napi_get_undefined(env, &value); /* refused by arg_string */
+  return arg_string(env, method, name, value, out, size);
+}
+
+/* An optional uint32 property: absent, undefined or null leave *out as it is (the default). */
+static bool prop_uint32(napi_env env, const char *method, napi_value object, const char *name, uint32_t *out) {
+  napi_value value;
+  return !get_property(env, object, name, &value) || arg_uint32(env, method, name, value, out);
+}
+
+/* An optional boolean property: absent, or anything but true/false, leaves *out as it is (the default). */
+static void prop_bool(napi_env env, napi_value object, const char *name, bool *out) {
+  napi_value value;
+  if (get_property(env, object, name, &value)) napi_get_value_bool(env, value, out);
 }
 
 /* ---- methods -------------------------------------------------------------------------------------------------- */
 
 /* listen({ host, port, backlog, reusePort, ipv6Only }) → { listenerId, port } */
 static napi_value method_listen(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  plane *p = this_plane(env, info, &argc, argv);
+  napi_value options;
+  plane *p = this_plane(env, info, 1, &options);
   if (p == NULL) return NULL;
   char host[MAX_HOST_TEXT];
-  napi_value value;
-  uint32_t port, backlog;
-  bool reuse_port = false;
-  bool ipv6_only = false;
-  if (argc < 1 || !get_property(env, argv[0], "host", &value) || !get_string(env, value, host, sizeof(host)) ||
-      !get_uint32_property(env, argv[0], "port", 0, &port) || !get_uint32_property(env, argv[0], "backlog", 511, &backlog))
-    return throw_error(env, "ERR_INVALID_ARG_TYPE", "listen({ host: IP literal, port, backlog?, reusePort? })");
-  if (get_property(env, argv[0], "reusePort", &value)) napi_get_value_bool(env, value, &reuse_port);
-  if (get_property(env, argv[0], "ipv6Only", &value)) napi_get_value_bool(env, value, &ipv6_only);
+  uint32_t port = 0, backlog = 511;
+  bool reuse_port = false, ipv6_only = false;
+  if (!prop_string(env, "listen", options, "host", host, sizeof(host)) || !prop_uint32(env, "listen", options, "port", &port) ||
+      !prop_uint32(env, "listen", options, "backlog", &backlog))
+    return NULL;
+  prop_bool(env, options, "reusePort", &reuse_port);
+  prop_bool(env, options, "ipv6Only", &ipv6_only);
   int error = 0;
   int id = listener_open(p, host, (int)port, (int)backlog, reuse_port, ipv6_only, &error);
   if (id < 0) return throw_errno(env, "listen", error);
@@ -292,26 +363,29 @@ static napi_value method_listen(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* closeListener(listenerId) → bool (was open) */
 static napi_value method_close_listener(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  plane *p = this_plane(env, info, &argc, argv);
+  plane *p = this_plane(env, info, 1, argv);
   if (p == NULL) return NULL;
   uint32_t id;
-  if (argc < 1 || napi_get_value_uint32(env, argv[0], &id) != napi_ok || id >= SNIR_MAX_LISTENERS)
-    return throw_error(env, "ERR_INVALID_ARG_TYPE", "closeListener(listenerId)");
+  if (!arg_uint32(env, "closeListener", "listenerId", argv[0], &id) ||
+      !check_at_most(env, "closeListener", "listenerId", id, SNIR_MAX_LISTENERS - 1))
+    return NULL;
   bool was_open = p->listeners[id].fd >= 0;
   listener_close(p, (int)id);
   plane_update_ref(p);
   return js_bool(env, was_open);
 }
 
+/* One backend { host: IP literal, port: 1..65535 }; an AF_INET one is stored as sockaddr_in in the same room. */
 static bool parse_backend(napi_env env, napi_value object, struct sockaddr_in6 *out) {
   char host[MAX_HOST_TEXT];
   napi_value value;
   uint32_t port;
   if (!get_property(env, object, "host", &value) || !get_string(env, value, host, sizeof(host)) ||
-      !get_uint32_property(env, object, "port", 0, &port) || port == 0 || port > 65535)
+      !get_property(env, object, "port", &value) || napi_get_value_uint32(env, value, &port) != napi_ok ||
+      port == 0 || port > 65535)
     return false;
   memset(out, 0, sizeof(*out));
   struct sockaddr_in *v4 = (struct sockaddr_in *)out;
@@ -328,78 +402,83 @@ static bool parse_backend(napi_env env, napi_value object, struct sockaddr_in6 *
   return false;
 }
 
-/* route(connId, backends[{ host, port }], header | null, connectTimeoutMs, idleTimeoutMs) → bool (false: gone) */
-static napi_value method_route(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  plane *p = this_plane(env, info, &argc, argv);
-  if (p == NULL) return NULL;
-  uint64_t id;
-  uint32_t count = 0, connect_timeout_ms = 0, idle_timeout_ms = 0;
+/* route()'s backends: an array of at most SNIR_MAX_BACKENDS of them, into `out`. */
+static bool arg_backends(napi_env env, napi_value array, struct sockaddr_in6 *out, uint32_t *count_out) {
   bool is_array = false;
-  if (argc < 5 || !get_conn_id(env, argv[0], &id) || napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array ||
-      napi_get_array_length(env, argv[1], &count) != napi_ok || count > SNIR_MAX_BACKENDS ||
-      napi_get_value_uint32(env, argv[3], &connect_timeout_ms) != napi_ok ||
-      napi_get_value_uint32(env, argv[4], &idle_timeout_ms) != napi_ok)
-    return throw_error(env, "ERR_INVALID_ARG_TYPE",
-                       "route(connId, backends (≤ 16 { host, port }), header, connectTimeoutMs, idleTimeoutMs)");
-  struct sockaddr_in6 backends[SNIR_MAX_BACKENDS];
+  uint32_t count = 0;
+  *count_out = 0;
+  if (napi_is_array(env, array, &is_array) != napi_ok || !is_array || napi_get_array_length(env, array, &count) != napi_ok)
+    return throw_arg(env, ARG_TYPE, "route(): backends must be an array of { host, port }");
+  if (count > SNIR_MAX_BACKENDS)
+    return throw_arg(env, ARG_VALUE, "route(): backends must hold at most %d entries", SNIR_MAX_BACKENDS);
   for (uint32_t i = 0; i < count; i++) {
     napi_value item;
-    napi_get_element(env, argv[1], i, &item);
-    if (!parse_backend(env, item, &backends[i]))
-      return throw_error(env, "ERR_INVALID_ARG_VALUE", "route(): every backend needs { host: IP literal, port: 1..65535 }");
+    napi_get_element(env, array, i, &item);
+    if (!parse_backend(env, item, &out[i]))
+      return throw_arg(env, ARG_VALUE, "route(): backends[%u] needs { host: IP literal, port: 1..65535 }", i);
   }
-  void *header = NULL;
-  size_t header_bytes = 0;
-  napi_valuetype header_type;
-  napi_typeof(env, argv[2], &header_type);
-  if (header_type != napi_null && header_type != napi_undefined) {
-    bool is_typed = false;
-    napi_is_typedarray(env, argv[2], &is_typed);
-    napi_typedarray_type type;
-    napi_value array_buffer;
-    size_t offset;
-    if (!is_typed || napi_get_typedarray_info(env, argv[2], &type, &header_bytes, &header, &array_buffer, &offset) != napi_ok ||
-        type != napi_uint8_array || header_bytes > SNIR_MAX_HEADER_BYTES)
-      return throw_error(env, "ERR_INVALID_ARG_VALUE", "route(): header must be a Uint8Array of at most 1024 bytes, or null");
-  }
+  *count_out = count;
+  return true;
+}
+
+/* route(connId, backends[{ host, port }], header | null, connectTimeoutMs, idleTimeoutMs) → bool (false: gone) */
+static napi_value method_route(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  plane *p = this_plane(env, info, 5, argv);
+  if (p == NULL) return NULL;
+  uint64_t id;
+  struct sockaddr_in6 backends[SNIR_MAX_BACKENDS];
+  uint32_t count, connect_timeout_ms, idle_timeout_ms;
+  const uint8_t *header;
+  size_t header_bytes;
+  if (!arg_conn_id(env, "route", argv[0], &id) || !arg_backends(env, argv[1], backends, &count) ||
+      !arg_optional_bytes(env, "route", "header", argv[2], SNIR_MAX_HEADER_BYTES, &header, &header_bytes) ||
+      !arg_uint32(env, "route", "connectTimeoutMs", argv[3], &connect_timeout_ms) ||
+      !arg_uint32(env, "route", "idleTimeoutMs", argv[4], &idle_timeout_ms))
+    return NULL;
   conn *c = conn_find(p, id);
   if (c == NULL) return js_bool(env, false);
   int r = conn_route(p, c, backends, (int)count, header, header_bytes, connect_timeout_ms, idle_timeout_ms);
   return js_bool(env, r == 0);
 }
 
+/* One of CLOSE_REASON_NAMES, by name. A longer string, cut short at 31 bytes, matches none of them. */
+static bool arg_close_reason(napi_env env, napi_value value, close_reason *out) {
+  char name[32];
+  *out = REASON_DONE;
+  if (napi_get_value_string_utf8(env, value, name, sizeof(name), NULL) != napi_ok)
+    return throw_arg(env, ARG_TYPE, "close(): reason must be a string");
+  for (int i = 0; i < REASON_COUNT; i++) {
+    if (strcmp(name, CLOSE_REASON_NAMES[i]) == 0) {
+      *out = (close_reason)i;
+      return true;
+    }
+  }
+  return throw_arg(env, ARG_VALUE, "close(): unknown close reason '%s'", name);
+}
+
 /* close(connId, reason) → bool (false: already gone) */
 static napi_value method_close(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  plane *p = this_plane(env, info, &argc, argv);
+  plane *p = this_plane(env, info, 2, argv);
   if (p == NULL) return NULL;
   uint64_t id;
-  char name[32];
-  if (argc < 2 || !get_conn_id(env, argv[0], &id) || !get_string(env, argv[1], name, sizeof(name)))
-    return throw_error(env, "ERR_INVALID_ARG_TYPE", "close(connId, reason)");
-  int reason = -1;
-  for (int i = 0; i < REASON_COUNT; i++) {
-    if (strcmp(name, CLOSE_REASON_NAMES[i]) == 0) reason = i;
-  }
-  if (reason < 0) return throw_error(env, "ERR_INVALID_ARG_VALUE", "close(): unknown close reason");
+  close_reason reason;
+  if (!arg_conn_id(env, "close", argv[0], &id) || !arg_close_reason(env, argv[1], &reason)) return NULL;
   conn *c = conn_find(p, id);
   if (c == NULL) return js_bool(env, false);
   p->now_ms = plane_now_ms();
-  conn_close(p, c, (close_reason)reason);
+  conn_close(p, c, reason);
   return js_bool(env, true);
 }
 
 /* handoff(connId) → { fd, peeked } | null: the fd is the caller's now (new net.Socket({ fd })); peeked = bytes read */
 static napi_value method_handoff(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  plane *p = this_plane(env, info, &argc, argv);
+  plane *p = this_plane(env, info, 1, argv);
   if (p == NULL) return NULL;
   uint64_t id;
-  if (argc < 1 || !get_conn_id(env, argv[0], &id)) return throw_error(env, "ERR_INVALID_ARG_TYPE", "handoff(connId)");
+  if (!arg_conn_id(env, "handoff", argv[0], &id)) return NULL;
   conn *c = conn_find(p, id);
   napi_value result;
   if (c == NULL || c->state != CONN_HELLO) {
@@ -416,21 +495,19 @@ static napi_value method_handoff(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* setHelloTimeout(ms): for connections accepted from now on */
 static napi_value method_set_hello_timeout(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  plane *p = this_plane(env, info, &argc, argv);
+  plane *p = this_plane(env, info, 1, argv);
   if (p == NULL) return NULL;
   uint32_t ms;
-  if (argc < 1 || napi_get_value_uint32(env, argv[0], &ms) != napi_ok)
-    return throw_error(env, "ERR_INVALID_ARG_TYPE", "setHelloTimeout(ms)");
-  p->hello_timeout_ms = ms; /* applies to connections accepted from now on */
+  if (!arg_uint32(env, "setHelloTimeout", "ms", argv[0], &ms)) return NULL;
+  p->hello_timeout_ms = ms;
   return NULL;
 }
 
 static napi_value method_stats(napi_env env, napi_callback_info info) {
-  size_t argc = 0;
-  plane *p = this_plane(env, info, &argc, NULL);
+  plane *p = this_plane(env, info, 0, NULL);
   if (p == NULL) return NULL;
   napi_value result, by_reason;
   napi_create_object(env, &result);
@@ -454,8 +531,7 @@ static napi_value method_stats(napi_env env, napi_callback_info info) {
 
 /* connections() → [{ connId, state, listenerId, clientAddress, clientPort, bytesIn, bytesOut, backendIndex, ageMs }] */
 static napi_value method_connections(napi_env env, napi_callback_info info) {
-  size_t argc = 0;
-  plane *p = this_plane(env, info, &argc, NULL);
+  plane *p = this_plane(env, info, 0, NULL);
   if (p == NULL) return NULL;
   napi_value list;
   napi_create_array_with_length(env, p->open_conns, &list);
@@ -465,11 +541,10 @@ static napi_value method_connections(napi_env env, napi_callback_info info) {
     for (int i = 0; i < SNIR_CONN_SLAB; i++) {
       conn *c = &p->slabs[s][i];
       if (c->state == CONN_FREE) continue;
-      napi_value item, state;
+      napi_value item;
       napi_create_object(env, &item);
-      napi_create_string_latin1(env, STATE_NAMES[c->state], NAPI_AUTO_LENGTH, &state);
       napi_set_named_property(env, item, "connId", js_number(env, (double)conn_id(c)));
-      napi_set_named_property(env, item, "state", state);
+      napi_set_named_property(env, item, "state", js_string(env, STATE_NAMES[c->state]));
       napi_set_named_property(env, item, "listenerId", js_number(env, c->listener_id));
       address_to_js(env, item, "clientAddress", "clientPort", &c->client_addr);
       napi_set_named_property(env, item, "bytesIn", js_number(env, (double)c->up.bytes));
@@ -497,19 +572,14 @@ static napi_value create_plane(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  napi_valuetype type = napi_undefined;
-  if (argc >= 1) napi_typeof(env, argv[0], &type);
-  if (type != napi_function) return throw_error(env, "ERR_INVALID_ARG_TYPE", "createPlane(onEvents, options)");
   uint32_t hello_timeout_ms = 10000, max_hello_bytes = 64 * 1024;
   bool force_copy = false;
-  if (argc >= 2) {
-    napi_value value;
-    if (!get_uint32_property(env, argv[1], "helloTimeoutMs", hello_timeout_ms, &hello_timeout_ms) ||
-        !get_uint32_property(env, argv[1], "maxHelloBytes", max_hello_bytes, &max_hello_bytes) ||
-        max_hello_bytes > 16 * 1024 * 1024)
-      return throw_error(env, "ERR_INVALID_ARG_VALUE", "createPlane(): helloTimeoutMs and maxHelloBytes (≤ 16 MiB) are integers");
-    if (get_property(env, argv[1], "forceCopy", &value)) napi_get_value_bool(env, value, &force_copy);
-  }
+  if (!arg_function(env, "createPlane", "onEvents", argv[0]) ||
+      !prop_uint32(env, "createPlane", argv[1], "helloTimeoutMs", &hello_timeout_ms) ||
+      !prop_uint32(env, "createPlane", argv[1], "maxHelloBytes", &max_hello_bytes) ||
+      !check_at_most(env, "createPlane", "maxHelloBytes", max_hello_bytes, MAX_HELLO_BYTES_LIMIT))
+    return NULL;
+  prop_bool(env, argv[1], "forceCopy", &force_copy);
   plane *p = calloc(1, sizeof(plane));
   if (p == NULL) return throw_error(env, "ERR_NATIVE_PLANE", "out of memory");
   p->env = env;

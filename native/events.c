@@ -42,9 +42,21 @@ event *events_push(plane *p, event_kind kind) {
   return e;
 }
 
-static napi_value make_string(napi_env env, const char *text) {
+napi_value js_string(napi_env env, const char *latin1) {
   napi_value value;
-  napi_create_string_latin1(env, text, NAPI_AUTO_LENGTH, &value);
+  napi_create_string_latin1(env, latin1, NAPI_AUTO_LENGTH, &value);
+  return value;
+}
+
+napi_value js_number(napi_env env, double number) {
+  napi_value value;
+  napi_create_double(env, number, &value);
+  return value;
+}
+
+napi_value js_bool(napi_env env, bool flag) {
+  napi_value value;
+  napi_get_boolean(env, flag, &value);
   return value;
 }
 
@@ -56,33 +68,21 @@ static napi_value connect_error_name(napi_env env, int error) {
     return value;
   }
   switch (error) {
-    case ECONNREFUSED: return make_string(env, "ECONNREFUSED");
-    case ETIMEDOUT: return make_string(env, "ETIMEDOUT");
-    case EHOSTUNREACH: return make_string(env, "EHOSTUNREACH");
-    case ENETUNREACH: return make_string(env, "ENETUNREACH");
-    case EADDRNOTAVAIL: return make_string(env, "EADDRNOTAVAIL");
-    case ECONNRESET: return make_string(env, "ECONNRESET");
-    case EMFILE: return make_string(env, "EMFILE");
-    case ENFILE: return make_string(env, "ENFILE");
-    case ENOBUFS: return make_string(env, "ENOBUFS");
+    case ECONNREFUSED: return js_string(env, "ECONNREFUSED");
+    case ETIMEDOUT: return js_string(env, "ETIMEDOUT");
+    case EHOSTUNREACH: return js_string(env, "EHOSTUNREACH");
+    case ENETUNREACH: return js_string(env, "ENETUNREACH");
+    case EADDRNOTAVAIL: return js_string(env, "EADDRNOTAVAIL");
+    case ECONNRESET: return js_string(env, "ECONNRESET");
+    case EMFILE: return js_string(env, "EMFILE");
+    case ENFILE: return js_string(env, "ENFILE");
+    case ENOBUFS: return js_string(env, "ENOBUFS");
     default: {
       char text[32];
       snprintf(text, sizeof text, "errno %d", error);
-      return make_string(env, text);
+      return js_string(env, text);
     }
   }
-}
-
-static napi_value make_number(napi_env env, double number) {
-  napi_value value;
-  napi_create_double(env, number, &value);
-  return value;
-}
-
-static napi_value make_bool(napi_env env, bool flag) {
-  napi_value value;
-  napi_get_boolean(env, flag, &value);
-  return value;
 }
 
 static void set(napi_env env, napi_value object, const char *name, napi_value value) {
@@ -100,8 +100,8 @@ void address_to_js(napi_env env, napi_value object, const char *address_key, con
     inet_ntop(AF_INET6, &address->v6.sin6_addr, text, sizeof(text));
     port = ntohs(address->v6.sin6_port);
   }
-  set(env, object, address_key, make_string(env, text));
-  set(env, object, port_key, make_number(env, port));
+  set(env, object, address_key, js_string(env, text));
+  set(env, object, port_key, js_number(env, port));
 }
 
 /* The bytes of the hello buffer an event points at, or an empty buffer when the connection is gone by now. */
@@ -122,41 +122,41 @@ static napi_value event_to_js(plane *p, const event *e) {
   napi_create_object(env, &object);
   switch (e->kind) {
     case EVENT_ACCEPTED:
-      set(env, object, "kind", make_string(env, "accepted"));
-      set(env, object, "connId", make_number(env, (double)e->conn_id));
-      set(env, object, "listenerId", make_number(env, e->listener_id));
+      set(env, object, "kind", js_string(env, "accepted"));
+      set(env, object, "connId", js_number(env, (double)e->conn_id));
+      set(env, object, "listenerId", js_number(env, e->listener_id));
       address_to_js(env, object, "clientAddress", "clientPort", &e->client_addr);
       address_to_js(env, object, "localAddress", "localPort", &e->local_addr);
       set(env, object, "bytes", hello_bytes(p, e));
-      set(env, object, "end", make_bool(env, e->is_end));
+      set(env, object, "end", js_bool(env, e->is_end));
       break;
     case EVENT_HELLO_BYTES:
-      set(env, object, "kind", make_string(env, "hello"));
-      set(env, object, "connId", make_number(env, (double)e->conn_id));
+      set(env, object, "kind", js_string(env, "hello"));
+      set(env, object, "connId", js_number(env, (double)e->conn_id));
       set(env, object, "bytes", hello_bytes(p, e));
-      set(env, object, "end", make_bool(env, e->is_end));
+      set(env, object, "end", js_bool(env, e->is_end));
       break;
     case EVENT_CONNECTED:
-      set(env, object, "kind", make_string(env, "connected"));
-      set(env, object, "connId", make_number(env, (double)e->conn_id));
-      set(env, object, "backendIndex", make_number(env, e->backend_index));
-      set(env, object, "connectUs", make_number(env, e->connect_us));
+      set(env, object, "kind", js_string(env, "connected"));
+      set(env, object, "connId", js_number(env, (double)e->conn_id));
+      set(env, object, "backendIndex", js_number(env, e->backend_index));
+      set(env, object, "connectUs", js_number(env, e->connect_us));
       break;
     case EVENT_CLOSED:
-      set(env, object, "kind", make_string(env, "closed"));
-      set(env, object, "connId", make_number(env, (double)e->conn_id));
-      set(env, object, "listenerId", make_number(env, e->listener_id));
-      set(env, object, "reason", make_string(env, CLOSE_REASON_NAMES[e->reason]));
-      set(env, object, "bytesIn", make_number(env, (double)e->bytes_in));
-      set(env, object, "bytesOut", make_number(env, (double)e->bytes_out));
-      set(env, object, "backendIndex", make_number(env, e->backend_index));
-      set(env, object, "tries", make_number(env, e->tries));
+      set(env, object, "kind", js_string(env, "closed"));
+      set(env, object, "connId", js_number(env, (double)e->conn_id));
+      set(env, object, "listenerId", js_number(env, e->listener_id));
+      set(env, object, "reason", js_string(env, CLOSE_REASON_NAMES[e->reason]));
+      set(env, object, "bytesIn", js_number(env, (double)e->bytes_in));
+      set(env, object, "bytesOut", js_number(env, (double)e->bytes_out));
+      set(env, object, "backendIndex", js_number(env, e->backend_index));
+      set(env, object, "tries", js_number(env, e->tries));
       set(env, object, "connectError", connect_error_name(env, e->connect_errno));
-      set(env, object, "durationMs", make_number(env, (double)e->duration_ms));
+      set(env, object, "durationMs", js_number(env, (double)e->duration_ms));
       break;
     case EVENT_EMFILE:
-      set(env, object, "kind", make_string(env, "emfile"));
-      set(env, object, "listenerId", make_number(env, e->listener_id));
+      set(env, object, "kind", js_string(env, "emfile"));
+      set(env, object, "listenerId", js_number(env, e->listener_id));
       break;
   }
   return object;

@@ -268,5 +268,9 @@ void events_flush(plane *p);
 void events_schedule_flush(plane *p);
 void address_to_js(napi_env env, napi_value object, const char *address_key, const char *port_key,
                    const peer_address *address);
+/* One JavaScript value each; the strings are ASCII names, so latin1. */
+napi_value js_string(napi_env env, const char *latin1);
+napi_value js_number(napi_env env, double number);
+napi_value js_bool(napi_env env, bool flag);
 
 #endif
