@@ -1,4 +1,7 @@
-/** Real backends for integration tests: TLS servers that say who they are, and raw TCP servers that record. */
+/**
+ * Real backends for integration tests: TLS servers that say who they are, raw TCP servers that record, and
+ * listenOnLoopback for a test's own server.
+ */
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
@@ -11,6 +14,35 @@ export const CA_FILE = path.join(CERT_DIR, 'ca.pem');
 
 export function certFor(name: string): { cert: Buffer; key: Buffer } {
   return { cert: readFileSync(path.join(CERT_DIR, `${name}.pem`)), key: readFileSync(path.join(CERT_DIR, `${name}.key`)) };
+}
+
+export interface LoopbackServer {
+  readonly port: number;
+  /** `127.0.0.1:PORT`, or `[::1]:PORT`: the form a route's backend list takes. */
+  readonly label: string;
+  /** Destroys the connections still open, then closes the server (server.close alone would wait for them). */
+  close(): Promise<void>;
+}
+
+/** Listens on port 0 of `host` and keeps track of every connection, so that close() can end them. */
+export async function listenOnLoopback(server: net.Server, host = '127.0.0.1'): Promise<LoopbackServer> {
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.listen(0, host);
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    port,
+    label: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 export interface TlsBackend {

@@ -13,6 +13,17 @@ export const CHROMIUM_BIN = '/usr/bin/chromium';
 
 export const hasChromium = (): boolean => existsSync(CHROMIUM_BIN);
 
+/** Headless, unsandboxed (tests may run as root), and silent: no first-run page, no background or update traffic. */
+export const CHROMIUM_HEADLESS_FLAGS: readonly string[] = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
 export interface ChromiumRun {
   readonly code: number | null;
   readonly stdout: string;
@@ -33,13 +44,7 @@ export interface ChromiumOptions {
 export async function runChromium(url: string, options: ChromiumOptions): Promise<ChromiumRun> {
   const profile = mkdtempSync(path.join(options.tempDir, 'chromium-'));
   const args = [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
+    ...CHROMIUM_HEADLESS_FLAGS,
     '--disable-extensions',
     `--user-data-dir=${profile}`,
     // IP literals never go through the resolver rules' MAP, but EXCLUDE keeps loopback out of them explicitly.

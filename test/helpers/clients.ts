@@ -1,8 +1,12 @@
-/** Real TLS clients for integration tests: openssl s_client, curl, and raw sockets. */
+/** Real TLS clients for integration tests: openssl s_client, curl, node:tls, and raw sockets. */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { once } from 'node:events';
 import { CA_FILE } from './backends.js';
+
+const CA = readFileSync(CA_FILE);
 
 export interface ProcessResult {
   readonly code: number | null;
@@ -58,10 +62,29 @@ export async function curlGet(
   return run('curl', ['-sS', '--max-time', '10', '--resolve', `${name}:${port}:${resolveTo}`, '--cacert', CA_FILE, ...(options.extra ?? []), `https://${name}:${port}/`]);
 }
 
+/** node:tls to 127.0.0.1:`port` with this SNI, trusting the test CA; resolves once the handshake is done. */
+export async function tlsConnect(port: number, servername: string, options: tls.ConnectionOptions = {}): Promise<tls.TLSSocket> {
+  const socket = tls.connect({ port, host: '127.0.0.1', servername, ca: CA, ...options });
+  socket.on('error', () => {});
+  await once(socket, 'secureConnect');
+  return socket;
+}
+
 /** Opens a plain TCP connection and resolves once connected. */
 export async function connectRaw(port: number, host = '127.0.0.1', localAddress?: string): Promise<net.Socket> {
   const socket = net.connect({ port, host, allowHalfOpen: true, ...(localAddress ? { localAddress } : {}) });
   socket.setNoDelay(true);
+  await once(socket, 'connect');
+  return socket;
+}
+
+/**
+ * Opens a TCP connection to 127.0.0.1:`port` from the loopback address `localAddress` (127.0.0.2, 127.0.0.3 …), so
+ * that per-client limits see one client per address; the router may refuse or reset it, so errors are ignored.
+ */
+export async function connectFrom(port: number, localAddress: string): Promise<net.Socket> {
+  const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+  socket.on('error', () => {});
   await once(socket, 'connect');
   return socket;
 }

@@ -348,6 +348,19 @@ function tempDir(name: string): string {
 // --- HAProxy -------------------------------------------------------------------------------------------------
 
 /**
+ * `global` and `defaults` for an HTTP-mode HAProxy peer: its own log lines on stderr (so in logs()), short
+ * timeouts. Follow it with the proxies (`frontend …`).
+ */
+export const HAPROXY_HTTP_PREAMBLE = `global
+  log stderr format raw local0 info
+defaults
+  mode http
+  log global
+  timeout connect 2s
+  timeout client 5s
+  timeout server 5s`;
+
+/**
  * Runs `haproxy -db -f <dir>/haproxy.cfg` with `configText` as the whole file. Leave out `daemon`; to see
  * HAProxy's own logs in logs(), add `log stderr format raw local0 info` to `global` and `log global` to the
  * proxies.

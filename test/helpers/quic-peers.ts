@@ -14,20 +14,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import dgram from 'node:dgram';
+import { afterAll, beforeAll } from 'vitest';
+import { CHROMIUM_BIN, CHROMIUM_HEADLESS_FLAGS } from './chromium.js';
 
 export const GTLS_SERVER_BIN = '/usr/sbin/gtlsserver';
 export const GTLS_CLIENT_BIN = '/usr/bin/gtlsclient';
-export const CHROMIUM_BIN = '/usr/bin/chromium';
 export const CERTS_DIR = new URL('../../fixtures/certs/', import.meta.url).pathname;
 
 const POLL_MS = 20;
 
 export function hasGtls(): boolean {
   return existsSync(GTLS_SERVER_BIN) && existsSync(GTLS_CLIENT_BIN);
-}
-
-export function hasChromium(): boolean {
-  return existsSync(CHROMIUM_BIN);
 }
 
 /** Whether this process may make a private mount namespace and bind-mount a hosts file (root, or CAP_SYS_ADMIN). */
@@ -180,6 +177,52 @@ export function writeHostsFile(names: readonly string[]): { file: string; dir: s
   return { file, dir };
 }
 
+export const ALPHA_BODY = '<p>alpha backend</p>\n';
+export const BETA_BODY = '<p>beta backend</p>\n';
+
+export interface AlphaAndBetaServers {
+  /** gtlsserver for alpha.test, serving ALPHA_BODY. */
+  readonly alpha: GtlsServer;
+  /** gtlsserver for beta.test, serving BETA_BODY. */
+  readonly beta: GtlsServer;
+  /** Maps alpha.test, beta.test and gamma.test (which neither serves) to 127.0.0.1, for fetchWithGtlsClient. */
+  readonly hostsFile: string;
+}
+
+/**
+ * Registers beforeAll/afterAll in the calling describe: two gtlsservers, each with its own certificate and body,
+ * so that what a client downloads says which backend its flow reached, and a hosts file for their names. Read
+ * the fields inside tests; they exist from beforeAll on.
+ */
+export function useAlphaAndBetaServers(): AlphaAndBetaServers {
+  let alpha: GtlsServer | undefined;
+  let beta: GtlsServer | undefined;
+  let hosts: { file: string; dir: string } | undefined;
+  beforeAll(async () => {
+    [alpha, beta] = await Promise.all([startGtlsServer('alpha.test', ALPHA_BODY), startGtlsServer('beta.test', BETA_BODY)]);
+    hosts = writeHostsFile(['alpha.test', 'beta.test', 'gamma.test']);
+  });
+  afterAll(async () => {
+    await Promise.all([alpha?.stop(), beta?.stop()]);
+    if (hosts !== undefined) rmSync(hosts.dir, { recursive: true, force: true });
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the alpha and beta gtlsservers are not started yet (use them inside tests)');
+    return value;
+  };
+  return {
+    get alpha() {
+      return started(alpha);
+    },
+    get beta() {
+      return started(beta);
+    },
+    get hostsFile() {
+      return started(hosts).file;
+    },
+  };
+}
+
 export interface FetchResult {
   /** The downloaded /index.html, or null when nothing came (gtlsclient exits 0 either way). */
   readonly body: string | null;
@@ -217,13 +260,7 @@ export function spkiHash(certFile: string): string {
 export async function fetchWithChromium(name: string, port: number, spki: string, timeoutMs = 20_000): Promise<FetchResult> {
   const profile = mkdtempSync(path.join(tmpdir(), 'sni-router-chromium-'));
   const browser = run(CHROMIUM_BIN, [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
+    ...CHROMIUM_HEADLESS_FLAGS,
     `--user-data-dir=${profile}`,
     '--enable-quic',
     `--origin-to-force-quic-on=${name}:${port}`,

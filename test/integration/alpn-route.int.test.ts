@@ -4,39 +4,23 @@
  * the backend that answered (the ACME pool holds beta.test's certificate, the app pool alpha.test's).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import net from 'node:net';
 import tls from 'node:tls';
-import { once } from 'node:events';
 import { startTestRouter, type TestRouter } from '../helpers/router-harness.js';
-import { certFor } from '../helpers/backends.js';
+import { certFor, listenOnLoopback, type LoopbackServer } from '../helpers/backends.js';
 import { opensslConnect } from '../helpers/clients.js';
 
-async function startTlsServer(certName: string): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
+function startTlsServer(certName: string): Promise<LoopbackServer> {
   const server = tls.createServer({ ...certFor(certName), ALPNProtocols: ['acme-tls/1', 'h2', 'http/1.1'] }, (socket) => {
     socket.on('error', () => {});
     socket.end(`${certName}\n`);
   });
-  server.on('connection', (socket: net.Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
   server.on('tlsClientError', () => {});
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () =>
-      new Promise((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  return listenOnLoopback(server);
 }
 
 describe('ALPN routes', () => {
-  let app: Awaited<ReturnType<typeof startTlsServer>>;
-  let acme: Awaited<ReturnType<typeof startTlsServer>>;
+  let app: LoopbackServer;
+  let acme: LoopbackServer;
   let router: TestRouter;
 
   beforeAll(async () => {

@@ -11,19 +11,13 @@ import { once } from 'node:events';
 import { startTestRouter, type TestRouter } from '../helpers/router-harness.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { CERT_DIR, startCaptureBackend, type CaptureBackend } from '../helpers/backends.js';
+import { connectFrom } from '../helpers/clients.js';
 import { buildClientHello, toRecords } from '../helpers/hello-builder.js';
 
 const HELLO = toRecords(buildClientHello({ sni: 'app.test' }));
 /** A 64 KiB hello, as in the report: 65,000 bytes of handshake in four records. */
 const BIG_HELLO = toRecords(buildClientHello({ sni: 'app.test', padTo: 65_000 }));
 const MiB = 1024 * 1024;
-
-async function connectFrom(port: number, localAddress: string): Promise<net.Socket> {
-  const socket = net.connect({ port, host: '127.0.0.1', localAddress });
-  socket.on('error', () => {});
-  await once(socket, 'connect');
-  return socket;
-}
 
 function closed(socket: net.Socket): Promise<void> {
   if (socket.destroyed) return Promise.resolve();

@@ -5,20 +5,13 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
-import { once } from 'node:events';
 import { waitFor } from '../helpers/wait-for.js';
 import { startTestRouter, type TestRouter } from '../helpers/router-harness.js';
 import { startCaptureBackend, type CaptureBackend } from '../helpers/backends.js';
+import { connectFrom } from '../helpers/clients.js';
 import { buildClientHello, toRecords } from '../helpers/hello-builder.js';
 
 const HELLO = toRecords(buildClientHello({ sni: 'app.test' }));
-
-async function connectFrom(port: number, localAddress: string): Promise<net.Socket> {
-  const socket = net.connect({ port, host: '127.0.0.1', localAddress });
-  socket.on('error', () => {});
-  await once(socket, 'connect');
-  return socket;
-}
 
 /** Resolves true when the router closes the socket within `ms` (a refusal), false if it stays open. */
 function closesWithin(socket: net.Socket, ms: number): Promise<boolean> {

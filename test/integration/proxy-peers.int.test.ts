@@ -10,7 +10,7 @@ import path from 'node:path';
 import { startTestRouter, type TestRouter } from '../helpers/router-harness.js';
 import { CERT_DIR } from '../helpers/backends.js';
 import { curlGet } from '../helpers/clients.js';
-import { hasHaproxy, hasNginx, PEER_MISSING_REASON, startHaproxy, startNginx, type PeerProcess } from '../helpers/peers.js';
+import { HAPROXY_HTTP_PREAMBLE, hasHaproxy, hasNginx, PEER_MISSING_REASON, startHaproxy, startNginx, type PeerProcess } from '../helpers/peers.js';
 import { freePort } from '../helpers/ports.js';
 
 const certDir = mkdtempSync(path.join(tmpdir(), 'sni-router-peer-certs-'));
@@ -30,15 +30,7 @@ describe.skipIf(!hasHaproxy())(`HAProxy accept-proxy behind the router ${hasHapr
     haproxyPort = await freePort();
     haproxyV6Port = await freePort('::1');
     haproxy = await startHaproxy(
-      `
-global
-  log stderr format raw local0 info
-defaults
-  mode http
-  log global
-  timeout connect 2s
-  timeout client 5s
-  timeout server 5s
+      `${HAPROXY_HTTP_PREAMBLE}
 frontend tls
   bind 127.0.0.1:${haproxyPort} accept-proxy ssl crt ${combinedPem}
   bind ipv6@::1:${haproxyV6Port} accept-proxy ssl crt ${combinedPem}

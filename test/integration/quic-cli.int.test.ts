@@ -11,28 +11,25 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { buildInitialPacket, cryptoFrame } from '../../src/wire/initial-builder.js';
 import { QUIC_VERSION_1 } from '../../src/wire/quic-crypto.js';
 import { type RouterProcess, startRouterProcess } from '../helpers/cli-process.js';
+import { hasChromium } from '../helpers/chromium.js';
 import { buildClientHello } from '../helpers/hello-builder.js';
 import { parsePrometheusText, valueOf } from '../helpers/prometheus-text.js';
 import {
+  ALPHA_BODY,
+  BETA_BODY,
   CERTS_DIR,
   canUsePrivateHosts,
   fetchWithChromium,
   fetchWithGtlsClient,
-  hasChromium,
   hasGtls,
   spkiHash,
-  startGtlsServer,
-  writeHostsFile,
-  type GtlsServer,
+  useAlphaAndBetaServers,
 } from '../helpers/quic-peers.js';
 import { type EchoBackend, oneShot, startEchoBackend } from '../helpers/streams.js';
-
-const ALPHA_BODY = '<p>alpha backend</p>\n';
-const BETA_BODY = '<p>beta backend</p>\n';
 
 const routers: RouterProcess[] = [];
 const dirs: string[] = [];
@@ -82,19 +79,7 @@ async function adminGet(port: number, what: string): Promise<string> {
 }
 
 describe.skipIf(!(hasGtls() && canUsePrivateHosts()))('QUIC through the CLI with real QUIC peers', () => {
-  let alpha: GtlsServer;
-  let beta: GtlsServer;
-  let hosts: { file: string; dir: string };
-
-  beforeAll(async () => {
-    [alpha, beta] = await Promise.all([startGtlsServer('alpha.test', ALPHA_BODY), startGtlsServer('beta.test', BETA_BODY)]);
-    hosts = writeHostsFile(['alpha.test', 'beta.test', 'gamma.test']);
-  });
-
-  afterAll(async () => {
-    await Promise.all([alpha?.stop(), beta?.stop()]);
-    if (hosts !== undefined) rmSync(hosts.dir, { recursive: true, force: true });
-  });
+  const peers = useAlphaAndBetaServers();
 
   it('gtlsclient: two names reach their own servers; one access line per flow, metrics and /connections count them', async () => {
     const file = configFile(
@@ -104,15 +89,15 @@ describe.skipIf(!(hasGtls() && canUsePrivateHosts()))('QUIC through the CLI with
         'proxy_protocol: v2',
         'quic: { idle_timeout: 300ms }',
         'routes:',
-        `  alpha.test: [127.0.0.1:${alpha.port}]`,
-        `  beta.test: { backends: [127.0.0.1:1], quic_backends: [127.0.0.1:${beta.port}] }`,
+        `  alpha.test: [127.0.0.1:${peers.alpha.port}]`,
+        `  beta.test: { backends: [127.0.0.1:1], quic_backends: [127.0.0.1:${peers.beta.port}] }`,
         '',
       ].join('\n'),
     );
     const { router, port, adminPort } = await start(['-c', file], true);
     const [toAlpha, toBeta] = await Promise.all([
-      fetchWithGtlsClient('alpha.test', port, hosts.file),
-      fetchWithGtlsClient('beta.test', port, hosts.file),
+      fetchWithGtlsClient('alpha.test', port, peers.hostsFile),
+      fetchWithGtlsClient('beta.test', port, peers.hostsFile),
     ]);
     expect(toAlpha.body, toAlpha.output).toBe(ALPHA_BODY);
     expect(toBeta.body, toBeta.output).toBe(BETA_BODY);
@@ -121,7 +106,7 @@ describe.skipIf(!(hasGtls() && canUsePrivateHosts()))('QUIC through the CLI with
     expect(alphaLine).toMatchObject({
       listener: '127.0.0.1:0',
       route: 'alpha.test',
-      backend: `127.0.0.1:${alpha.port}`,
+      backend: `127.0.0.1:${peers.alpha.port}`,
       mode: 'quic',
       reason: 'idle_timeout',
       quic_version: QUIC_VERSION_1,
@@ -129,7 +114,7 @@ describe.skipIf(!(hasGtls() && canUsePrivateHosts()))('QUIC through the CLI with
     expect(String(alphaLine.alpn)).toContain('h3');
     for (const key of ['datagrams_in', 'datagrams_out', 'bytes_in', 'bytes_out', 'duration_ms']) expect(alphaLine[key], key).toBeGreaterThan(0);
     expect(Number(alphaLine.bytes_out)).toBeGreaterThan(ALPHA_BODY.length);
-    expect(lines.find((line) => line.sni === 'beta.test')).toMatchObject({ route: 'beta.test', backend: `127.0.0.1:${beta.port}` });
+    expect(lines.find((line) => line.sni === 'beta.test')).toMatchObject({ route: 'beta.test', backend: `127.0.0.1:${peers.beta.port}` });
 
     const families = parsePrometheusText(await adminGet(adminPort!, '/metrics'));
     expect(valueOf(families, 'sni_router_client_hello_total', { outcome: 'sni_found', protocol: 'quic' })).toBe(2);
@@ -144,18 +129,18 @@ describe.skipIf(!(hasGtls() && canUsePrivateHosts()))('QUIC through the CLI with
 
   it('--quic: an unknown name goes to --default; without one it is dropped, never answered', async () => {
     // The file gives the routes and a short idle timeout; the flags give the address and --quic.
-    const file = configFile(`quic: { idle_timeout: 300ms, hello_timeout: 1s }\nroutes:\n  alpha.test: [127.0.0.1:${alpha.port}]\n`);
-    const withDefault = await start(['-c', file, '-l', '127.0.0.1:0', '--quic', '-d', `127.0.0.1:${beta.port}`]);
+    const file = configFile(`quic: { idle_timeout: 300ms, hello_timeout: 1s }\nroutes:\n  alpha.test: [127.0.0.1:${peers.alpha.port}]\n`);
+    const withDefault = await start(['-c', file, '-l', '127.0.0.1:0', '--quic', '-d', `127.0.0.1:${peers.beta.port}`]);
     const without = await start(['-c', file, '-l', '127.0.0.1:0', '--quic']);
     // gtlsserver has one certificate and gtlsclient does not check it: the body says which server answered.
     const [toDefault, dropped] = await Promise.all([
-      fetchWithGtlsClient('gamma.test', withDefault.port, hosts.file),
-      fetchWithGtlsClient('gamma.test', without.port, hosts.file, 3_000),
+      fetchWithGtlsClient('gamma.test', withDefault.port, peers.hostsFile),
+      fetchWithGtlsClient('gamma.test', without.port, peers.hostsFile, 3_000),
     ]);
     expect(toDefault.body, toDefault.output).toBe(BETA_BODY);
     expect(dropped.body).toBeNull();
     const [defaultLine] = await waitForFlows(withDefault.router, 1);
-    expect(defaultLine).toMatchObject({ sni: 'gamma.test', route: 'default', backend: `127.0.0.1:${beta.port}` });
+    expect(defaultLine).toMatchObject({ sni: 'gamma.test', route: 'default', backend: `127.0.0.1:${peers.beta.port}` });
     const [droppedLine] = await waitForFlows(without.router, 1);
     expect(droppedLine).toMatchObject({ sni: 'gamma.test', route: null, backend: null, reason: 'no_route', datagrams_out: 0, bytes_out: 0 });
   });
@@ -169,12 +154,12 @@ describe.skipIf(!(hasGtls() && canUsePrivateHosts()))('QUIC through the CLI with
           'proxy_protocol: none',
           'quic: { idle_timeout: 300ms }',
           'routes:',
-          `  alpha.test: { backends: [${tcpBackend.label}], quic_backends: [127.0.0.1:${alpha.port}] }`,
+          `  alpha.test: { backends: [${tcpBackend.label}], quic_backends: [127.0.0.1:${peers.alpha.port}] }`,
           '',
         ].join('\n'),
       );
       const { router, port } = await start(['-c', file]);
-      const [overTcp, overUdp] = await Promise.all([oneShot(port, 'alpha.test'), fetchWithGtlsClient('alpha.test', port, hosts.file)]);
+      const [overTcp, overUdp] = await Promise.all([oneShot(port, 'alpha.test'), fetchWithGtlsClient('alpha.test', port, peers.hostsFile)]);
       expect(overTcp).toBe('tcp-alpha');
       expect(overUdp.body, overUdp.output).toBe(ALPHA_BODY);
       await waitForFlows(router, 1);
@@ -187,14 +172,14 @@ describe.skipIf(!(hasGtls() && canUsePrivateHosts()))('QUIC through the CLI with
 
   it.skipIf(!hasChromium())('headless Chromium reaches its backend over QUIC through the CLI; its hello spans two Initials', { timeout: 45_000 }, async () => {
     const file = configFile(
-      ['listen: [{ address: "127.0.0.1:0", quic: true }]', 'quic: { idle_timeout: 300ms }', 'routes:', `  alpha.test: [127.0.0.1:${alpha.port}]`, `  beta.test: [127.0.0.1:${beta.port}]`, ''].join('\n'),
+      ['listen: [{ address: "127.0.0.1:0", quic: true }]', 'quic: { idle_timeout: 300ms }', 'routes:', `  alpha.test: [127.0.0.1:${peers.alpha.port}]`, `  beta.test: [127.0.0.1:${peers.beta.port}]`, ''].join('\n'),
     );
     const { router, port } = await start(['-c', file]);
     const result = await fetchWithChromium('alpha.test', port, spkiHash(path.join(CERTS_DIR, 'alpha.test.pem')));
     expect(result.body, result.output).toContain(ALPHA_BODY.trim());
     const lines = await waitForFlows(router, 1);
     const line = lines.find((entry) => entry.sni === 'alpha.test')!;
-    expect(line).toMatchObject({ route: 'alpha.test', backend: `127.0.0.1:${alpha.port}`, mode: 'quic' });
+    expect(line).toMatchObject({ route: 'alpha.test', backend: `127.0.0.1:${peers.alpha.port}`, mode: 'quic' });
     expect(String(line.alpn)).toContain('h3');
     expect(Number(line.hello_datagrams)).toBeGreaterThanOrEqual(2);
   });

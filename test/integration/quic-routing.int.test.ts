@@ -5,47 +5,32 @@
  * its flow reached.
  */
 import dgram from 'node:dgram';
-import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildInitialPacket, cryptoFrame } from '../../src/wire/initial-builder.js';
 import { deriveClientInitialKeys, QUIC_VERSION_1 } from '../../src/wire/quic-crypto.js';
+import { hasChromium } from '../helpers/chromium.js';
 import { buildClientHello } from '../helpers/hello-builder.js';
 import {
+  ALPHA_BODY,
+  BETA_BODY,
   CERTS_DIR,
   canUsePrivateHosts,
   fetchWithChromium,
   fetchWithGtlsClient,
   freeUdpPort,
-  hasChromium,
   hasGtls,
   spkiHash,
-  startGtlsServer,
   udpSocketsOfThisProcess,
-  writeHostsFile,
-  type GtlsServer,
+  useAlphaAndBetaServers,
 } from '../helpers/quic-peers.js';
 import { startQuicRouter, type TestQuicRouter } from '../helpers/quic-router.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const canRun = hasGtls() && canUsePrivateHosts();
-const ALPHA_BODY = '<p>alpha backend</p>\n';
-const BETA_BODY = '<p>beta backend</p>\n';
 
 describe.skipIf(!canRun)('QUIC routed by SNI to real QUIC servers', () => {
-  let alpha: GtlsServer;
-  let beta: GtlsServer;
-  let hosts: { file: string; dir: string };
-
-  beforeAll(async () => {
-    [alpha, beta] = await Promise.all([startGtlsServer('alpha.test', ALPHA_BODY), startGtlsServer('beta.test', BETA_BODY)]);
-    hosts = writeHostsFile(['alpha.test', 'beta.test', 'gamma.test']);
-  });
-
-  afterAll(async () => {
-    await Promise.all([alpha?.stop(), beta?.stop()]);
-    if (hosts !== undefined) rmSync(hosts.dir, { recursive: true, force: true });
-  });
+  const peers = useAlphaAndBetaServers();
 
   async function withRouter(
     options: Parameters<typeof startQuicRouter>[0],
@@ -59,13 +44,13 @@ describe.skipIf(!canRun)('QUIC routed by SNI to real QUIC servers', () => {
     }
   }
 
-  const routes = (): string[] => [`alpha.test=127.0.0.1:${alpha.port}`, `beta.test=127.0.0.1:${beta.port}`];
+  const routes = (): string[] => [`alpha.test=127.0.0.1:${peers.alpha.port}`, `beta.test=127.0.0.1:${peers.beta.port}`];
 
   it('each name reaches its own server, and the flow record says how', async () => {
     await withRouter({ routes: routes(), limits: { idleTimeoutMs: 300 } }, async (router) => {
       const [toAlpha, toBeta] = await Promise.all([
-        fetchWithGtlsClient('alpha.test', router.port, hosts.file),
-        fetchWithGtlsClient('beta.test', router.port, hosts.file),
+        fetchWithGtlsClient('alpha.test', router.port, peers.hostsFile),
+        fetchWithGtlsClient('beta.test', router.port, peers.hostsFile),
       ]);
       expect(toAlpha.body, toAlpha.output).toBe(ALPHA_BODY);
       expect(toBeta.body, toBeta.output).toBe(BETA_BODY);
@@ -74,7 +59,7 @@ describe.skipIf(!canRun)('QUIC routed by SNI to real QUIC servers', () => {
       expect(alphaRecord).toMatchObject({
         mode: 'quic',
         route: 'alpha.test',
-        backend: `127.0.0.1:${alpha.port}`,
+        backend: `127.0.0.1:${peers.alpha.port}`,
         quicVersion: QUIC_VERSION_1,
         reason: 'idle_timeout',
       });
@@ -82,14 +67,14 @@ describe.skipIf(!canRun)('QUIC routed by SNI to real QUIC servers', () => {
       expect(alphaRecord.datagramsIn).toBeGreaterThan(1);
       expect(alphaRecord.datagramsOut).toBeGreaterThan(1);
       expect(alphaRecord.bytesOut).toBeGreaterThan(ALPHA_BODY.length);
-      expect(records.find((record) => record.sni === 'beta.test')).toMatchObject({ route: 'beta.test', backend: `127.0.0.1:${beta.port}` });
+      expect(records.find((record) => record.sni === 'beta.test')).toMatchObject({ route: 'beta.test', backend: `127.0.0.1:${peers.beta.port}` });
     });
   });
 
   it('an unknown name is dropped and never answered; its flow ends as no_route', async () => {
     await withRouter({ routes: routes(), limits: { helloTimeoutMs: 2_000 } }, async (router) => {
       // The client retries for a while; 3 s is enough to see its Initial and a retransmission or two.
-      const result = await fetchWithGtlsClient('gamma.test', router.port, hosts.file, 3_000);
+      const result = await fetchWithGtlsClient('gamma.test', router.port, peers.hostsFile, 3_000);
       expect(result.body).toBeNull();
       const records = await router.waitForRecords((all) => all.length >= 1);
       // Retransmitted Initials within the hello timeout land on the same rejected flow: one record, not one each.
@@ -105,11 +90,11 @@ describe.skipIf(!canRun)('QUIC routed by SNI to real QUIC servers', () => {
     // covers the case where the ICMP message is suppressed.
     const closedPort = await freeUdpPort();
     const limits = { idleTimeoutMs: 300, backendAnswerTimeoutMs: 500 };
-    await withRouter({ routes: [`alpha.test=127.0.0.1:${closedPort},127.0.0.1:${alpha.port}`], limits }, async (router) => {
-      const result = await fetchWithGtlsClient('alpha.test', router.port, hosts.file);
+    await withRouter({ routes: [`alpha.test=127.0.0.1:${closedPort},127.0.0.1:${peers.alpha.port}`], limits }, async (router) => {
+      const result = await fetchWithGtlsClient('alpha.test', router.port, peers.hostsFile);
       expect(result.body, result.output).toBe(ALPHA_BODY);
       const [record] = await router.waitForRecords((all) => all.length === 1);
-      expect(record!.backend).toBe(`127.0.0.1:${alpha.port}`);
+      expect(record!.backend).toBe(`127.0.0.1:${peers.alpha.port}`);
     });
   });
 
@@ -146,8 +131,8 @@ describe.skipIf(!canRun)('QUIC routed by SNI to real QUIC servers', () => {
         }
       })();
       const results = await Promise.all([
-        fetchWithGtlsClient('alpha.test', router.port, hosts.file),
-        fetchWithGtlsClient('beta.test', router.port, hosts.file),
+        fetchWithGtlsClient('alpha.test', router.port, peers.hostsFile),
+        fetchWithGtlsClient('beta.test', router.port, peers.hostsFile),
       ]);
       stop = true;
       await flood;
@@ -167,7 +152,7 @@ describe.skipIf(!canRun)('QUIC routed by SNI to real QUIC servers', () => {
   it('flows time out and free their backend sockets', async () => {
     await withRouter({ routes: routes(), limits: { idleTimeoutMs: 400 } }, async (router) => {
       const before = udpSocketsOfThisProcess();
-      const result = await fetchWithGtlsClient('alpha.test', router.port, hosts.file);
+      const result = await fetchWithGtlsClient('alpha.test', router.port, peers.hostsFile);
       expect(result.body, result.output).toBe(ALPHA_BODY);
       await router.waitForRecords((all) => all.length === 1);
       expect(router.records[0]!.reason).toBe('idle_timeout');
@@ -183,7 +168,7 @@ describe.skipIf(!canRun)('QUIC routed by SNI to real QUIC servers', () => {
       const result = await fetchWithChromium('alpha.test', router.port, spkiHash(path.join(CERTS_DIR, 'alpha.test.pem')));
       expect(result.body, result.output).toContain(ALPHA_BODY.trim());
       const [record] = await router.waitForRecords((all) => all.length === 1);
-      expect(record).toMatchObject({ sni: 'alpha.test', route: 'alpha.test', backend: `127.0.0.1:${alpha.port}` });
+      expect(record).toMatchObject({ sni: 'alpha.test', route: 'alpha.test', backend: `127.0.0.1:${peers.alpha.port}` });
       expect(record!.alpn).toContain('h3');
       expect(record!.helloDatagrams).toBeGreaterThanOrEqual(2);
     });

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RouterProcess, startRouterProcess } from '../helpers/cli-process.js';
-import { CA_FILE, certFor, deadPort } from '../helpers/backends.js';
+import { CA_FILE, certFor, deadPort, listenOnLoopback } from '../helpers/backends.js';
 import { type EchoBackend, openStream, type Stream, startEchoBackend } from '../helpers/streams.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { elementById, hasChromium, runChromium, tableRows } from '../helpers/chromium.js';
@@ -26,29 +26,14 @@ interface TlsEchoBackend {
 }
 
 async function startTlsEchoBackend(name: string): Promise<TlsEchoBackend> {
-  const sockets = new Set<net.Socket>();
   const server = tls.createServer(certFor(name), (socket) => {
     socket.on('error', () => {});
     socket.write(`${name}\n`);
     socket.on('data', (chunk: Buffer) => socket.write(chunk));
   });
-  server.on('connection', (socket: net.Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
   server.on('tlsClientError', () => {});
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    name,
-    label: `127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  const { label, close } = await listenOnLoopback(server);
+  return { name, label, close };
 }
 
 /** A real TLS client through the router, kept open: send n bytes, wait for their echo. */

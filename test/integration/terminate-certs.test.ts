@@ -18,7 +18,8 @@ import { startRouter } from '../../src/serve/router.js';
 import pino from 'pino';
 import { startTestRouter, type TestRouter } from '../helpers/router-harness.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { CA_FILE, CERT_DIR } from '../helpers/backends.js';
+import { CA_FILE, CERT_DIR, listenOnLoopback, type LoopbackServer } from '../helpers/backends.js';
+import { tlsConnect } from '../helpers/clients.js';
 
 const cert = (name: string): string => path.join(CERT_DIR, name);
 const CA = readFileSync(CA_FILE);
@@ -28,31 +29,12 @@ function tempDir(): string {
 }
 
 /** A TCP echo server (the backend of terminated names here). */
-async function startEcho(): Promise<{ label: string; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
+function startEcho(): Promise<LoopbackServer> {
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    sockets.add(socket);
     socket.on('error', () => {});
-    socket.on('close', () => sockets.delete(socket));
     socket.pipe(socket);
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    label: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-async function tlsConnect(port: number, servername: string, options: tls.ConnectionOptions = {}): Promise<tls.TLSSocket> {
-  const socket = tls.connect({ port, host: '127.0.0.1', servername, ca: CA, ...options });
-  socket.on('error', () => {});
-  await once(socket, 'secureConnect');
-  return socket;
+  return listenOnLoopback(server);
 }
 
 async function echoOnce(socket: tls.TLSSocket, text: string): Promise<string> {

@@ -12,44 +12,20 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { startTestRouter, type LogLine, type TestRouter } from '../helpers/router-harness.js';
-import { CA_FILE, CERT_DIR, certFor, startCaptureBackend, startTlsBackend, type CaptureBackend, type TlsBackend } from '../helpers/backends.js';
-import { curlGet, opensslConnect } from '../helpers/clients.js';
+import { CA_FILE, CERT_DIR, certFor, listenOnLoopback, startCaptureBackend, startTlsBackend, type CaptureBackend, type LoopbackServer, type TlsBackend } from '../helpers/backends.js';
+import { curlGet, opensslConnect, tlsConnect } from '../helpers/clients.js';
 import { startDribbler, type Dribbler } from '../helpers/dribble.js';
 import { decodeV2 } from '../helpers/proxy-decode.js';
-import { hasHaproxy, PEER_MISSING_REASON, startHaproxy, type PeerProcess } from '../helpers/peers.js';
+import { HAPROXY_HTTP_PREAMBLE, hasHaproxy, PEER_MISSING_REASON, startHaproxy, type PeerProcess } from '../helpers/peers.js';
 import { freePort } from '../helpers/ports.js';
 import { PP2_CLIENT_CERT_CONN, PP2_CLIENT_SSL, PP2_SUBTYPE_SSL_VERSION, PP2_TYPE_ALPN, PP2_TYPE_AUTHORITY, PP2_TYPE_SSL, PP2_TYPE_UNIQUE_ID } from '../../src/wire/proxy-header.js';
 
 const cert = (name: string): string => path.join(CERT_DIR, name);
 const CA = readFileSync(CA_FILE);
 
-interface Listening {
-  readonly label: string;
-  close(): Promise<void>;
-}
-
-async function listen(server: net.Server): Promise<Listening> {
-  const sockets = new Set<net.Socket>();
-  server.on('connection', (socket: net.Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    label: `127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
-
 /** A plaintext HTTP/1.1 server that answers with what it saw: proof that the router sent it plaintext. */
-async function startPlainBackend(): Promise<Listening> {
-  return listen(
+async function startPlainBackend(): Promise<LoopbackServer> {
+  return listenOnLoopback(
     http.createServer((request, response) => {
       response.writeHead(200, { 'content-type': 'text/plain', connection: 'close' });
       response.end(`plain HTTP/${request.httpVersion} ${request.method} ${request.url} host=${request.headers.host}\n`);
@@ -58,18 +34,18 @@ async function startPlainBackend(): Promise<Listening> {
 }
 
 /** A plaintext HTTP/2 server (h2c, prior knowledge): only a client that negotiated h2 with the router can talk to it. */
-async function startH2cBackend(): Promise<Listening> {
+async function startH2cBackend(): Promise<LoopbackServer> {
   const server = http2.createServer();
   server.on('stream', (stream, headers) => {
     stream.respond({ ':status': 200, 'content-type': 'text/plain' });
     stream.end(`h2c ${String(headers[':method'])} ${String(headers[':authority'])}\n`);
   });
-  return listen(server);
+  return listenOnLoopback(server);
 }
 
 /** An HTTPS backend that reports the SNI it was asked for (re-encryption). */
-async function startSniReportingBackend(certName: string): Promise<Listening> {
-  return listen(
+async function startSniReportingBackend(certName: string): Promise<LoopbackServer> {
+  return listenOnLoopback(
     https.createServer({ ...certFor(certName), ALPNProtocols: ['http/1.1'] }, (request, response) => {
       const socket = request.socket as tls.TLSSocket;
       response.writeHead(200, { 'content-type': 'text/plain', connection: 'close' });
@@ -85,19 +61,11 @@ async function lineAfter(router: TestRouter, action: () => Promise<void>, predic
   return router.waitForAccessLine((line) => !before.has(line) && predicate(line));
 }
 
-/** node:tls through the router; resolves once the handshake is done. */
-async function tlsConnect(port: number, servername: string, options: tls.ConnectionOptions = {}): Promise<tls.TLSSocket> {
-  const socket = tls.connect({ port, host: '127.0.0.1', servername, ca: CA, ...options });
-  socket.on('error', () => {});
-  await once(socket, 'secureConnect');
-  return socket;
-}
-
 describe('terminate mode', () => {
-  let plain: Listening;
-  let h2c: Listening;
-  let reencrypted: Listening;
-  let untrusted: Listening;
+  let plain: LoopbackServer;
+  let h2c: LoopbackServer;
+  let reencrypted: LoopbackServer;
+  let untrusted: LoopbackServer;
   let passthrough: TlsBackend;
   let capture: CaptureBackend;
   let router: TestRouter;
@@ -297,7 +265,7 @@ routes:
   });
 
   it('4 MiB each way through TLS: backpressure and half-close as in passthrough', async () => {
-    const echo = await listen(
+    const echo = await listenOnLoopback(
       net.createServer({ allowHalfOpen: true }, (socket) => {
         socket.on('error', () => {});
         socket.pipe(socket);
@@ -365,15 +333,7 @@ describe.skipIf(!hasHaproxy())(`HAProxy accepts our PROXY v2 header with ALPN an
   beforeAll(async () => {
     const port = await freePort();
     haproxy = await startHaproxy(
-      `
-global
-  log stderr format raw local0 info
-defaults
-  mode http
-  log global
-  timeout connect 2s
-  timeout client 5s
-  timeout server 5s
+      `${HAPROXY_HTTP_PREAMBLE}
 frontend plain
   bind 127.0.0.1:${port} accept-proxy
   http-request return status 200 content-type text/plain lf-string "src=%[src] authority=%[fc_pp_authority] uid=%[fc_pp_unique_id]\\n"

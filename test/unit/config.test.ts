@@ -7,7 +7,7 @@ import { describeConfig } from '../../src/config/describe.js';
 import { formatDuration, parseDuration } from '../../src/config/durations.js';
 import { type CliInput, type ConfigResult, formatProblem, loadConfig, type LoadOptions } from '../../src/config/load.js';
 import { closestWord, editDistance } from '../../src/config/suggest.js';
-import { type Config, DEFAULT_LIMITS, DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_TERMINATE } from '../../src/config/types.js';
+import { type Config, DEFAULT_LIMITS, DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_TERMINATE, type PoolConfig } from '../../src/config/types.js';
 
 const FIXTURES = 'fixtures/configs';
 const FIXTURES_ABS = resolve(FIXTURES);
@@ -25,6 +25,18 @@ function mustLoad(input: CliInput, options?: LoadOptions): Config {
 function problemLines(result: ConfigResult): string[] {
   if (result.ok) throw new Error('expected problems, got a valid config');
   return result.problems.map(formatProblem);
+}
+
+/**
+ * The whole pool loadConfig builds from plain backend addresses: weight 1 each, passive health only, HTTP/1.1 to
+ * the backends. Each backend is [host, port, label], the label written out as the access line shows it.
+ */
+function plainPool(
+  backends: ReadonlyArray<readonly [host: string, port: number, label: string]>,
+  proxyProtocol: PoolConfig['proxyProtocol'],
+  balance: PoolConfig['balance'],
+): PoolConfig {
+  return { backends: backends.map(([host, port, label]) => ({ host, port, label, weight: 1 })), proxyProtocol, balance, health: null, protocol: 'http/1.1' };
 }
 
 function tempConfig(text: string): string {
@@ -87,16 +99,7 @@ describe('the resolved config of SPEC example (good-spec.yaml)', () => {
       ['legacy.example.com', 'exact', 'legacy.example.com'],
     ]);
     const [app, org, , legacy] = config.routes;
-    expect(app?.pool).toEqual({
-      backends: [
-        { host: '10.0.0.5', port: 8443, label: '10.0.0.5:8443', weight: 1 },
-        { host: '10.0.0.6', port: 8443, label: '10.0.0.6:8443', weight: 1 },
-      ],
-      proxyProtocol: 'v2',
-      balance: 'round-robin',
-      health: null,
-      protocol: 'http/1.1',
-    });
+    expect(app?.pool).toEqual(plainPool([['10.0.0.5', 8443, '10.0.0.5:8443'], ['10.0.0.6', 8443, '10.0.0.6:8443']], 'v2', 'round-robin'));
     expect(app?.source).toEqual({ file: `${FIXTURES}/good-spec.yaml`, line: 6, col: 3 });
     expect(org?.pool.proxyProtocol).toBe('none');
     expect(org?.pool.balance).toBe('least-conn');
@@ -153,13 +156,7 @@ describe('every accepted spelling (good-every-form.yaml)', () => {
   });
 
   it('reads a long-form default', () => {
-    expect(config.defaultPool).toEqual({
-      backends: [{ host: '10.0.9.9', port: 443, label: '10.0.9.9:443', weight: 1 }],
-      proxyProtocol: 'v2',
-      balance: 'least-conn',
-      health: null,
-      protocol: 'http/1.1',
-    });
+    expect(config.defaultPool).toEqual(plainPool([['10.0.9.9', 443, '10.0.9.9:443']], 'v2', 'least-conn'));
   });
 });
 
@@ -206,16 +203,7 @@ describe('flags over the file', () => {
     const config = mustLoad({ configFile: base, routes: ['new.example.com=127.0.0.1:1,127.0.0.1:2'] });
     const added = config.routes.at(-1);
     expect(added?.name).toBe('new.example.com');
-    expect(added?.pool).toEqual({
-      backends: [
-        { host: '127.0.0.1', port: 1, label: '127.0.0.1:1', weight: 1 },
-        { host: '127.0.0.1', port: 2, label: '127.0.0.1:2', weight: 1 },
-      ],
-      proxyProtocol: 'v2',
-      balance: 'round-robin',
-      health: null,
-      protocol: 'http/1.1',
-    });
+    expect(added?.pool).toEqual(plainPool([['127.0.0.1', 1, '127.0.0.1:1'], ['127.0.0.1', 2, '127.0.0.1:2']], 'v2', 'round-robin'));
     expect(added?.source).toEqual({ file: '<command line>', line: 0, col: 0 });
     expect(mustLoad({ configFile: base, routes: ['n.test=127.0.0.1:1'], proxyProtocol: 'v1' }).routes.at(-1)?.pool.proxyProtocol).toBe('v1');
   });
@@ -240,16 +228,7 @@ describe('flags over the file', () => {
 
   it('--default replaces the default pool', () => {
     const config = mustLoad({ configFile: base, defaultBackends: '127.0.0.1:9,[::1]:9' });
-    expect(config.defaultPool).toEqual({
-      backends: [
-        { host: '127.0.0.1', port: 9, label: '127.0.0.1:9', weight: 1 },
-        { host: '::1', port: 9, label: '[::1]:9', weight: 1 },
-      ],
-      proxyProtocol: 'v2',
-      balance: 'round-robin',
-      health: null,
-      protocol: 'http/1.1',
-    });
+    expect(config.defaultPool).toEqual(plainPool([['127.0.0.1', 9, '127.0.0.1:9'], ['::1', 9, '[::1]:9']], 'v2', 'round-robin'));
   });
 
   it('--terminate marks a file route or a flag route, with --cert/--key resolved against the working directory', () => {

@@ -174,6 +174,29 @@ describe('RouteTable precedence', () => {
   });
 });
 
+/**
+ * Property: for random lists of `~atom` regex routes and random names drawn from `namePattern`, lookup picks the
+ * route a plain first-match scan picks, with V8's own `i` flag as the oracle for case folding.
+ */
+function expectFirstMatchScan(atoms: readonly string[], namePattern: RegExp): void {
+  fc.assert(
+    fc.property(
+      fc.array(fc.constantFrom(...atoms), { minLength: 1, maxLength: 12 }),
+      fc.array(fc.stringMatching(namePattern), { minLength: 1, maxLength: 20 }),
+      (sources, names) => {
+        const routes = sources.map((source, index) => route(`~${source}`, `127.0.0.1:${index + 1}`));
+        const t = RouteTable.compile(routes, DEFAULT_POOL);
+        for (const name of names) {
+          const normalized = normalizeServerName(name);
+          const expected = normalized === null ? null : routes.find((r) => new RegExp(r.pattern, 'i').test(normalized));
+          expect(t.lookup(name)?.route ?? null).toBe(expected ?? null);
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+}
+
 describe('RouteTable regexes', () => {
   it('the first regex in file order wins even when a later one matches earlier in the name', () => {
     // Joined as one alternation, '^ab' would match at offset 0 before 'b\.test$' matches at offset 1; the
@@ -204,44 +227,12 @@ describe('RouteTable regexes', () => {
   });
 
   it('agrees with a plain first-match scan on arbitrary names and regex lists', () => {
-    // Upper-case atoms check the case folding (route-regex.ts) against V8's own `i` flag, the oracle below.
-    const atoms = ['^a', 'b', 'c$', '\\.', '^[a-c]+\\.test$', 'a.c', '(?:ab|ba)', 'x?y', '^.{3}$', '[0-9]', '^A', 'B', '[A-C]+$', '[^B]', '\\x41', '^ab', '^a\\.', '^x|y', 'Y$', '[b-]', '^[^A-Z]+$', '^A\\.B', '\\X'];
-    fc.assert(
-      fc.property(
-        fc.array(fc.constantFrom(...atoms), { minLength: 1, maxLength: 12 }),
-        fc.array(fc.stringMatching(/^[abcxy0-9.]{1,8}$/), { minLength: 1, maxLength: 20 }),
-        (sources, names) => {
-          const routes = sources.map((source, index) => route(`~${source}`, `127.0.0.1:${index + 1}`));
-          const t = RouteTable.compile(routes, DEFAULT_POOL);
-          for (const name of names) {
-            const normalized = normalizeServerName(name);
-            const expected = normalized === null ? null : routes.find((r) => new RegExp(r.pattern, 'i').test(normalized));
-            expect(t.lookup(name)?.route ?? null).toBe(expected ?? null);
-          }
-        },
-      ),
-      { numRuns: 300 },
-    );
+    // Upper-case atoms check the case folding (route-regex.ts) against V8's own `i` flag, the oracle in expectFirstMatchScan.
+    expectFirstMatchScan(['^a', 'b', 'c$', '\\.', '^[a-c]+\\.test$', 'a.c', '(?:ab|ba)', 'x?y', '^.{3}$', '[0-9]', '^A', 'B', '[A-C]+$', '[^B]', '\\x41', '^ab', '^a\\.', '^x|y', 'Y$', '[b-]', '^[^A-Z]+$', '^A\\.B', '\\X'], /^[abcxy0-9.]{1,8}$/);
   });
 
   it('agrees with a plain first-match scan when every regex is anchored with a literal prefix (the prefix Map)', () => {
-    const atoms = ['^a', '^ab', '^a\\.', '^b.*c$', '^A[bc]', '^ab?c', '^a+b', '^0', '^xy$', '^X\\.y', '^abc|^b'];
-    fc.assert(
-      fc.property(
-        fc.array(fc.constantFrom(...atoms), { minLength: 1, maxLength: 12 }),
-        fc.array(fc.stringMatching(/^[abcxy0.]{1,8}$/), { minLength: 1, maxLength: 20 }),
-        (sources, names) => {
-          const routes = sources.map((source, index) => route(`~${source}`, `127.0.0.1:${index + 1}`));
-          const t = RouteTable.compile(routes, DEFAULT_POOL);
-          for (const name of names) {
-            const normalized = normalizeServerName(name);
-            const expected = normalized === null ? null : routes.find((r) => new RegExp(r.pattern, 'i').test(normalized));
-            expect(t.lookup(name)?.route ?? null).toBe(expected ?? null);
-          }
-        },
-      ),
-      { numRuns: 300 },
-    );
+    expectFirstMatchScan(['^a', '^ab', '^a\\.', '^b.*c$', '^A[bc]', '^ab?c', '^a+b', '^0', '^xy$', '^X\\.y', '^abc|^b'], /^[abcxy0.]{1,8}$/);
   });
 });
 

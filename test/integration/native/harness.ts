@@ -3,6 +3,7 @@
  * build), a small SNI → backends table as its `decide`, every event recorded, and the descriptor count of this
  * process to prove nothing leaks.
  */
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -127,6 +128,30 @@ export async function expectFdsBackTo(baseline: number, timeoutMs = 5_000): Prom
     }
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
+}
+
+export type Cleanup = () => Promise<unknown> | void;
+
+/**
+ * The hooks a native test file opens with: what a test pushes onto the returned list is undone after it, newest
+ * first (anything still there at the end of the file too), and once the file is done this process must hold no
+ * more descriptors than before its first test.
+ */
+export function registerCleanupsAndLeakCheck(): Cleanup[] {
+  const cleanups: Cleanup[] = [];
+  const runCleanups = async (): Promise<void> => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  };
+  let fdsBefore = 0;
+  afterEach(runCleanups);
+  beforeAll(() => {
+    fdsBefore = openFdCount();
+  });
+  afterAll(async () => {
+    await runCleanups();
+    await expectFdsBackTo(fdsBefore);
+  });
+  return cleanups;
 }
 
 const PLANE_CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'plane-child.mjs');

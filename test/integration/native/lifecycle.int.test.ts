@@ -2,27 +2,17 @@
  * A spliced connection's life on the native plane: half-close each way, RST passed on each way, connect retry over
  * the backend order, hello and idle timeouts. Real sockets on 127.0.0.1; no descriptor may outlive the file.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { once } from 'node:events';
 import type net from 'node:net';
 import { deadPort, startCaptureBackend, type CaptureBackend } from '../../helpers/backends.js';
 import { collect, connectRaw } from '../../helpers/clients.js';
 import { buildClientHello, toRecords } from '../../helpers/hello-builder.js';
 import type { RouteEntry } from './harness.js';
-import { addon, expectFdsBackTo, openFdCount, startTestPlane, type TestPlane } from './harness.js';
+import { addon, registerCleanupsAndLeakCheck, startTestPlane, type TestPlane } from './harness.js';
 
 const HELLO = toRecords(buildClientHello({ sni: 'app.test' }), 'one');
-const cleanups: Array<() => Promise<unknown> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-let fdsBefore = 0;
-beforeAll(() => {
-  fdsBefore = openFdCount();
-});
-afterAll(async () => {
-  await expectFdsBackTo(fdsBefore);
-});
+const cleanups = registerCleanupsAndLeakCheck();
 
 async function setup(
   onBackend?: (socket: net.Socket) => void,

@@ -5,27 +5,17 @@
  * instead of spinning on a queue it cannot serve or dying. SO_REUSEPORT: two planes (as two workers would) bind
  * the same address and port.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { once } from 'node:events';
 import { startCaptureBackend } from '../../helpers/backends.js';
 import { buildClientHello, toRecords } from '../../helpers/hello-builder.js';
-import { addon, expectFdsBackTo, openFdCount, startPlaneChild, startTestPlane } from './harness.js';
+import { addon, registerCleanupsAndLeakCheck, startPlaneChild, startTestPlane } from './harness.js';
 
 const HELLO = toRecords(buildClientHello({ sni: 'limits.test' }), 'one');
 /** Enough for node's own descriptors plus a handful of connections. */
 const CHILD_MAX_OPEN_FILES = 40;
-const cleanups: Array<() => Promise<unknown> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-let fdsBefore = 0;
-beforeAll(() => {
-  fdsBefore = openFdCount();
-});
-afterAll(async () => {
-  await expectFdsBackTo(fdsBefore);
-});
+const cleanups = registerCleanupsAndLeakCheck();
 
 async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

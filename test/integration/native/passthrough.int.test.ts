@@ -3,7 +3,7 @@
  * v2 header ahead of the peeked hello byte for byte, a hello dribbled a byte per segment, and the handoff of a
  * socket to a node TLS server (the terminate path). No descriptor may outlive the file.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { once } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -11,21 +11,10 @@ import { readFileSync } from 'node:fs';
 import { CA_FILE, certFor, startCaptureBackend, startTlsBackend } from '../../helpers/backends.js';
 import { collect, connectRaw } from '../../helpers/clients.js';
 import { buildClientHello, toRecords } from '../../helpers/hello-builder.js';
-import { addon, expectFdsBackTo, openFdCount, startTestPlane, type TestPlane } from './harness.js';
+import { addon, registerCleanupsAndLeakCheck, startTestPlane, type TestPlane } from './harness.js';
 
 const CA = readFileSync(CA_FILE);
-const cleanups: Array<() => Promise<unknown> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-let fdsBefore = 0;
-beforeAll(() => {
-  fdsBefore = openFdCount();
-});
-afterAll(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  await expectFdsBackTo(fdsBefore);
-});
+const cleanups = registerCleanupsAndLeakCheck();
 
 function plane(options: Parameters<typeof startTestPlane>[0]): TestPlane {
   const started = startTestPlane(options);

@@ -5,27 +5,17 @@
  * refused) the same way, smaller. The plane runs in a child process (test/native/plane-child.mjs) so that its
  * peak RSS (VmHWM) is its own, not this test's JavaScript buffers.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import net from 'node:net';
 import { startCaptureBackend } from '../../helpers/backends.js';
 import { buildClientHello, toRecords } from '../../helpers/hello-builder.js';
-import { addon, expectFdsBackTo, openFdCount, startPlaneChild, startTestPlane, statusKiB } from './harness.js';
+import { addon, registerCleanupsAndLeakCheck, startPlaneChild, startTestPlane, statusKiB } from './harness.js';
 
 const MIB = 1024 * 1024;
 const HELLO = toRecords(buildClientHello({ sni: 'bulk.test' }), 'one');
-const cleanups: Array<() => Promise<unknown> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-let fdsBefore = 0;
-beforeAll(() => {
-  fdsBefore = openFdCount();
-});
-afterAll(async () => {
-  await expectFdsBackTo(fdsBefore);
-});
+const cleanups = registerCleanupsAndLeakCheck();
 
 /** Writes `totalBytes` of fresh random bytes with backpressure, then FIN; resolves with their SHA-256. */
 async function sendRandom(socket: net.Socket, totalBytes: number): Promise<string> {
