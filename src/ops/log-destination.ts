@@ -12,6 +12,11 @@
  * The writing is pino's own destination's (sonic-boom: partial writes, EAGAIN on a full pipe). With `shared`
  * (several processes on one stdout, --workers) a write is at most PIPE_BUF bytes of whole lines, which the kernel
  * never interleaves with another process's.
+ *
+ * Lines are collected here, in an array, and handed to sonic-boom a batch at a time: sonic-boom measures the byte
+ * length of its whole pending buffer on every write it is given (to keep each under maxWrite), so handing it line
+ * by line costs a pass over up to 16 KiB per line — 8 µs an access line, a quarter of the router's user time per
+ * connection on the native plane.
  */
 import pino from 'pino';
 
@@ -41,10 +46,17 @@ export class BatchingDestination {
   #isDirty = false;
   /** A flush found a write in flight: flush again when it completes. */
   #isHeldBack = false;
+  readonly #maxWrite: number;
+  readonly #isSync: boolean;
+  /** Lines not yet handed to sonic-boom, and their bytes: always less than one write's worth. */
+  #batch: string[] = [];
+  #batchBytes = 0;
 
   constructor(options: BatchingDestinationOptions) {
     const maxWrite = options.shared ? ATOMIC_WRITE_BYTES : BATCH_MAX_BYTES;
     const sync = options.sync ?? false;
+    this.#maxWrite = maxWrite;
+    this.#isSync = sync;
     // minLength just under maxWrite: sonic-boom writes by itself once a write's worth is collected.
     this.#boom = pino.destination({ dest: options.fd, sync, minLength: sync ? 0 : maxWrite - 1, maxWrite });
     this.#format = options.format ?? null;
@@ -57,6 +69,7 @@ export class BatchingDestination {
       this.#timer = setInterval(() => {
         if (!this.#isDirty) return;
         this.#isDirty = false;
+        this.#handOver();
         this.#flushQuietly();
       }, FLUSH_INTERVAL_MS);
       this.#timer.unref();
@@ -70,19 +83,39 @@ export class BatchingDestination {
 
   /** pino's stream contract: one whole line per call. */
   write(line: string): boolean {
-    const ok = this.#boom.write(this.#format === null ? line : this.#format(line));
-    if (this.#timer !== null) {
-      this.#isDirty = true;
-      if (!this.#isFlushScheduled) {
-        this.#isFlushScheduled = true;
-        setImmediate(this.#endOfTurn);
-      }
+    const text = this.#format === null ? line : this.#format(line);
+    if (this.#isSync) return this.#boom.write(text);
+    // A batch is whole lines of at most maxWrite bytes (PIPE_BUF when shared), as sonic-boom's own writes were.
+    // (Counting flattens the line, which the join below then copies the faster: measured no dearer than length.)
+    const bytes = Buffer.byteLength(text);
+    if (this.#batchBytes + bytes > this.#maxWrite) this.#handOver();
+    this.#batch.push(text);
+    this.#batchBytes += bytes;
+    if (this.#batchBytes >= this.#maxWrite - 1) this.#handOver(); // a write's worth: sonic-boom writes it now
+    this.#isDirty = true;
+    if (!this.#isFlushScheduled) {
+      this.#isFlushScheduled = true;
+      setImmediate(this.#endOfTurn);
     }
-    return ok;
+    return true;
+  }
+
+  /** The collected lines to sonic-boom, as one string. */
+  #handOver(): void {
+    if (this.#batch.length === 0) return;
+    const text = this.#batch.length === 1 ? this.#batch[0]! : this.#batch.join('');
+    this.#batch = [];
+    this.#batchBytes = 0;
+    try {
+      this.#boom.write(text);
+    } catch {
+      // Destroyed (stdout closed): the lines are lost, the router carries on.
+    }
   }
 
   readonly #endOfTurn = (): void => {
     this.#isFlushScheduled = false;
+    this.#handOver();
     // sonic-boom's flush() returns without writing while a write is in flight, and then leaves what is collected
     // (under minLength) until the next flush; its `_writing` flag is the only way to know. If that flag ever goes,
     // the 100 ms timer still writes the line.
@@ -100,6 +133,7 @@ export class BatchingDestination {
 
   /** Writes what is collected; `callback` once it has reached the fd (pino's logger.flush(cb)). */
   flush(callback?: (error?: Error) => void): void {
+    this.#handOver();
     if (callback === undefined) return this.#flushQuietly();
     try {
       this.#boom.flush((error) => callback(error ?? undefined));
@@ -110,6 +144,7 @@ export class BatchingDestination {
 
   /** Writes everything now, synchronously: for the exit paths, where no later turn comes. */
   flushSync(): void {
+    this.#handOver();
     try {
       this.#boom.flushSync();
     } catch {
