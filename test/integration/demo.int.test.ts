@@ -14,9 +14,25 @@ import { run } from '../helpers/clients.js';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DEMO = path.join(ROOT, 'dist/demo.js');
 let demo: ChildProcess | null = null;
-afterEach(() => {
-  if (demo && demo.exitCode === null) demo.kill('SIGKILL');
+const isGroupAlive = (pgid: number): boolean => {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+afterEach(async () => {
+  // The demo runs in a process group of its own: `npm run demo` is npm → sh → node, and killing npm alone
+  // left the other two running (one pair per run of this file, until the machine was rebooted).
+  const pgid = demo?.pid;
   demo = null;
+  if (pgid === undefined || !isGroupAlive(pgid)) return;
+  process.kill(-pgid, 'SIGKILL');
+  const deadline = Date.now() + 5_000;
+  while (isGroupAlive(pgid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  expect(isGroupAlive(pgid), 'every process of the demo is gone').toBe(false);
 });
 
 interface Started {
@@ -28,7 +44,7 @@ interface Started {
 
 /** Starts the demo (node dist/demo.js, or the given command) and resolves once it has printed its instructions. */
 async function startDemo(command = process.execPath, args: readonly string[] = [DEMO, '--port', '0']): Promise<Started> {
-  const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   demo = child;
   let out = '';
   let err = '';
