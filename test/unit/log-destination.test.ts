@@ -44,7 +44,10 @@ describe('BatchingDestination', () => {
     const { destination, read, close } = fileDestination({ shared: true });
     const lines = Array.from({ length: 200 }, (_, i) => lineOf(i, ATOMIC_WRITE_BYTES - 200 - (i % 50)));
     for (const line of lines) destination.write(line);
-    destination.flushSync();
+    // Through the async path (batches of whole lines, several writes in flight one after another), not flushSync:
+    // a flushSync while an async write is in flight may put its bytes ahead of that write's.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await new Promise<void>((resolve, reject) => destination.flush((error) => (error ? reject(error) : resolve())));
     expect(read()).toBe(lines.join(''));
     close();
   });
