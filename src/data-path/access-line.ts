@@ -12,7 +12,7 @@ import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { ConnectionMetrics } from '../ops/connection-metrics.js';
 import type { CloseReason } from '../ops/close-reason.js';
-import type { RouteMatch } from '../routing/route-table.js';
+import { type RouteMatch, routeNameOf } from '../routing/route-table.js';
 import { displayAddress, formatEndpoint } from '../wire/address.js';
 import type { InboundProxyHeader } from '../wire/proxy-reader.js';
 import type { NegotiatedTls } from './terminate.js';
@@ -55,8 +55,13 @@ export interface AccessLine {
   readonly pool?: string;
 }
 
-/** Longest SNI written to the log; a hello may carry a 64 KiB "name" and the log should not. */
-const MAX_LOGGED_SNI_CHARS = 255;
+/** Longest name written to the log or listed; a hello may carry a 64 KiB "name" and the log should not. */
+const MAX_LOGGED_CHARS = 255;
+
+/** `text` cut to MAX_LOGGED_CHARS, marked with `…` where it was cut. */
+export function clipLogged(text: string | null): string | null {
+  return text !== null && text.length > MAX_LOGGED_CHARS ? `${text.slice(0, MAX_LOGGED_CHARS)}…` : text;
+}
 
 
 const roundMs = (ms: number): number => Math.round(ms * 1000) / 1000;
@@ -117,8 +122,7 @@ export class ConnectionRecord {
   }
 
   get routeName(): string | null {
-    const match = this.match;
-    return match ? (match.route ? match.route.name : 'default') : null;
+    return routeNameOf(this.match);
   }
 
   /** The address for people: IPv4 clients of dual-stack listeners as plain IPv4. */
@@ -150,7 +154,7 @@ export class ConnectionRecord {
   }
 
   line(id: string, listener: string, reason: CloseReason, durationMs: number): AccessLine {
-    const sni = this.sni !== null && this.sni.length > MAX_LOGGED_SNI_CHARS ? `${this.sni.slice(0, MAX_LOGGED_SNI_CHARS)}…` : this.sni;
+    const sni = clipLogged(this.sni);
     const { tls, wire, match } = this;
     const pool = this.isOnFallback ? 'fallback' : match?.alpn ? `alpn ${match.alpn}` : undefined;
     return {

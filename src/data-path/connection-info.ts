@@ -51,13 +51,6 @@ export interface ConnectionInfo {
   readonly bytes_out: number;
 }
 
-/** Longest SNI listed (as in the access line): a hello may carry a 64 KiB "name". */
-export const MAX_LISTED_SNI_CHARS = 255;
-
-export function listedSni(sni: string | null): string | null {
-  return sni !== null && sni.length > MAX_LISTED_SNI_CHARS ? `${sni.slice(0, MAX_LISTED_SNI_CHARS)}…` : sni;
-}
-
 /** Seconds, to the millisecond, from a performance.now() start to `now`. */
 export function ageSeconds(startedAt: number, now = performance.now()): number {
   return Math.max(0, Math.round(now - startedAt)) / 1000;

@@ -10,8 +10,8 @@ import type { SniffReader } from '../wire/sniffer.js';
 import { displayAddress } from '../wire/address.js';
 import type { RouteMatch } from '../routing/route-table.js';
 import { CLOSED, type Stage } from './connection-stage.js';
-import { ConnectionRecord } from './access-line.js';
-import { ageSeconds, type ConnectionInfo, listedSni } from './connection-info.js';
+import { clipLogged, ConnectionRecord } from './access-line.js';
+import { ageSeconds, type ConnectionInfo } from './connection-info.js';
 import { BackendDialer, type DialerOwner } from './backend-dialer.js';
 import { ClientHandshake, type HandshakeOwner } from './client-handshake.js';
 import { outboundProxyHeader } from './outbound-header.js';
@@ -79,7 +79,7 @@ export class Connection implements SpliceOwner, HandshakeOwner, DialerOwner, Htt
       id: this.id,
       client: record.client,
       listener: this.#host.listenerLabel,
-      sni: listedSni(record.sni),
+      sni: clipLogged(record.sni),
       route: record.routeName,
       backend: record.backend,
       mode: record.mode,

@@ -22,7 +22,7 @@ import { encodeProxyHeader } from '../wire/proxy-header.js';
 import { Splice, type ByteCounts, type SpliceEnd, type SpliceOwner } from './splice.js';
 import { normalizeServerName } from '../wire/host-name.js';
 import type { Pool } from '../pools/pool.js';
-import type { RouteMatch } from '../routing/route-table.js';
+import { type RouteMatch, routeNameOf } from '../routing/route-table.js';
 import { displayAddress, formatEndpoint } from '../wire/address.js';
 import { isOutOfDescriptors } from '../ops/descriptors.js';
 import { type HttpHostReader, type HttpRequestHead, splitHostAndPort } from '../wire/http-host-reader.js';
@@ -30,7 +30,8 @@ import { newHeadReader, plainHttpResponse } from '../wire/http-sniffer.js';
 import { type ConnectionMetrics, NO_METRICS } from '../ops/connection-metrics.js';
 import { DEFAULT_HTTPS_PORT, type PlainHttpMode } from '../config/types.js';
 import type { ConnectionHost } from './connection-host.js';
-import { ageSeconds, type ConnectionInfo, type ConnectionState } from './connection-info.js';
+import { ageSeconds, type ConnectionInfo, type ConnectionState, type ListedMode } from './connection-info.js';
+import { clipLogged } from './access-line.js';
 
 /** The listener's side of a plain-HTTP connection: as for TLS connections, with this class in the callbacks. */
 export type PlainHttpHost = Omit<ConnectionHost<PlainHttpConnection>, 'inboundProxy'>;
@@ -58,14 +59,11 @@ const STATE_NAMES: Readonly<Record<State, ConnectionState>> = { [READING]: 'read
 const kConnection = Symbol('sni-router.plain-http-connection');
 type TaggedSocket = net.Socket & { [kConnection]: PlainHttpConnection };
 
-const MAX_LOGGED_CHARS = 255;
-
 export class PlainHttpConnection implements SpliceOwner {
   readonly id = nextConnectionId();
   private state: State = READING;
   private readonly client: TaggedSocket;
   private backend: net.Socket | null = null;
-  private splice: Splice | null = null;
   private dialing: net.Socket | null = null;
   private readonly host: PlainHttpHost;
   private readonly settings: PlainHttpSettings;
@@ -129,21 +127,25 @@ export class PlainHttpConnection implements SpliceOwner {
 
   /** What the admin API lists about this connection now (connection-info.ts); `sni` is the Host's name. */
   info(now = performance.now()): ConnectionInfo {
-    const match = this.match;
     return {
       id: this.id,
       client: this.clientAddress === '' ? null : formatEndpoint(this.clientAddress, this.clientPort),
       listener: this.host.listenerLabel,
       sni: this.serverName,
-      route: match ? (match.route ? match.route.name : 'default') : null,
+      route: routeNameOf(this.match),
       backend: this.backend ? this.backendLabel : null,
-      mode: this.settings.mode === 'redirect' ? 'http_redirect' : 'http',
+      mode: this.mode,
       state: STATE_NAMES[this.state],
       opened_at: new Date(this.openedAt).toISOString(),
       age_s: ageSeconds(this.startedAt, now),
       bytes_in: this.counts.bytesIn,
       bytes_out: this.counts.bytesOut,
     };
+  }
+
+  /** `mode` on its access line and in the admin API's list. */
+  private get mode(): ListedMode {
+    return this.settings.mode === 'redirect' ? 'http_redirect' : 'http';
   }
 
   /** Ends the connection. Safe to call any number of times: only the first call acts and logs. */
@@ -337,10 +339,9 @@ export class PlainHttpConnection implements SpliceOwner {
     client.removeListener('end', clientOnEnd);
     client.removeListener('close', clientOnClose);
     this.state = SPLICING;
-    this.splice = new Splice(client, socket, this, this.counts);
     const peeked = this.peeked;
     this.peeked = [];
-    this.splice.start({ header: this.proxyHeader(), peeked, isClientEnded: this.clientEnded }, this.host.snapshot.timeouts.idleMs);
+    new Splice(client, socket, this, this.counts).start({ header: this.proxyHeader(), peeked, isClientEnded: this.clientEnded }, this.host.snapshot.timeouts.idleMs);
   }
 
   /** @internal The splice is over (both ends closed, one failed, or idle): so is the connection. */
@@ -392,9 +393,8 @@ export class PlainHttpConnection implements SpliceOwner {
   // ---- CLOSED ----------------------------------------------------------------------------------------------
 
   private writeAccessLine(reason: CloseReason): void {
-    const match = this.match;
     const listener = this.host.listenerLabel;
-    const route = match ? (match.route ? match.route.name : 'default') : null;
+    const route = routeNameOf(this.match);
     const durationMs = Math.round((performance.now() - this.startedAt) * 1000) / 1000;
     const request = this.request;
     const line: Record<string, unknown> = {
@@ -405,7 +405,7 @@ export class PlainHttpConnection implements SpliceOwner {
       alpn: null,
       route,
       backend: this.backend ? this.backendLabel : null,
-      mode: this.settings.mode === 'redirect' ? 'http_redirect' : 'http',
+      mode: this.mode,
       bytes_in: this.counts.bytesIn,
       bytes_out: this.counts.bytesOut,
       duration_ms: durationMs,
@@ -413,8 +413,8 @@ export class PlainHttpConnection implements SpliceOwner {
     };
     if (request !== null) {
       line.method = request.method;
-      line.host = clip(request.host);
-      line.path = clip(request.target);
+      line.host = clipLogged(request.host);
+      line.path = clipLogged(request.target);
     }
     if (this.status !== null) line.status = this.status;
     if (this.detail !== null) line.detail = this.detail;
@@ -435,9 +435,6 @@ function pathOf(target: string): string {
   return query >= 0 ? `/${target.slice(query)}` : '/';
 }
 
-function clip(text: string | null): string | null {
-  return text !== null && text.length > MAX_LOGGED_CHARS ? `${text.slice(0, MAX_LOGGED_CHARS)}…` : text;
-}
 
 function clientOnData(this: TaggedSocket, chunk: Buffer): void {
   this[kConnection].onClientData(chunk);

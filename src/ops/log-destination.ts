@@ -47,7 +47,6 @@ export class BatchingDestination {
   /** A flush found a write in flight: flush again when it completes. */
   #isHeldBack = false;
   readonly #maxWrite: number;
-  readonly #isSync: boolean;
   /** Lines not yet handed to sonic-boom, and their bytes: always less than one write's worth. */
   #batch: string[] = [];
   #batchBytes = 0;
@@ -56,7 +55,6 @@ export class BatchingDestination {
     const maxWrite = options.shared ? ATOMIC_WRITE_BYTES : BATCH_MAX_BYTES;
     const sync = options.sync ?? false;
     this.#maxWrite = maxWrite;
-    this.#isSync = sync;
     // minLength just under maxWrite: sonic-boom writes by itself once a write's worth is collected.
     this.#boom = pino.destination({ dest: options.fd, sync, minLength: sync ? 0 : maxWrite - 1, maxWrite });
     this.#format = options.format ?? null;
@@ -84,7 +82,7 @@ export class BatchingDestination {
   /** pino's stream contract: one whole line per call. */
   write(line: string): boolean {
     const text = this.#format === null ? line : this.#format(line);
-    if (this.#isSync) return this.#boom.write(text);
+    if (this.#timer === null) return this.#boom.write(text); // sync: each line at once
     // A batch is whole lines of at most maxWrite bytes (PIPE_BUF when shared), as sonic-boom's own writes were.
     // (Counting flattens the line, which the join below then copies the faster: measured no dearer than length.)
     const bytes = Buffer.byteLength(text);

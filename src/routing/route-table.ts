@@ -44,6 +44,11 @@ export interface RouteMatch {
   readonly byAlpn: readonly RouteMatch[];
 }
 
+/** The name the access log and the admin API give a match: the route's, `default`, or null before any match. */
+export function routeNameOf(match: RouteMatch | null): string | null {
+  return match ? (match.route ? match.route.name : 'default') : null;
+}
+
 /**
  * A route's match and one more per `alpn` pool, built at compile time so that a lookup allocates nothing. The
  * first ALPN pool (in file order) whose protocol the client offers wins; otherwise the route's own pool.

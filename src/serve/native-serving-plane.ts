@@ -10,8 +10,8 @@ import net from 'node:net';
 import type { Config, ListenAddress, PoolConfig } from '../config/types.js';
 import { Connection } from '../data-path/connection.js';
 import type { ConnectionHost } from '../data-path/connection-host.js';
-import { ConnectionRecord } from '../data-path/access-line.js';
-import { type ConnectionInfo, listedSni } from '../data-path/connection-info.js';
+import { clipLogged, ConnectionRecord } from '../data-path/access-line.js';
+import type { ConnectionInfo } from '../data-path/connection-info.js';
 import { TLS_SNIFFER } from '../wire/sniffer.js';
 import type { ClosedEvent, NativeAddon, NativeBackend } from '../data-path/native/addon.js';
 import { type Decision, type HandedOffSocket, type HelloVerdict, NativeDataPlane, type UndecidedConnection } from '../data-path/native/native-plane.js';
@@ -21,7 +21,7 @@ import { type ConnectionMetrics, NO_METRICS } from '../ops/connection-metrics.js
 import { isOutOfDescriptors } from '../ops/descriptors.js';
 import { ListenError } from '../ops/errors.js';
 import type { Pool } from '../pools/pool.js';
-import type { RouteMatch } from '../routing/route-table.js';
+import { type RouteMatch, routeNameOf } from '../routing/route-table.js';
 import { displayAddress } from '../wire/address.js';
 import { isAddressInAny } from '../wire/cidr.js';
 import { normalizeServerName } from '../wire/host-name.js';
@@ -136,8 +136,8 @@ export class NativeServingPlane implements DataPlane {
         id: state.id,
         client: state.record.client,
         listener: state.listener.address.label,
-        sni: listedSni(state.sni),
-        route: state.match ? (state.match.route ? state.match.route.name : 'default') : null,
+        sni: clipLogged(state.sni),
+        route: routeNameOf(state.match),
         backend: candidate ? candidate.pool.backendAt(candidate.index).label : null,
         mode: 'passthrough',
         state: native.state,

@@ -99,27 +99,28 @@ class Router implements PlaneOwner, RunningRouter {
     return expiries;
   }
 
-  backendStates(): Array<{ backend: string; isUp: boolean }> {
-    const { config, shared } = this.snapshot;
+  /** Every backend label of the current config, once each, whichever pools share it. */
+  #backendLabels(): string[] {
     const labels = new Set<string>();
-    forEachPool(config, (pool) => {
+    forEachPool(this.snapshot.config, (pool) => {
       for (const backend of pool.backends) labels.add(backend.label);
     });
-    return [...labels].map((backend) => ({ backend, isUp: shared.health.isUp(backend) }));
+    return [...labels];
+  }
+
+  backendStates(): Array<{ backend: string; isUp: boolean }> {
+    const { health } = this.snapshot.shared;
+    return this.#backendLabels().map((backend) => ({ backend, isUp: health.isUp(backend) }));
   }
 
   backendStatuses(): BackendStatus[] {
-    const { config, shared } = this.snapshot;
     const active = new Map<string, number>();
     for (const connection of this.plane.connectionInfos()) {
       if (connection.backend !== null) active.set(connection.backend, (active.get(connection.backend) ?? 0) + 1);
     }
-    const labels = new Set<string>();
-    forEachPool(config, (pool) => {
-      for (const backend of pool.backends) labels.add(backend.label);
-    });
+    const { health } = this.snapshot.shared;
     const now = Date.now();
-    return [...labels].map((label) => ({ ...shared.health.describe(label, now), active: active.get(label) ?? 0 }));
+    return this.#backendLabels().map((label) => ({ ...health.describe(label, now), active: active.get(label) ?? 0 }));
   }
 
   connectionInfos(): ConnectionInfo[] {
