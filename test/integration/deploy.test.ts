@@ -25,6 +25,7 @@ import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Service } from 'kubernetes-models/v1/Service';
 import { parse, parseAllDocuments } from 'yaml';
 import { CLI } from '../helpers/cli-process.js';
+import { readableByAll } from '../helpers/readable-tree.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DEPLOY = path.join(ROOT, 'deploy');
@@ -342,9 +343,12 @@ describe('the image entry point under the pod capability set', () => {
     const sysctls = (pod.securityContext.sysctls as Array<{ name: string; value: string }>)
       .map(({ name, value }) => `echo ${value} > /proc/sys/${name.replace(/\./g, '/')}`)
       .join(' && ');
-    const imageArgs = cmd.map((word) => (word === '/etc/sni-router/config.yaml' ? path.join(DEPLOY, 'config.yaml') : word));
+    // The pod's user must be able to read the CLI and the config.
+    const tree = readableByAll(ROOT, ['deploy']);
+    const imageArgs = cmd.map((word) => (word === '/etc/sni-router/config.yaml' ? path.join(tree.root, 'deploy', 'config.yaml') : word));
     const script = `${sysctls} && exec setpriv "$@"`;
-    const child = spawn('unshare', ['--net', 'sh', '-c', script, 'sh', ...podSetprivArgs(pod, container), node, CLI, ...imageArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const cli = path.join(tree.root, path.relative(ROOT, CLI));
+    const child = spawn('unshare', ['--net', 'sh', '-c', script, 'sh', ...podSetprivArgs(pod, container), node, cli, ...imageArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let listened = false;
@@ -359,6 +363,7 @@ describe('the image entry point under the pod capability set', () => {
     });
     const code = await new Promise<number | null>((resolve) => child.on('close', (status) => resolve(status)));
     clearTimeout(killer);
+    tree.remove();
     return { code, stdout, stderr, listened };
   }
 

@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CERT_DIR, type CaptureBackend, startCaptureBackend } from '../helpers/backends.js';
 import { CLI, type RouterProcess, startRouterProcess } from '../helpers/cli-process.js';
 import { run } from '../helpers/clients.js';
+import { readableByAll } from '../helpers/readable-tree.js';
 import { buildClientHello, toRecords } from '../helpers/hello-builder.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -164,12 +165,14 @@ const canDropToUser = process.getuid?.() === 0 && spawnSync('sh', ['-c', 'comman
 describe('EACCES on a low port', () => {
   // Needs root to become an unprivileged user (setpriv), and a kernel that keeps port 443 privileged.
   it.skipIf(!canDropToUser || unprivilegedPortStart <= 443)('names the three ways to bind below 1024', () => {
+    const tree = readableByAll(ROOT); // uid 1000 must be able to read the CLI
     const result = spawnSync(
       'setpriv',
       ['--reuid', '1000', '--regid', '1000', '--clear-groups', '--inh-caps', '-all', '--bounding-set', '-all', '--no-new-privs',
-        process.execPath, CLI, '-l', '127.0.0.1:443', '-d', '127.0.0.1:1', '--log-level', 'silent'],
+        process.execPath, path.join(tree.root, path.relative(ROOT, CLI)), '-l', '127.0.0.1:443', '-d', '127.0.0.1:1', '--log-level', 'silent'],
       { encoding: 'utf8', timeout: 15_000 },
     );
+    tree.remove();
     expect(result.status).toBe(2);
     const message = result.stderr.trim().split('\n').at(-1) ?? '';
     expect(message).toContain('cannot listen on 127.0.0.1:443: listen EACCES');
